@@ -1,0 +1,104 @@
+"""The layering rule of DESIGN.md, checked by parsing every import in the repo."""
+
+import ast
+import pathlib
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+# package -> repo packages it may import (besides itself).
+ALLOWED = {
+    "tf_stylegan2.ops": set(),
+    "tf_stylegan2.layers": {"tf_stylegan2.ops"},
+    "tf_stylegan2.networks": {"tf_stylegan2.ops", "tf_stylegan2.layers"},
+    "tf_stylegan2.legacy": {"tf_stylegan2.ops", "tf_stylegan2.layers", "tf_stylegan2.networks"},
+    "dataset_tool.records": set(),
+    "dataset_tool": {"dataset_tool.records"},
+    "metrics": {"dataset_tool.records"},
+    "training": {"tf_stylegan2", "dataset_tool", "metrics"},
+}
+TOP = ("tf_stylegan2", "dataset_tool", "training", "metrics", "apps")
+
+
+def _owner(module):
+    """The most specific key of ALLOWED that `module` belongs to."""
+    best = None
+    for key in ALLOWED:
+        if module == key or module.startswith(key + "."):
+            if best is None or len(key) > len(best):
+                best = key
+    return best
+
+
+def _imports(path, module):
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module
+            yield name
+            for alias in node.names:
+                yield f"{name}.{alias.name}"
+
+
+def _repo_modules():
+    for top in TOP:
+        for path in sorted((REPO / top).rglob("*.py")):
+            rel = path.relative_to(REPO).with_suffix("")
+            parts = list(rel.parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            yield path, ".".join(parts)
+
+
+def _allowed(owner, target):
+    if target == owner or target.startswith(owner + "."):
+        return True
+    if owner.startswith("tf_stylegan2") and target == "tf_stylegan2":
+        return False
+    for ok in ALLOWED[owner]:
+        if target == ok or target.startswith(ok + "."):
+            return True
+    return False
+
+
+def test_layering_rule():
+    bad = []
+    for path, module in _repo_modules():
+        owner = _owner(module)
+        if owner is None:  # apps/ and scripts may import anything
+            continue
+        for target in _imports(path, module):
+            if target.split(".")[0] not in TOP:
+                continue
+            if target.split(".")[0] == "apps" or not _allowed(owner, target):
+                bad.append(f"{path.relative_to(REPO)} imports {target}")
+    assert not bad, "layering rule of DESIGN.md broken:\n" + "\n".join(bad)
+
+
+def test_flags_only_in_scripts():
+    bad = []
+    for path, module in _repo_modules():
+        if module.startswith("tf_stylegan2"):
+            if "absl.flags" in path.read_text(encoding="utf-8") or "from absl import flags" in (
+                path.read_text(encoding="utf-8")
+            ):
+                bad.append(str(path.relative_to(REPO)))
+    assert not bad, f"absl.flags used in the library: {bad}"
+
+
+def test_checker_catches_a_violation(tmp_path):
+    src = tmp_path / "x.py"
+    src.write_text("from training import loop\nimport metrics.fid\n")
+    found = list(_imports(src, "tf_stylegan2.ops.x"))
+    assert "training" in found and "metrics.fid" in found
+    assert not _allowed("tf_stylegan2.ops", "training.loop")
+    assert not _allowed("tf_stylegan2.networks", "metrics.fid")
+    assert _allowed("tf_stylegan2.networks", "tf_stylegan2.layers.conv")
