@@ -5,6 +5,7 @@ import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+os.environ.setdefault("TF_STYLEGAN2_NO_DOWNLOAD", "1")  # nothing downloads in tests
 
 import pytest  # noqa: E402
 

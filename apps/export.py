@@ -1,0 +1,136 @@
+"""Export a generator as a SavedModel for TF Serving / saved_model_cli (no repo code needed to load it).
+
+    python export.py --network N --dest models/stylegan2/1 [--trunc 0.7]
+
+Signatures (batch size variable, const noise = the stored noise maps, so outputs are deterministic):
+
+| key             | inputs                                                        | outputs |
+| serving_default | z [N,z_dim] f32, c [N,c_dim] f32 (conditional only), truncation_psi [] f32 | images [N,H,W,C] uint8 |
+| generate        | z, c (conditional only); psi fixed to --trunc at export time   | images [N,H,W,C] uint8 |
+| png             | as serving_default                                            | images_bytes [N] string (PNG; REST returns base64) |
+| mapping         | z, c (conditional only), truncation_psi                        | ws [N,num_ws,w_dim] f32 |
+| synthesis       | ws [N,num_ws,w_dim] f32                                       | images [N,H,W,C] f32, nominal [-1,1] |
+
+Truncation is w_avg + psi*(w - w_avg) on every layer; uint8 is clamp(x*127.5 + 128, 0, 255) truncated,
+NVIDIA's conversion.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+
+from absl import app, flags
+
+from apps import common
+
+FLAGS = flags.FLAGS
+
+
+def _to_uint8(images):
+    import tensorflow as tf
+
+    return tf.cast(tf.clip_by_value(images * 127.5 + 128.0, 0.0, 255.0), tf.uint8)  # truncating cast
+
+
+def export_generator(G, dest, truncation_psi=1.0, source=None):
+    """Write the SavedModel to `dest` (atomically: built beside it, renamed at the end)."""
+    import keras
+    import tensorflow as tf
+
+    dest = pathlib.Path(dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise common.UserError(f"{dest}: already exists; export into a new version folder (e.g. MODEL/2)")
+    conditional = G.c_dim > 0
+    z_spec = tf.TensorSpec([None, G.z_dim], tf.float32, name="z")
+    c_spec = tf.TensorSpec([None, G.c_dim], tf.float32, name="c")
+    psi_spec = tf.TensorSpec([], tf.float32, name="truncation_psi")
+    ws_spec = tf.TensorSpec([None, G.num_ws, G.w_dim], tf.float32, name="ws")
+    fixed_psi = float(truncation_psi)
+
+    def ws_of(z, c, psi):
+        ws = G.mapping(z, c, truncation_psi=1.0)  # [N, num_ws, w_dim]
+        w_avg = tf.convert_to_tensor(G.mapping.w_avg)  # [w_dim]
+        return w_avg + psi * (ws - w_avg)
+
+    def images_of(z, c, psi):
+        return G.synthesis(ws_of(z, c, psi), noise_mode="const")  # [N, H, W, C]
+
+    def png_of(images):
+        return tf.map_fn(tf.io.encode_png, _to_uint8(images), fn_output_signature=tf.string)
+
+    if conditional:
+        endpoints = {
+            "serving_default": ([z_spec, c_spec, psi_spec],
+                                lambda z, c, truncation_psi: {"images": _to_uint8(images_of(z, c, truncation_psi))}),
+            "generate": ([z_spec, c_spec], lambda z, c: {"images": _to_uint8(images_of(z, c, fixed_psi))}),
+            "png": ([z_spec, c_spec, psi_spec],
+                    lambda z, c, truncation_psi: {"images_bytes": png_of(images_of(z, c, truncation_psi))}),
+            "mapping": ([z_spec, c_spec, psi_spec], lambda z, c, truncation_psi: {"ws": ws_of(z, c, truncation_psi)}),
+        }
+    else:
+        endpoints = {
+            "serving_default": ([z_spec, psi_spec],
+                                lambda z, truncation_psi: {"images": _to_uint8(images_of(z, None, truncation_psi))}),
+            "generate": ([z_spec], lambda z: {"images": _to_uint8(images_of(z, None, fixed_psi))}),
+            "png": ([z_spec, psi_spec],
+                    lambda z, truncation_psi: {"images_bytes": png_of(images_of(z, None, truncation_psi))}),
+            "mapping": ([z_spec, psi_spec], lambda z, truncation_psi: {"ws": ws_of(z, None, truncation_psi)}),
+        }
+    endpoints["synthesis"] = ([ws_spec], lambda ws: {"images": G.synthesis(ws, noise_mode="const")})
+
+    archive = keras.export.ExportArchive()  # endpoints track the variables they use
+    for name, (signature, fn) in endpoints.items():
+        archive.add_endpoint(name, tf.function(fn, input_signature=signature, autograph=False),
+                             input_signature=signature)
+    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        archive.write_out(str(tmp), verbose=False)
+        meta = dict(z_dim=G.z_dim, c_dim=G.c_dim, w_dim=G.w_dim, num_ws=G.num_ws,
+                    img_resolution=G.img_resolution, img_channels=G.img_channels,
+                    generate_truncation_psi=fixed_psi, noise_mode="const",
+                    source=str(source) if source else None, signatures=list(endpoints))
+        (tmp / "assets.extra").mkdir(exist_ok=True)
+        (tmp / "assets.extra" / "stylegan2.json").write_text(json.dumps(meta, indent=2) + "\n")
+        if dest.exists():
+            dest.rmdir()
+        os.replace(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def define_flags():
+    flags.DEFINE_string("network", None, "Network: .keras snapshot, run folder or official .pkl.")
+    flags.DEFINE_string("dest", None, "SavedModel folder to create, e.g. models/stylegan2/1 (TF Serving "
+                        "expects MODEL_BASE/MODEL_NAME/VERSION).")
+    flags.DEFINE_float("trunc", 1.0, "Truncation psi baked into the 'generate' signature "
+                       "(serving_default takes truncation_psi as an input).")
+
+
+def main(argv):
+    if len(argv) > 1:
+        common.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    with common.user_errors():
+        for name in ("network", "dest"):
+            if not FLAGS[name].value:
+                raise common.UserError(f"--{name} is required")
+        common.resolve_network(FLAGS.network)
+        dest = pathlib.Path(FLAGS.dest)
+        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+            raise common.UserError(f"{dest}: already exists; export into a new version folder (e.g. MODEL/2)")
+        G, file = common.load_generator(FLAGS.network)
+        export_generator(G, dest, FLAGS.trunc, source=file)
+        print(f"Exported {file} to {dest} (signatures serving_default, generate, png, mapping, synthesis)")
+
+
+def run():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

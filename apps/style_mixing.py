@@ -1,0 +1,104 @@
+"""NVIDIA's style-mixing figure: row seeds give the base w, column seeds the styles in --styles.
+
+    python style_mixing.py --network N --rows 85,100,75 --cols 55,821,1789 --styles 0-6 --outdir out
+
+Writes <row>-<col>.png for every pair (and <s>-<s>.png, the unmixed image of each seed) and grid.png:
+a black canvas W*(#cols+1) x H*(#rows+1), empty top-left cell, the column seeds' images along the top,
+the row seeds' images down the left, mix(row i, col j) in cell (i+1, j+1). z per seed as in generate.py;
+the stored noise maps are used (not reseeded), as both TF1 and ADA-PT do.
+"""
+
+import os
+
+import numpy as np
+from absl import app, flags
+
+from apps import common
+
+FLAGS = flags.FLAGS
+
+
+def style_mixing(G, row_seeds, col_seeds, col_styles, truncation_psi=1.0, truncation_cutoff=None,
+                 class_idx=None, noise_mode="const"):
+    """Returns ({(row, col): uint8 [H,W,C]} including (s, s) for every seed, grid uint8)."""
+    import tensorflow as tf
+
+    bad = [s for s in col_styles if not 0 <= s < G.num_ws]
+    if bad:
+        raise common.UserError(f"--styles: layer {bad[0]} outside 0..{G.num_ws - 1} (num_ws)")
+    c = common.class_labels(G, class_idx)
+    c = None if c is None else tf.constant(c)
+
+    @tf.function
+    def mapping(z, c):
+        return G.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+
+    @tf.function
+    def synthesis(ws):
+        return G.synthesis(ws, noise_mode=noise_mode)
+
+    seeds = list(dict.fromkeys(row_seeds + col_seeds))
+    w = {s: mapping(tf.constant(common.seed_z(s, G.z_dim)), c).numpy()[0] for s in seeds}  # [L, C]
+    styles = np.asarray(col_styles, np.int64)
+    images = {}
+    for s in seeds:
+        images[(s, s)] = common.to_uint8(synthesis(tf.constant(w[s][None])).numpy())[0]
+    for r in row_seeds:
+        for k in col_seeds:
+            mixed = w[r].copy()
+            mixed[styles] = w[k][styles]
+            images[(r, k)] = common.to_uint8(synthesis(tf.constant(mixed[None])).numpy())[0]
+
+    H = W = G.img_resolution
+    grid = np.zeros([H * (len(row_seeds) + 1), W * (len(col_seeds) + 1), G.img_channels], np.uint8)
+    for j, k in enumerate(col_seeds):
+        grid[0:H, W * (j + 1) : W * (j + 2)] = images[(k, k)]
+    for i, r in enumerate(row_seeds):
+        grid[H * (i + 1) : H * (i + 2), 0:W] = images[(r, r)]
+        for j, k in enumerate(col_seeds):
+            grid[H * (i + 1) : H * (i + 2), W * (j + 1) : W * (j + 2)] = images[(r, k)]
+    return images, grid
+
+
+def define_flags():
+    flags.DEFINE_string("network", None, "Network: .keras snapshot, run folder or official .pkl.")
+    flags.DEFINE_string("rows", None, "Row seeds (base styles), e.g. 85,100,75,458,1500.")
+    flags.DEFINE_string("cols", None, "Column seeds (mixed-in styles), e.g. 55,821,1789,293.")
+    flags.DEFINE_string("styles", "0-6", "Layer indices taken from the column seed (0-6 = 4x4..32x32).")
+    flags.DEFINE_float("trunc", 1.0, "Truncation psi (1 = none).")
+    flags.DEFINE_integer("trunc-cutoff", None, "Truncate only the first K layers.")
+    flags.DEFINE_integer("class", None, "Class index for a conditional network.")
+    flags.DEFINE_enum("noise-mode", "const", ["const", "random", "none"], "Noise mode.")
+    flags.DEFINE_string("outdir", None, "Output folder (created).")
+
+
+def main(argv):
+    if len(argv) > 1:
+        common.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    with common.user_errors():
+        for name in ("network", "rows", "cols", "outdir"):
+            if not FLAGS[name].value:
+                raise common.UserError(f"--{name} is required")
+        rows = common.parse_seeds(FLAGS.rows, "rows")
+        cols = common.parse_seeds(FLAGS.cols, "cols")
+        styles = common.parse_range(FLAGS.styles, "styles")
+        common.resolve_network(FLAGS.network)
+        outdir = common.make_outdir(FLAGS.outdir)
+        G, file = common.load_generator(FLAGS.network)
+        print(f"Loaded {file}: {G.img_resolution}x{G.img_resolution}, num_ws {G.num_ws}")
+        images, grid = style_mixing(G, rows, cols, styles, FLAGS.trunc, FLAGS["trunc-cutoff"].value,
+                                    FLAGS["class"].value, FLAGS["noise-mode"].value)
+        for (r, k), img in images.items():
+            common.save_image(outdir / f"{r}-{k}.png", img)
+        common.save_image(outdir / "grid.png", grid)
+        print(f"Wrote {len(images)} images and grid.png ({grid.shape[1]}x{grid.shape[0]}) to {outdir}")
+
+
+def run():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,88 @@
+"""Images per second of G forward (fused / non-fused; eager, tf.function, XLA) and of one
+D forward+backward, at res 32, channel_base 16384, channel_max 512, batch 8, float32.
+
+    python benchmarks/bench_networks.py [--repeats 5] [--batch 8] [--resolution 32]
+"""
+
+import pathlib
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from absl import app, flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    flags.DEFINE_integer("repeats", 5, "timed calls per case (after 2 warm-up calls)")
+    flags.DEFINE_integer("batch", 8, "batch size")
+    flags.DEFINE_integer("resolution", 32, "image resolution")
+    flags.DEFINE_integer("channel_base", 16384, "channel_base")
+    flags.DEFINE_integer("channel_max", 512, "channel_max")
+    flags.DEFINE_string("only", "", "comma-separated case names to run (default all)")
+
+
+def _time(fn, repeats):
+    for _ in range(2):
+        fn()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - t0) / repeats
+
+
+def main(_):
+    import os
+
+    import tensorflow as tf
+
+    from tf_stylegan2.networks import Discriminator, Generator
+
+    n, res = FLAGS.batch, FLAGS.resolution
+    G = Generator(512, 0, 512, res, 3, synthesis_kwargs=dict(channel_base=FLAGS.channel_base,
+                                                               channel_max=FLAGS.channel_max))
+    D = Discriminator(0, res, 3, channel_base=FLAGS.channel_base, channel_max=FLAGS.channel_max)
+    z = tf.random.normal([n, 512])
+    img = tf.random.normal([n, res, res, 3])
+
+    def g_fwd(fused):
+        return lambda z: G(z, None, noise_mode="random", fused_modconv=fused)
+
+    def d_fwd_bwd(img):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.nn.softplus(D(img)))
+        return tape.gradient(loss, D.trainable_variables)
+
+    cases = []
+    for fused in (True, False):
+        name = "fused" if fused else "non-fused"
+        cases.append((f"G forward {name}, eager", g_fwd(fused), z))
+        cases.append((f"G forward {name}, tf.function", tf.function(g_fwd(fused)), z))
+        cases.append((f"G forward {name}, jit_compile", tf.function(g_fwd(fused), jit_compile=True), z))
+    cases.append(("D forward+backward, eager", d_fwd_bwd, img))
+    cases.append(("D forward+backward, tf.function", tf.function(d_fwd_bwd), img))
+    cases.append(("D forward+backward, jit_compile", tf.function(d_fwd_bwd, jit_compile=True), img))
+    only = [s.strip() for s in FLAGS.only.split(",") if s.strip()]
+
+    load = os.getloadavg()[0]
+    print(f"# res {res}, channel_base {FLAGS.channel_base}, channel_max {FLAGS.channel_max}, batch {n}, float32, "
+          f"TF {tf.__version__}, {os.cpu_count()} CPUs, load average at start {load:.2f}")
+    print("| case | s/batch | img/s |")
+    print("| --- | --- | --- |")
+    for name, fn, arg in cases:
+        if only and not any(o in name for o in only):
+            continue
+        sec = _time(lambda: fn(arg), FLAGS.repeats)
+        print(f"| {name} | {sec:.3f} | {n / sec:.1f} |", flush=True)
+    print(f"# load average at end {os.getloadavg()[0]:.2f}")
+
+
+def run():
+    define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,3 @@
+"""Launcher: see apps/convert.py."""
+from apps import convert
+convert.run()

@@ -1,0 +1,3 @@
+"""Launcher: see apps/export.py."""
+from apps import export
+export.run()

@@ -1,0 +1,3 @@
+"""Launcher: see apps/generate.py."""
+from apps import generate
+generate.run()

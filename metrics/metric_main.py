@@ -1,0 +1,187 @@
+"""The metric registry and the one entry point, `calc_metric`.
+
+Names say the protocol, as NVIDIA's do (spec 4.1, 4.8):
+  fid50k        first 50k reals (wrapping around a smaller set, optional mirroring) vs 50k fakes
+  fid50k_full   all reals (no mirroring) vs 50k fakes; fidNk / fidN / fidNk_full for other counts
+  kid50k_full   all reals vs 50k fakes, 100 subsets of <= 1000; kidNk, kidNk_full, kidN...
+  ppl_zfull, ppl_wfull, ppl_zend, ppl_wend   50k pairs, eps 1e-4, LPIPS VGG16, face crop;
+                ppl2_wend without the crop; a count suffix for small runs: ppl_wend2k
+  pr50k3        first 50k reals vs 50k fakes, k = 3; prNk3, pr50k3_full
+  is50k         50k fakes, 10 splits; isNk
+Each result is a dict that calc_metric's caller can append to `metric-<name>.jsonl`.
+"""
+
+import json
+import os
+import pathlib
+import re
+import time
+
+import numpy as np
+
+from metrics import fid, inception, inception_score, kid, metric_utils, ppl, precision_recall
+
+_COUNT = r"(\d+)(k?)"
+
+
+def _count(digits, k):
+    return int(digits) * (1000 if k else 1)
+
+
+def parse_metric(name):
+    """name -> (kind, options dict). Raises ValueError for unknown names."""
+    m = re.fullmatch(rf"(fid|kid){_COUNT}(_full)?", name)
+    if m:
+        return m.group(1), dict(num_gen=_count(m.group(2), m.group(3)),
+                                max_real=None if m.group(4) else _count(m.group(2), m.group(3)),
+                                full=bool(m.group(4)))
+    m = re.fullmatch(rf"ppl(2?)_(z|w)(full|end)(?:{_COUNT})?", name)
+    if m:
+        num = _count(m.group(4), m.group(5)) if m.group(4) else 50000
+        return "ppl", dict(num_samples=num, space=m.group(2), sampling=m.group(3),
+                           crop=not m.group(1))
+    m = re.fullmatch(rf"pr{_COUNT}(\d+)(_full)?", name)
+    if m:  # pr50k3: 50k, k=3 (the last digit(s) after the count are the neighbourhood size)
+        num = _count(m.group(1), m.group(2))
+        return "pr", dict(num_gen=num, max_real=200000 if m.group(4) else num,
+                          nhood_size=int(m.group(3)), full=bool(m.group(4)))
+    m = re.fullmatch(rf"is{_COUNT}", name)
+    if m:
+        return "is", dict(num_gen=_count(m.group(1), m.group(2)))
+    raise ValueError(f"unknown metric {name!r}; known: {', '.join(KNOWN)} (and other counts, "
+                     f"e.g. fid10k, fid2k_full, kid10k_full, ppl_wend2k, pr10k3, is10k)")
+
+
+KNOWN = ("fid50k", "fid50k_full", "kid50k_full", "kid50k", "ppl_zfull", "ppl_wfull", "ppl_zend",
+         "ppl_wend", "ppl2_wend", "pr50k3", "pr50k3_full", "is50k")
+
+
+def is_valid_metric(name):
+    try:
+        parse_metric(name)
+        return True
+    except ValueError:
+        return False
+
+
+class MetricOptions:
+    """Everything a metric function reads (built by calc_metric)."""
+
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+
+_DETECTORS = {}
+
+
+def get_detector(name="inception", weights_dir=None, weights_path=None, jit_compile=False):
+    """Detectors are loaded once per process (the Inception takes seconds to build)."""
+    key = (name, str(weights_dir), str(weights_path), jit_compile)
+    if key not in _DETECTORS:
+        _DETECTORS[key] = inception.make_detector(name, weights_path=weights_path,
+                                                  weights_dir=weights_dir, jit_compile=jit_compile)
+    return _DETECTORS[key]
+
+
+def format_time(seconds):
+    s = int(np.rint(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {(s // 60) % 60:02d}m {s % 60:02d}s"
+    return f"{s // 86400}d {(s // 3600) % 24:02d}h {(s // 60) % 60:02d}m"
+
+
+def calc_metric(name, generator=None, data=None, *, z_dim=None, c_dim=None, mapping=None,
+                synthesis=None, detector="inception", lpips=None, pr_detector=None,
+                weights_dir=None, batch_size=None, mirror=False, cache_dir="default",
+                strategy=None, seed=None, verbose=True, snapshot=None, num_gpus=None):
+    """Compute one metric. Returns a dict (the jsonl line):
+        {results: {name[_suffix]: value}, metric, total_time, total_time_str, num_gpus,
+         snapshot_pkl, timestamp, detector[, comparable]}
+
+    generator: our Generator (G_ema) or a callable (z, c) -> NHWC float32 [-1,1] (then z_dim=,
+      and for PPL mapping=(z, c)->ws and synthesis=(ws, noise_seed)->images).
+    data: a dataset dir (ours or NVIDIA's), a folder of images, an .npz or a uint8 array.
+    detector: 'inception' (official FID network, default), 'keras_inception' (not comparable),
+      or a detector object (callable images [0,255] -> features, with .name).
+    cache_dir: where real statistics are cached ('default' = ~/.cache/tf_stylegan2/metrics,
+      None = no cache). strategy: a tf.distribute strategy (default: the current one, if any).
+    seed: None draws fresh latents each call (as NVIDIA's metrics); an int makes it repeatable.
+    """
+    kind, args = parse_metric(name)
+    start = time.time()
+    gen = metric_utils.GeneratorAdapter(generator, z_dim=z_dim, c_dim=c_dim, mapping=mapping,
+                                        synthesis=synthesis) if generator is not None else None
+    if gen is None:
+        raise ValueError(f"{name}: needs a generator")
+    source = metric_utils.open_images(data) if data is not None else None
+    if source is None and kind != "ppl" and kind != "is":
+        raise ValueError(f"{name}: needs real data (data=DATA_DIR)")
+    if kind in ("fid", "kid", "is") and isinstance(detector, str):
+        detector = get_detector(detector, weights_dir=weights_dir)
+    opts = MetricOptions(
+        gen=gen, data=source, labels=source.labels if source is not None else None,
+        detector=detector, lpips=lpips, pr_detector=pr_detector, weights_dir=weights_dir,
+        batch_size=batch_size or (4 if kind == "ppl" else 32), mirror=mirror,
+        wrap_reals=False, cache_dir=(metric_utils.default_cache_dir() if cache_dir == "default"
+                                     else cache_dir),
+        strategy=strategy, seed=seed, verbose=verbose)
+    extra = {}
+    if kind == "fid":
+        opts.mirror = mirror and not args["full"]
+        opts.wrap_reals = not args["full"]  # NVlabs/stylegan2 fid50k reuses a small set's images
+        results = {name: fid.compute_fid(opts, args["max_real"], args["num_gen"])}
+    elif kind == "kid":
+        opts.mirror = mirror and not args["full"]
+        results = {name: kid.compute_kid(opts, args["max_real"], args["num_gen"])}
+    elif kind == "ppl":
+        results = {name: ppl.compute_ppl(opts, args["num_samples"], space=args["space"],
+                                         sampling=args["sampling"], crop=args["crop"],
+                                         batch_size=batch_size or 4)}
+        extra["detector"] = "lpips-vgg16-v0.1"
+    elif kind == "pr":
+        opts.mirror = mirror and not args["full"]
+        p, r = precision_recall.compute_pr(opts, args["max_real"], args["num_gen"],
+                                           nhood_size=args["nhood_size"])
+        results = {f"{name}_precision": p, f"{name}_recall": r}
+        extra["detector"] = getattr(pr_detector, "name", precision_recall.KerasVGG16Features.name)
+        extra["comparable"] = False
+    else:  # is
+        mean, std, which = inception_score.compute_is(opts, args["num_gen"])
+        results = {f"{name}_mean": mean, f"{name}_std": std}
+        extra["detector"] = which
+        extra["comparable"] = "not comparable" not in which
+    if kind in ("fid", "kid"):
+        extra["detector"] = getattr(detector, "name", type(detector).__name__)
+        extra["comparable"] = bool(getattr(detector, "comparable", False))
+    total = time.time() - start
+    if num_gpus is None:
+        st = metric_utils._get_strategy(strategy)
+        num_gpus = st.num_replicas_in_sync if st is not None else 1
+    return dict(results=results, metric=name, total_time=total, total_time_str=format_time(total),
+                num_gpus=num_gpus, snapshot_pkl=snapshot, timestamp=time.time(), **extra)
+
+
+def report_metric(result, run_dir=None, snapshot=None):
+    """Append the result as one JSON line to <run_dir>/metric-<name>.jsonl (skipped without run_dir)."""
+    if snapshot is not None:
+        result = dict(result, snapshot_pkl=os.path.relpath(snapshot, run_dir) if run_dir else
+                      str(snapshot))
+    if run_dir is None:
+        return None
+    path = pathlib.Path(run_dir) / f"metric-{result['metric']}.jsonl"
+    with open(path, "at", encoding="utf-8") as f:
+        f.write(json.dumps(result) + "\n")
+    return path
+
+
+def format_result(result, snapshot_name=""):
+    """The official one-line form: `<snapshot:30> time <t:12> <name> <value:-10.4f> ...`."""
+    name = snapshot_name if len(snapshot_name) < 30 else "..." + snapshot_name[-26:]
+    line = f"{name:<30s} time {result['total_time_str']:<12s}"
+    for key, value in result["results"].items():
+        line += f" {key} {value:<10.4f}"
+    return line

@@ -1,0 +1,138 @@
+"""Metrics command line.
+
+    python metrics/run.py --network SNAPSHOT_OR_PKL --data DATA_DIR --metrics fid50k,ppl_wend [--gpus N]
+    python metrics/run.py fid DIR_OR_DATASET_A DIR_OR_DATASET_B     # FID between two image sets
+    python metrics/run.py kid DIR_OR_DATASET_A DIR_OR_DATASET_B     # KID between two image sets
+"""
+
+import os
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+RUN_DIR_MARKERS = ("training_options.json", "log.txt", "run.txt", "stats.jsonl")
+
+
+def define_flags():
+    flags.DEFINE_string("network", None, "Network snapshot (.keras) or official pickle (.pkl).")
+    flags.DEFINE_string("data", None, "Dataset directory (ours or NVIDIA's), folder of images or .npz.")
+    flags.DEFINE_list("metrics", ["fid50k_full"], "Comma-separated metric names, e.g. fid50k,ppl_wend.")
+    flags.DEFINE_integer("gpus", 1, "Number of GPUs (replicas of a MirroredStrategy).")
+    flags.DEFINE_string("weights-dir", None, "Folder with the metric weight files.")
+    flags.DEFINE_string("detector", "inception", "inception (official FID) or keras_inception "
+                        "(keras.applications, not comparable).")
+    flags.DEFINE_integer("batch", None, "Images per batch (default 32; PPL pairs 4).")
+    flags.DEFINE_boolean("mirror", False, "Randomly mirror reals (fid50k/kid50k/pr50k3 protocol).")
+    flags.DEFINE_string("cache-dir", None, "Real-statistics cache (default ~/.cache/tf_stylegan2/metrics).")
+    flags.DEFINE_boolean("no-cache", False, "Do not read or write the real-statistics cache.")
+    flags.DEFINE_integer("max-images", None, "fid/kid between two sets: use the first N of each.")
+    flags.DEFINE_integer("seed", None, "Seed for latents (default: fresh randomness, as NVIDIA).")
+    flags.DEFINE_string("run-dir", None, "Where to append metric-<name>.jsonl (default: the "
+                        "snapshot's run folder, if it is one).")
+    flags.DEFINE_boolean("verbose", True, "Progress bars on stderr.")
+
+
+def _fail(message):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _strategy(num_gpus):
+    import tensorflow as tf
+    if num_gpus <= 1:
+        return None
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) < num_gpus:
+        _fail(f"--gpus {num_gpus}: only {len(gpus)} GPU(s) visible")
+    return tf.distribute.MirroredStrategy([d.name for d in gpus[:num_gpus]])
+
+
+def _cache_dir():
+    from metrics import metric_utils
+    if FLAGS["no-cache"].value:
+        return None
+    return FLAGS["cache-dir"].value or metric_utils.default_cache_dir()
+
+
+def _exists(path, what):
+    if not os.path.exists(path):
+        _fail(f"{path}: no such {what}")
+
+
+def main_two_sets(kind, a, b):
+    from metrics import fid, kid, metric_main, weights
+    _exists(a, "folder or dataset")
+    _exists(b, "folder or dataset")
+    try:
+        det = metric_main.get_detector(FLAGS.detector, weights_dir=FLAGS["weights-dir"].value)
+        fn = fid.fid_between if kind == "fid" else kid.kid_between
+        value = fn(a, b, det, batch_size=FLAGS.batch or 32, max_items=FLAGS["max-images"].value,
+                   cache_dir=_cache_dir(), strategy=_strategy(FLAGS.gpus), verbose=FLAGS.verbose)
+    except (weights.MissingWeightsError, ValueError, OSError) as err:
+        _fail(str(err))
+    note = "" if det.comparable else "  (Keras InceptionV3, not comparable)"
+    print(f"{kind.upper()}: {value:.6g}{note}")
+
+
+def _run_dir(network):
+    if FLAGS["run-dir"].value:
+        return FLAGS["run-dir"].value
+    folder = pathlib.Path(network).resolve().parent
+    return str(folder) if any((folder / m).exists() for m in RUN_DIR_MARKERS) else None
+
+
+def main_network():
+    from metrics import metric_main, weights
+    network, data = FLAGS.network, FLAGS.data
+    for name in FLAGS.metrics:
+        if not metric_main.is_valid_metric(name):
+            _fail(f"--metrics: unknown metric {name!r}")
+    _exists(network, "network file")
+    if data is not None:
+        _exists(data, "dataset")
+    import tf_stylegan2
+    strategy = _strategy(FLAGS.gpus)
+    try:
+        nets = tf_stylegan2.load_network(network)
+    except Exception as err:  # noqa: BLE001 (any loading problem is a user error here)
+        _fail(f"{network}: cannot load network ({err})")
+    G = nets.get("G_ema") or nets.get("G")
+    run_dir = _run_dir(network)
+    snapshot = os.path.basename(network).rsplit(".", 1)[0]
+    print(f"{'network':<30s} {'time':<17s} metric values")
+    for name in FLAGS.metrics:
+        try:
+            result = metric_main.calc_metric(
+                name, generator=G, data=data, weights_dir=FLAGS["weights-dir"].value,
+                detector=FLAGS.detector, batch_size=FLAGS.batch, mirror=FLAGS.mirror,
+                cache_dir=_cache_dir(), strategy=strategy, seed=FLAGS.seed, verbose=FLAGS.verbose,
+                snapshot=network, num_gpus=FLAGS.gpus)
+        except (weights.MissingWeightsError, ValueError, OSError) as err:
+            _fail(str(err))
+        print(metric_main.format_result(result, snapshot), flush=True)
+        metric_main.report_metric(result, run_dir=run_dir, snapshot=network)
+
+
+def main(argv):
+    args = argv[1:]
+    if args:
+        if args[0] in ("fid", "kid") and len(args) == 3:
+            return main_two_sets(args[0], args[1], args[2])
+        _fail(f"usage: run.py fid|kid A B, or run.py --network ... (got {' '.join(args)})")
+    if FLAGS.network is None:
+        _fail("--network is required (or use: run.py fid|kid A B)")
+    main_network()
+
+
+def run():
+    define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,3 @@
+"""Launcher: see apps/projector.py."""
+from apps import projector
+projector.run()

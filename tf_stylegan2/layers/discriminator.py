@@ -1,0 +1,173 @@
+"""Discriminator layers: minibatch stddev, the D block and the 4x4 epilogue (spec 3)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_stylegan2 import ops
+from tf_stylegan2.layers.base import PACKAGE, Conv2dLayer, FullyConnectedLayer
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MinibatchStdLayer(keras.layers.Layer):
+    """Append the stddev over strided groups as `num_channels` new channels (spec 1.7).
+
+    Args:
+        group_size: G (None = the whole batch); num_channels: F.
+    Call: x [N, H, W, C] -> [N, H, W, C + F].
+    """
+
+    def __init__(self, group_size=4, num_channels=1, **kwargs):
+        super().__init__(**kwargs)
+        self.group_size = None if group_size is None else int(group_size)
+        self.num_channels = int(num_channels)
+
+    def call(self, x):
+        return ops.minibatch_std(x, self.group_size, self.num_channels)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (input_shape[-1] + self.num_channels,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(group_size=self.group_size, num_channels=self.num_channels)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class DiscriminatorBlock(keras.layers.Layer):
+    """[fromrgb] + conv0 + conv1 (2x down) (+ resnet skip, or skip-arch image downsampling).
+
+    Args:
+        in_channels: 0 for the first (highest-resolution) block.
+        tmp_channels, out_channels, resolution, img_channels: sizes.
+        architecture: 'orig' | 'skip' | 'resnet'.
+        resample_filter, conv_clamp.
+    Call: `block(x, img)` -> (x [N, R/2, R/2, out], img or None).
+    Reference: ADA-PT training/networks.py DiscriminatorBlock.
+    """
+
+    def __init__(self, in_channels, tmp_channels, out_channels, resolution, img_channels, architecture="resnet",
+                 activation="lrelu", resample_filter=(1, 3, 3, 1), conv_clamp=None, **kwargs):
+        super().__init__(**kwargs)
+        assert architecture in ("orig", "skip", "resnet"), architecture
+        self.in_channels = int(in_channels)
+        self.tmp_channels = int(tmp_channels)
+        self.out_channels = int(out_channels)
+        self.resolution = int(resolution)
+        self.img_channels = int(img_channels)
+        self.architecture = architecture
+        self.activation = activation
+        self.resample_filter = [float(v) for v in resample_filter]
+        self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
+        self._filter = ops.setup_filter(self.resample_filter)
+        common = dict(activation=activation, conv_clamp=self.conv_clamp)
+        self.has_fromrgb = self.in_channels == 0 or architecture == "skip"
+        if self.has_fromrgb:
+            self.fromrgb = Conv2dLayer(self.img_channels, self.tmp_channels, 1, name="fromrgb", **common)
+        self.conv0 = Conv2dLayer(self.tmp_channels, self.tmp_channels, 3, name="conv0", **common)
+        self.conv1 = Conv2dLayer(self.tmp_channels, self.out_channels, 3, down=2,
+                                 resample_filter=self.resample_filter, name="conv1", **common)
+        if architecture == "resnet":
+            self.skip = Conv2dLayer(self.tmp_channels, self.out_channels, 1, bias=False, down=2,
+                                    resample_filter=self.resample_filter, name="skip")
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        r = self.resolution
+        if self.has_fromrgb:
+            self.fromrgb.build([None, r, r, self.img_channels])
+        self.conv0.build([None, r, r, self.tmp_channels])
+        self.conv1.build([None, r, r, self.tmp_channels])
+        if self.architecture == "resnet":
+            self.skip.build([None, r, r, self.tmp_channels])
+        self.built = True
+
+    def call(self, x, img):
+        if self.has_fromrgb:
+            y = self.fromrgb(img)
+            x = y if x is None else x + y
+            img = ops.downsample2d(img, self._filter) if self.architecture == "skip" else None
+        if self.architecture == "resnet":
+            y = self.skip(x, gain=float(np.sqrt(0.5)))
+            x = self.conv0(x)
+            x = self.conv1(x, gain=float(np.sqrt(0.5)))
+            x = y + x
+        else:
+            x = self.conv0(x)
+            x = self.conv1(x)
+        return x, img
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(in_channels=self.in_channels, tmp_channels=self.tmp_channels, out_channels=self.out_channels,
+                      resolution=self.resolution, img_channels=self.img_channels, architecture=self.architecture,
+                      activation=self.activation, resample_filter=self.resample_filter, conv_clamp=self.conv_clamp)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class DiscriminatorEpilogue(keras.layers.Layer):
+    """4x4 epilogue: [fromrgb] + mbstd + conv + fc + out (+ projection onto cmap).
+
+    The fc input is flattened in NCHW order (c*16 + h*4 + w) like the official code, so the
+    official fc weight imports with a plain transpose.
+    Call: `epilogue(x, img, cmap)` -> logits [N, 1].
+    Reference: ADA-PT training/networks.py DiscriminatorEpilogue.
+    """
+
+    def __init__(self, in_channels, cmap_dim, resolution, img_channels, architecture="resnet",
+                 mbstd_group_size=4, mbstd_num_channels=1, activation="lrelu", conv_clamp=None, **kwargs):
+        super().__init__(**kwargs)
+        self.in_channels = int(in_channels)
+        self.cmap_dim = int(cmap_dim)
+        self.resolution = int(resolution)
+        self.img_channels = int(img_channels)
+        self.architecture = architecture
+        self.mbstd_group_size = None if mbstd_group_size is None else int(mbstd_group_size)
+        self.mbstd_num_channels = int(mbstd_num_channels)
+        self.activation = activation
+        self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
+        c, r = self.in_channels, self.resolution
+        if architecture == "skip":
+            self.fromrgb = Conv2dLayer(self.img_channels, c, 1, activation=activation, name="fromrgb")
+        self.mbstd = None
+        if self.mbstd_num_channels > 0:
+            self.mbstd = MinibatchStdLayer(self.mbstd_group_size, self.mbstd_num_channels, name="mbstd")
+        self.conv = Conv2dLayer(c + self.mbstd_num_channels, c, 3, activation=activation,
+                                conv_clamp=self.conv_clamp, name="conv")
+        self.fc = FullyConnectedLayer(c * r * r, c, activation=activation, name="fc")
+        self.out = FullyConnectedLayer(c, 1 if self.cmap_dim == 0 else self.cmap_dim, name="out")
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        c, r = self.in_channels, self.resolution
+        if self.architecture == "skip":
+            self.fromrgb.build([None, r, r, self.img_channels])
+        self.conv.build([None, r, r, c + self.mbstd_num_channels])
+        self.fc.build([None, c * r * r])
+        self.out.build([None, c])
+        self.built = True
+
+    def call(self, x, img, cmap=None):
+        if self.architecture == "skip":
+            x = x + self.fromrgb(img)
+        if self.mbstd is not None:
+            x = self.mbstd(x)
+        x = self.conv(x)                                                   # [N, 4, 4, C]
+        x = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [-1, self.in_channels * self.resolution ** 2])
+        x = self.fc(x)
+        x = self.out(x)
+        if self.cmap_dim > 0:
+            x = tf.reduce_sum(x * cmap, axis=1, keepdims=True) * (1.0 / np.sqrt(self.cmap_dim))
+        return x
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(in_channels=self.in_channels, cmap_dim=self.cmap_dim, resolution=self.resolution,
+                      img_channels=self.img_channels, architecture=self.architecture,
+                      mbstd_group_size=self.mbstd_group_size, mbstd_num_channels=self.mbstd_num_channels,
+                      activation=self.activation, conv_clamp=self.conv_clamp)
+        return config

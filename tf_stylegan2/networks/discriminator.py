@@ -1,0 +1,106 @@
+"""Discriminator (spec 3), architectures orig / skip / resnet, ADA-PT conditioning."""
+
+import copy
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_stylegan2.layers import DiscriminatorBlock, DiscriminatorEpilogue
+from tf_stylegan2.networks.mapping import MappingNetwork
+from tf_stylegan2.networks.synthesis import channels_at
+
+PACKAGE = "tf_stylegan2"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Discriminator(keras.Model):
+    """StyleGAN2 discriminator (ADA-PT `Discriminator`): blocks b{R} ... b8, epilogue b4.
+
+    Args:
+        c_dim, img_resolution, img_channels.
+        architecture: 'resnet' (default) | 'skip' | 'orig'.
+        channel_base, channel_max: channels(R) = min(channel_base // R, channel_max).
+        mbstd_group_size (4; None = whole batch), mbstd_num_channels (1; 0 = off).
+        conv_clamp: None or clamp value.
+        mapping_kwargs: kwargs of the label mapping (c_dim > 0): num_layers=8, lr_multiplier=0.01 ...
+        cmap_dim: None = channels(4).
+        num_fp16_res: accepted for ADA-PT compatibility; everything runs in float32.
+    Call: `D(img, c=None)` with img [N, R, R, C] float32 -> logits [N, 1].
+    Reference: ADA-PT training/networks.py Discriminator.
+    """
+
+    def __init__(self, c_dim, img_resolution, img_channels, architecture="resnet", channel_base=32768,
+                 channel_max=512, mbstd_group_size=4, mbstd_num_channels=1, conv_clamp=None, mapping_kwargs=None,
+                 cmap_dim=None, num_fp16_res=0, resample_filter=(1, 3, 3, 1), **kwargs):
+        super().__init__(**kwargs)
+        r = int(np.log2(img_resolution))
+        assert img_resolution == 2 ** r and img_resolution >= 4, img_resolution
+        self.c_dim = int(c_dim)
+        self.img_resolution = int(img_resolution)
+        self.img_channels = int(img_channels)
+        self.architecture = architecture
+        self.channel_base = int(channel_base)
+        self.channel_max = int(channel_max)
+        self.mbstd_group_size = None if mbstd_group_size is None else int(mbstd_group_size)
+        self.mbstd_num_channels = int(mbstd_num_channels)
+        self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
+        self.mapping_kwargs = copy.deepcopy(dict(mapping_kwargs or {}))
+        self.cmap_dim_arg = None if cmap_dim is None else int(cmap_dim)
+        self.num_fp16_res = int(num_fp16_res)
+        self.resample_filter = [float(v) for v in resample_filter]
+        self.block_resolutions = [2 ** i for i in range(r, 2, -1)]
+        ch = lambda res: channels_at(res, channel_base, channel_max)  # noqa: E731
+        cmap = ch(4) if cmap_dim is None else int(cmap_dim)
+        self.cmap_dim = 0 if self.c_dim == 0 else cmap
+        common = dict(img_channels=self.img_channels, architecture=architecture, conv_clamp=self.conv_clamp)
+        for res in self.block_resolutions:
+            in_channels = ch(res) if res < self.img_resolution else 0
+            block = DiscriminatorBlock(in_channels, ch(res), ch(res // 2), res, resample_filter=self.resample_filter,
+                                       name=f"b{res}", **common)
+            setattr(self, f"b{res}", block)
+        self.mapping = None
+        if self.c_dim > 0:
+            self.mapping = MappingNetwork(z_dim=0, c_dim=self.c_dim, w_dim=self.cmap_dim, num_ws=None,
+                                          w_avg_beta=None, name="mapping", **self.mapping_kwargs)
+        self.b4 = DiscriminatorEpilogue(ch(4), self.cmap_dim, 4, mbstd_group_size=self.mbstd_group_size,
+                                        mbstd_num_channels=self.mbstd_num_channels, name="b4", **common)
+        self.build(None)
+
+    @property
+    def blocks(self):
+        return [getattr(self, f"b{res}") for res in self.block_resolutions]
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        for block in self.blocks:
+            block.build(None)
+        if self.mapping is not None:
+            self.mapping.build(None)
+        self.b4.build(None)
+        self.built = True
+
+    def call(self, img, c=None):
+        img = tf.cast(img, tf.float32)
+        x = None
+        for block in self.blocks:
+            x, img = block(x, img)
+        cmap = None
+        if self.c_dim > 0:
+            if c is None:
+                raise ValueError(f"this discriminator is conditional (c_dim={self.c_dim}): c is required")
+            cmap = self.mapping(None, c)
+        return self.b4(x, img, cmap)
+
+    def get_config(self):
+        return dict(name=self.name, c_dim=self.c_dim, img_resolution=self.img_resolution,
+                    img_channels=self.img_channels, architecture=self.architecture, channel_base=self.channel_base,
+                    channel_max=self.channel_max, mbstd_group_size=self.mbstd_group_size,
+                    mbstd_num_channels=self.mbstd_num_channels, conv_clamp=self.conv_clamp,
+                    mapping_kwargs=copy.deepcopy(self.mapping_kwargs), cmap_dim=self.cmap_dim_arg,
+                    num_fp16_res=self.num_fp16_res, resample_filter=self.resample_filter)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

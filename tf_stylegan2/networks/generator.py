@@ -1,0 +1,72 @@
+"""Generator = MappingNetwork + SynthesisNetwork (spec 2.1)."""
+
+import copy
+
+import keras
+
+
+from tf_stylegan2.networks.mapping import MappingNetwork
+from tf_stylegan2.networks.synthesis import SynthesisNetwork
+
+PACKAGE = "tf_stylegan2"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Generator(keras.Model):
+    """StyleGAN2 generator (ADA-PT `Generator`), NHWC float32 output with nominal range [-1, 1].
+
+    Args:
+        z_dim, c_dim, w_dim, img_resolution, img_channels.
+        mapping_kwargs: MappingNetwork kwargs (num_layers=8, embed_features, layer_features,
+            lr_multiplier=0.01, w_avg_beta=0.995).
+        synthesis_kwargs: SynthesisNetwork kwargs (architecture='skip', channel_base=32768,
+            channel_max=512, conv_clamp=None, fused_modconv=True, resample_filter=[1,3,3,1]).
+    Call: `G(z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const', noise_seed=None,
+        fused_modconv=None, update_w_avg=False)` -> [N, R, R, img_channels].
+    Example:
+        >>> G = Generator(512, 0, 512, 1024, 3)
+        >>> img = G(tf.random.normal([1, 512]), None, truncation_psi=0.7)   # [1, 1024, 1024, 3]
+    Reference: ADA-PT training/networks.py Generator.
+    """
+
+    def __init__(self, z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs=None,
+                 synthesis_kwargs=None, **kwargs):
+        super().__init__(**kwargs)
+        self.z_dim = int(z_dim)
+        self.c_dim = int(c_dim)
+        self.w_dim = int(w_dim)
+        self.img_resolution = int(img_resolution)
+        self.img_channels = int(img_channels)
+        self.mapping_kwargs = copy.deepcopy(dict(mapping_kwargs or {}))
+        self.synthesis_kwargs = copy.deepcopy(dict(synthesis_kwargs or {}))
+        self.synthesis = SynthesisNetwork(w_dim=self.w_dim, img_resolution=self.img_resolution,
+                                          img_channels=self.img_channels, name="synthesis", **self.synthesis_kwargs)
+        self.num_ws = self.synthesis.num_ws
+        self.mapping = MappingNetwork(z_dim=self.z_dim, c_dim=self.c_dim, w_dim=self.w_dim, num_ws=self.num_ws,
+                                      name="mapping", **self.mapping_kwargs)
+        self.build(None)
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.synthesis.build(None)
+        self.mapping.build(None)
+        self.built = True
+
+    def call(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None, noise_mode="const", noise_seed=None,
+             fused_modconv=None, update_w_avg=False):
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                          update_w_avg=update_w_avg)
+        return self.synthesis(ws, noise_mode=noise_mode, noise_seed=noise_seed, fused_modconv=fused_modconv)
+
+    def get_config(self):
+        return dict(name=self.name, z_dim=self.z_dim, c_dim=self.c_dim, w_dim=self.w_dim,
+                    img_resolution=self.img_resolution, img_channels=self.img_channels,
+                    mapping_kwargs=copy.deepcopy(self.mapping_kwargs),
+                    synthesis_kwargs=copy.deepcopy(self.synthesis_kwargs))
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+

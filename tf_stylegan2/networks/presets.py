@@ -1,0 +1,86 @@
+"""Named network configurations as data: TF1 config-e / config-f, ADA-PT `train.py --cfg` presets,
+and the CPU presets 'tiny' (tests) and 'demo' (make demo, 32x32 conditional).
+
+`network_kwargs(name, img_resolution, img_channels, c_dim)` -> (G_kwargs, D_kwargs) for
+`Generator(**G_kwargs)` and `Discriminator(**D_kwargs)`. `TRAINING[name]` holds the training
+hyperparameters of the preset (batch, lr, gamma, ema_kimg, ema_rampup, ...) for the training code.
+"""
+
+import copy
+
+# name -> dict(z_dim, w_dim, mapping layers, channel_base, channel_max, G/D architecture, mbstd group,
+#              conv_clamp, num_fp16_res, D mapping kwargs)
+_NETWORKS = {
+    # TF1 StyleGAN2 (paper Table 1): fp32, no clamp, fmap_base 8192 / 16384 -> channel_base x2.
+    "config-e": dict(z_dim=512, w_dim=512, map=8, channel_base=16384, channel_max=512, g_arch="skip",
+                     d_arch="resnet", mbstd=4, conv_clamp=None, num_fp16_res=0),
+    "config-f": dict(z_dim=512, w_dim=512, map=8, channel_base=32768, channel_max=512, g_arch="skip",
+                     d_arch="resnet", mbstd=4, conv_clamp=None, num_fp16_res=0),
+    # ADA-PT train.py --cfg presets (fp16 on the top 4 resolutions there; we run fp32 but keep the clamp).
+    "stylegan2": dict(z_dim=512, w_dim=512, map=8, channel_base=32768, channel_max=512, g_arch="skip",
+                      d_arch="resnet", mbstd=4, conv_clamp=256, num_fp16_res=4),
+    "paper256": dict(z_dim=512, w_dim=512, map=8, channel_base=16384, channel_max=512, g_arch="skip",
+                     d_arch="resnet", mbstd=8, conv_clamp=256, num_fp16_res=4),
+    "paper512": dict(z_dim=512, w_dim=512, map=8, channel_base=32768, channel_max=512, g_arch="skip",
+                     d_arch="resnet", mbstd=8, conv_clamp=256, num_fp16_res=4),
+    "paper1024": dict(z_dim=512, w_dim=512, map=8, channel_base=32768, channel_max=512, g_arch="skip",
+                      d_arch="resnet", mbstd=4, conv_clamp=256, num_fp16_res=4),
+    "cifar": dict(z_dim=512, w_dim=512, map=2, channel_base=32768, channel_max=512, g_arch="skip",
+                  d_arch="orig", mbstd=32, conv_clamp=256, num_fp16_res=4),
+    # CPU presets. tiny: a few channels, for tests (res 16-32). demo: 32x32 conditional, ~minutes on 2 cores.
+    "tiny": dict(z_dim=32, w_dim=32, map=2, channel_base=512, channel_max=32, g_arch="skip", d_arch="resnet",
+                 mbstd=4, conv_clamp=None, num_fp16_res=0, d_map=2),
+    "demo": dict(z_dim=128, w_dim=128, map=2, channel_base=4096, channel_max=128, g_arch="skip",
+                 d_arch="resnet", mbstd=4, conv_clamp=None, num_fp16_res=0, d_map=2),
+}
+
+# Training hyperparameters per preset (spec 5.2 and 9.4); batch is the global minibatch.
+TRAINING = {
+    "config-e": dict(batch=32, lr=0.002, gamma=100.0, ema_kimg=10.0, ema_rampup=None, style_mixing=0.9,
+                     pl_weight=2.0),
+    "config-f": dict(batch=32, lr=0.002, gamma=10.0, ema_kimg=10.0, ema_rampup=None, style_mixing=0.9,
+                     pl_weight=2.0),
+    "stylegan2": dict(batch=32, lr=0.002, gamma=10.0, ema_kimg=10.0, ema_rampup=None, style_mixing=0.9,
+                      pl_weight=2.0),
+    "paper256": dict(batch=64, lr=0.0025, gamma=1.0, ema_kimg=20.0, ema_rampup=None, style_mixing=0.9,
+                     pl_weight=2.0),
+    "paper512": dict(batch=64, lr=0.0025, gamma=0.5, ema_kimg=20.0, ema_rampup=None, style_mixing=0.9,
+                     pl_weight=2.0),
+    "paper1024": dict(batch=32, lr=0.002, gamma=2.0, ema_kimg=10.0, ema_rampup=None, style_mixing=0.9,
+                      pl_weight=2.0),
+    "cifar": dict(batch=64, lr=0.0025, gamma=0.01, ema_kimg=500.0, ema_rampup=0.05, style_mixing=0.0,
+                  pl_weight=0.0),
+    "tiny": dict(batch=8, lr=0.0025, gamma=0.1, ema_kimg=1.0, ema_rampup=0.05, style_mixing=0.9, pl_weight=2.0),
+    "demo": dict(batch=16, lr=0.0025, gamma=0.1, ema_kimg=2.0, ema_rampup=0.05, style_mixing=0.9, pl_weight=2.0),
+}
+
+NAMES = tuple(_NETWORKS)
+
+
+def network_kwargs(name, img_resolution, img_channels=3, c_dim=0):
+    """(G_kwargs, D_kwargs) of preset `name` for the given data shape."""
+    if name not in _NETWORKS:
+        raise ValueError(f"unknown network preset {name!r}; choose one of {', '.join(NAMES)}")
+    p = _NETWORKS[name]
+    G_kwargs = dict(
+        z_dim=p["z_dim"], c_dim=int(c_dim), w_dim=p["w_dim"], img_resolution=int(img_resolution),
+        img_channels=int(img_channels),
+        mapping_kwargs=dict(num_layers=p["map"]),
+        synthesis_kwargs=dict(architecture=p["g_arch"], channel_base=p["channel_base"],
+                              channel_max=p["channel_max"], num_fp16_res=p["num_fp16_res"],
+                              conv_clamp=p["conv_clamp"]),
+    )
+    D_kwargs = dict(
+        c_dim=int(c_dim), img_resolution=int(img_resolution), img_channels=int(img_channels),
+        architecture=p["d_arch"], channel_base=p["channel_base"], channel_max=p["channel_max"],
+        mbstd_group_size=p["mbstd"], conv_clamp=p["conv_clamp"], num_fp16_res=p["num_fp16_res"],
+        mapping_kwargs=dict(num_layers=p["d_map"]) if "d_map" in p else {},
+    )
+    return copy.deepcopy(G_kwargs), copy.deepcopy(D_kwargs)
+
+
+def training_kwargs(name):
+    """Training hyperparameters of preset `name` (a copy of TRAINING[name])."""
+    if name not in TRAINING:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(NAMES)}")
+    return dict(TRAINING[name])

@@ -1,0 +1,43 @@
+"""Bias + activation + gain + optional clamp (spec 1.2, 9.2). NHWC: the bias is on the last axis."""
+
+import numpy as np
+import tensorflow as tf
+
+# name -> (function, default gain)
+ACTIVATIONS = {
+    "linear": (lambda x: x, 1.0),
+    "relu": (tf.nn.relu, float(np.sqrt(2))),
+    "lrelu": (lambda x: tf.nn.leaky_relu(x, alpha=0.2), float(np.sqrt(2))),
+    "tanh": (tf.math.tanh, 1.0),
+    "sigmoid": (tf.math.sigmoid, 1.0),
+    "elu": (tf.nn.elu, 1.0),
+    "selu": (tf.nn.selu, 1.0),
+    "softplus": (tf.math.softplus, 1.0),
+    "swish": (tf.nn.silu, float(np.sqrt(2))),
+}
+
+
+def def_gain(act):
+    return ACTIVATIONS[act][1]
+
+
+def bias_act(x, b=None, act="linear", gain=None, clamp=None):
+    """`y = clamp(act(x + b) * gain, -clamp, clamp)`.
+
+    Args:
+        x: [..., C] tensor (channels last).
+        b: [C] bias or None.
+        act: one of ACTIVATIONS.
+        gain: None = the activation's default gain (sqrt 2 for lrelu, 1 for linear).
+        clamp: None or a non-negative float.
+    """
+    fn, default = ACTIVATIONS[act]
+    gain = default if gain is None else gain
+    if b is not None:
+        x = x + tf.cast(b, x.dtype)
+    x = fn(x)
+    if not (isinstance(gain, (int, float)) and gain == 1):
+        x = x * tf.cast(gain, x.dtype)
+    if clamp is not None:
+        x = tf.clip_by_value(x, -tf.cast(clamp, x.dtype), tf.cast(clamp, x.dtype))
+    return x

@@ -1,0 +1,98 @@
+"""Network snapshots: one Keras archive (.keras) holding G, D and G_ema, written atomically."""
+
+import os
+import pathlib
+import tempfile
+
+import keras
+
+from tf_stylegan2.networks import Discriminator, Generator  # noqa: F401  (registers the classes)
+
+PACKAGE = "tf_stylegan2"
+NET_NAMES = ("G", "D", "G_ema")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class NetworkSnapshot(keras.Model):
+    """Container model holding the networks of a snapshot as attributes `G`, `D`, `G_ema` (any may be None).
+
+    It only exists to be saved and loaded; calling it is not supported.
+    """
+
+    def __init__(self, G=None, D=None, G_ema=None, **kwargs):
+        super().__init__(**kwargs)
+        self.G = _deserialize(G)
+        self.D = _deserialize(D)
+        self.G_ema = _deserialize(G_ema)
+        self.built = True
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError("NetworkSnapshot is a container; call .G, .D or .G_ema")
+
+    def nets(self):
+        return {name: getattr(self, name) for name in NET_NAMES if getattr(self, name) is not None}
+
+    def get_config(self):
+        config = {"name": self.name}
+        for name in NET_NAMES:
+            net = getattr(self, name)
+            config[name] = None if net is None else keras.saving.serialize_keras_object(net)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _deserialize(obj):
+    if obj is None or isinstance(obj, keras.layers.Layer):
+        return obj
+    return keras.saving.deserialize_keras_object(obj)
+
+
+def save_snapshot(path, G=None, D=None, G_ema=None):
+    """Write G, D, G_ema (any may be None, not all) to `path` (.keras), via a temporary name + rename."""
+    path = pathlib.Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: snapshot files must end in .keras")
+    if G is None and D is None and G_ema is None:
+        raise ValueError("save_snapshot needs at least one of G, D, G_ema")
+    snap = NetworkSnapshot(G=G, D=D, G_ema=G_ema, name="network_snapshot")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp.keras", dir=path.parent)
+    os.close(fd)
+    try:
+        snap.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return str(path)
+
+
+def load_snapshot(path):
+    """Our .keras snapshot -> dict with the saved keys among G, D, G_ema."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such snapshot file")
+    try:
+        snap = keras.saving.load_model(str(path), compile=False)
+    except Exception as e:  # keras raises many types for a bad archive
+        raise ValueError(f"{path}: not a readable tf_stylegan2 snapshot ({type(e).__name__}: {e})") from None
+    if not isinstance(snap, NetworkSnapshot):
+        raise ValueError(f"{path}: a Keras archive but not a tf_stylegan2 network snapshot "
+                         f"(holds {type(snap).__name__})")
+    return snap.nets()
+
+
+def load_network(path):
+    """dict(G=, D=, G_ema=) from our `.keras` snapshot or an official pickle (`.pkl`, TF1 or ADA-PT)."""
+    path = pathlib.Path(path)
+    if path.suffix == ".pkl":
+        from tf_stylegan2 import legacy  # lazy: legacy imports networks
+
+        return legacy.load_pickle(str(path))
+    if path.suffix == ".keras":
+        return load_snapshot(path)
+    raise ValueError(f"{path}: unknown network file type (expected .keras or .pkl)")
