@@ -1,3 +1,5 @@
 """Launcher: see apps/convert.py."""
+
 from apps import convert
+
 convert.run()

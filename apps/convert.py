@@ -11,8 +11,7 @@ tf_stylegan2.save_snapshot; the file appears only when complete.
 import os
 import pathlib
 
-from absl import app
-from absl import flags
+from absl import app, flags
 
 from apps import common
 
@@ -20,7 +19,9 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-    flags.DEFINE_string("source", None, "Official network pickle (.pkl): TF1 or stylegan2-ada-pytorch.")
+    flags.DEFINE_string(
+        "source", None, "Official network pickle (.pkl): TF1 or stylegan2-ada-pytorch."
+    )
     flags.DEFINE_string("dest", None, "Output snapshot (.keras); replaced if it exists.")
 
 
@@ -45,7 +46,9 @@ def convert(source, dest):
     if not dest.parent.is_dir():
         raise common.UserError(f"--dest {dest}: folder {dest.parent} does not exist")
     if not source.is_file():
-        raise common.UserError(f"{source}: no such file" if not source.exists() else f"{source}: not a file")
+        raise common.UserError(
+            f"{source}: no such file" if not source.exists() else f"{source}: not a file"
+        )
     from tf_stylegan2 import legacy  # after the cheap checks: it loads TensorFlow
 
     try:
@@ -64,6 +67,9 @@ def convert(source, dest):
     tmp = common.atomic_path(dest)
     try:
         tf_stylegan2.save_snapshot(str(tmp), **nets)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp inside save_snapshot makes it 0600
         os.replace(tmp, dest)
     finally:
         if tmp.exists():

@@ -59,30 +59,39 @@ def export_generator(G, dest, truncation_psi=1.0, source=None):
     def png_of(images):
         return tf.map_fn(tf.io.encode_png, _to_uint8(images), fn_output_signature=tf.string)
 
-    if conditional:
-        endpoints = {
-            "serving_default": ([z_spec, c_spec, psi_spec],
-                                lambda z, c, truncation_psi: {"images": _to_uint8(images_of(z, c, truncation_psi))}),
-            "generate": ([z_spec, c_spec], lambda z, c: {"images": _to_uint8(images_of(z, c, fixed_psi))}),
-            "png": ([z_spec, c_spec, psi_spec],
-                    lambda z, c, truncation_psi: {"images_bytes": png_of(images_of(z, c, truncation_psi))}),
-            "mapping": ([z_spec, c_spec, psi_spec], lambda z, c, truncation_psi: {"ws": ws_of(z, c, truncation_psi)}),
-        }
-    else:
-        endpoints = {
-            "serving_default": ([z_spec, psi_spec],
-                                lambda z, truncation_psi: {"images": _to_uint8(images_of(z, None, truncation_psi))}),
-            "generate": ([z_spec], lambda z: {"images": _to_uint8(images_of(z, None, fixed_psi))}),
-            "png": ([z_spec, psi_spec],
-                    lambda z, truncation_psi: {"images_bytes": png_of(images_of(z, None, truncation_psi))}),
-            "mapping": ([z_spec, psi_spec], lambda z, truncation_psi: {"ws": ws_of(z, None, truncation_psi)}),
-        }
-    endpoints["synthesis"] = ([ws_spec], lambda ws: {"images": G.synthesis(ws, noise_mode="const")})
+    # Every endpoint takes (z, c, psi); unconditional signatures simply have no c input.
+    def with_inputs(fn, specs):
+        if conditional:
+            return fn, specs
+        return (lambda *args: fn(args[0], None, *args[1:])), [s for s in specs if s is not c_spec]
+
+    def serving_default(z, c, truncation_psi):
+        return {"images": _to_uint8(images_of(z, c, truncation_psi))}
+
+    def generate(z, c):
+        return {"images": _to_uint8(images_of(z, c, fixed_psi))}
+
+    def png(z, c, truncation_psi):
+        return {"images_bytes": png_of(images_of(z, c, truncation_psi))}
+
+    def mapping(z, c, truncation_psi):
+        return {"ws": ws_of(z, c, truncation_psi)}
+
+    def synthesis(ws):
+        return {"images": G.synthesis(ws, noise_mode="const")}
+
+    endpoints = {
+        "serving_default": with_inputs(serving_default, [z_spec, c_spec, psi_spec]),
+        "generate": with_inputs(generate, [z_spec, c_spec]),
+        "png": with_inputs(png, [z_spec, c_spec, psi_spec]),
+        "mapping": with_inputs(mapping, [z_spec, c_spec, psi_spec]),
+        "synthesis": (synthesis, [ws_spec]),
+    }
 
     archive = keras.export.ExportArchive()  # endpoints track the variables they use
-    for name, (signature, fn) in endpoints.items():
-        archive.add_endpoint(name, tf.function(fn, input_signature=signature, autograph=False),
-                             input_signature=signature)
+    for name, (fn, signature) in endpoints.items():
+        fn = tf.function(fn, input_signature=signature, autograph=False)
+        archive.add_endpoint(name, fn, input_signature=signature)
     tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ spawned processes that import numpy and PIL only; the main process validates in 
 """
 
 import collections
+import contextlib
 import math
 import multiprocessing
 import os
@@ -52,6 +53,14 @@ def _work(items, spec, encoding):
     return out
 
 
+def _mp_context():
+    """fork where it is safe (Linux, TensorFlow not loaded in this process: workers start instantly); spawn
+    otherwise (a forked child of a TensorFlow process could inherit locks held by its threads)."""
+    if sys.platform.startswith("linux") and "tensorflow" not in sys.modules and not writers.native_loaded():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 def _results(items, spec, encoding, workers, chunk):
     """Results of `_work` for every item, in order; parallel with a bounded window of chunks in flight."""
     starts = range(0, len(items), chunk)
@@ -59,7 +68,7 @@ def _results(items, spec, encoding, workers, chunk):
         for s in starts:
             yield from _work(items[s:s + chunk], spec, encoding)
         return
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(workers, mp_context=_mp_context())
     try:
         pending = collections.deque()
         for s in starts:
@@ -75,6 +84,24 @@ def _results(items, spec, encoding, workers, chunk):
 # ----------------------------------------------------------------------------
 # Main side: validate in order and write.
 
+def default_workers():
+    """The number of cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def peak_rss_mb(children=False):
+    """Peak resident memory in MB of this process (or of its largest finished child process)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return float("nan")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
+    return usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / 2 ** 20
+
+
 def build(data_dir, items, item_name, *, spec, labels=None, c_dim=0, label_names=None, shards=1, encoding="raw",
           overwrite=False, workers=None, ignore_errors=False, chunk=16, shuffle_seed=None, source=None,
           command=None, log=print):
@@ -83,7 +110,7 @@ def build(data_dir, items, item_name, *, spec, labels=None, c_dim=0, label_names
     labels: None, int class indices [N] (one-hot with c_dim columns) or float rows [N, c_dim].
     Returns the manifest dict.
     """
-    workers = workers or os.cpu_count() or 1
+    workers = workers or default_workers()
     total = len(items)
     if total == 0:
         raise DatasetError(f"{source}: no images")
@@ -95,8 +122,9 @@ def build(data_dir, items, item_name, *, spec, labels=None, c_dim=0, label_names
     first = None
     errors, dropped = [], 0
     last_report = start
-    with writers.DatasetWriter(data_dir, shards=shards, encoding=encoding, overwrite=overwrite) as out:
-        for index, (status, info, level_records) in enumerate(_results(items, spec, encoding, workers, chunk)):
+    with writers.DatasetWriter(data_dir, shards=shards, encoding=encoding, overwrite=overwrite) as out, \
+            contextlib.closing(_results(items, spec, encoding, workers, chunk)) as results:
+        for index, (status, info, level_records) in enumerate(results):
             if status == "error":
                 if not ignore_errors:
                     raise DatasetError(info)
@@ -138,7 +166,8 @@ def build(data_dir, items, item_name, *, spec, labels=None, c_dim=0, label_names
         manifest = out.close(c_dim=c_dim, label_names=label_names, shuffle_seed=shuffle_seed, source=source,
                              command=command, skipped=len(errors) + dropped)
     seconds = time.time() - start
-    log(f"Added {out.count} images ({out.count / max(seconds, 1e-9):.0f} img/s, {seconds:.1f} s).")
+    log(f"Added {out.count} images ({out.count / max(seconds, 1e-9):.0f} img/s, {seconds:.1f} s; "
+        f"peak RSS {peak_rss_mb():.0f} MB main, {peak_rss_mb(children=True):.0f} MB largest worker).")
     if errors:
         log(f"Skipped {len(errors)} unreadable or corrupt image(s) (--ignore-errors), e.g.:")
         for e in errors[:5]:

@@ -22,14 +22,18 @@ Sharding rule: the j-th written image (0-based, in output order) goes to part j 
 level; parts are therefore balanced (sizes differ by at most one) and the global order is the round-robin
 interleave of the parts. With K = 1 this is the official single file.
 
-Protobuf map order: an Example's feature map is serialized with keys sorted ('data' before 'shape'), which is what
-protobuf's deterministic serialization and the current upb-based tf.train.Example emit (tests check it against
-tf.train.Example). Readers (TF's parse_single_example, NVIDIA's reader) accept either order.
+Protobuf map order: an Example's feature map is serialized with its keys sorted ('data' before 'shape'), which
+is protobuf's deterministic serialization (`SerializeToString(deterministic=True)`). NVIDIA's tool calls plain
+`SerializeToString()`, whose map order is not fixed: with today's upb protobuf it is chosen per process (we saw
+both orders from identical code), and older C++ protobuf seeded its map hashing too. So "byte for byte" means:
+equal to NVIDIA's writer with deterministic serialization, and equal record by record (same features, same
+values, same framing) to any run of it. Every reader (TF's parse_single_example, NVIDIA's reader) accepts both.
 
 This module imports nothing from the repo and not TensorFlow: worker processes and the inspection commands use it
 without paying for a TensorFlow import.
 """
 
+import functools
 import json
 import math
 import os
@@ -112,12 +116,22 @@ def _field(number, payload):  # length-delimited field
 
 def serialize_example(shape, data):
     """Serialized tf.train.Example{shape: Int64List(shape), data: BytesList([data])} (keys sorted)."""
-    packed = b"".join(_varint(int(v)) for v in shape)
+    head, tail = _example_frame(tuple(int(v) for v in shape), len(data))
+    return b"".join((head, data, tail))
+
+
+@functools.lru_cache(maxsize=256)
+def _example_frame(shape, size):
+    """The bytes before and after the data payload of an Example (the same for every image of a level)."""
+    packed = b"".join(_varint(v) for v in shape)
     shape_feature = _field(3, _field(1, packed))        # Feature.int64_list -> Int64List.value (packed)
-    data_feature = _field(1, _field(1, bytes(data)))    # Feature.bytes_list -> BytesList.value
+    marker = b"\0" * size
+    data_feature = _field(1, _field(1, marker))         # Feature.bytes_list -> BytesList.value
     entries = (_field(1, _field(1, b"data") + _field(2, data_feature))
                + _field(1, _field(1, b"shape") + _field(2, shape_feature)))
-    return _field(1, entries)                            # Example.features -> Features.feature map
+    full = _field(1, entries)                            # Example.features -> Features.feature map
+    start = len(full) - len(_field(1, _field(1, b"shape") + _field(2, shape_feature))) - size
+    return full[:start], full[start + size:]
 
 
 def _read_varint(buf, pos):

@@ -49,7 +49,7 @@ def fid_preprocess(images):
         raise ValueError(f"expected images [N,H,W,C], got shape {images.shape}")
     if images.shape[-1] == 1:  # grey -> RGB as stylegan2-ada does
         images = tf.tile(images, [1, 1, 1, 3])
-    if images.shape[1] == FID_RESOLUTION and images.shape[2] == FID_RESOLUTION:
+    if images.shape[1] == FID_RESOLUTION and images.shape[2] == FID_RESOLUTION:  # static 299
         x = tf.cast(images, tf.float32)
     else:
         x = legacy_resize_bilinear(images)
@@ -270,14 +270,20 @@ class FIDInception:
         self.fc_bias = arrays.get("fc.bias")
         self.has_logits = self.fc_weight is not None
         self._activations = activations
-        self._forward = tf.function(self._features, jit_compile=jit_compile, reduce_retracing=True)
+        # One trace for every batch and image size: at 299x299 the legacy resize is the identity
+        # (scale 1.0, all taps exact), so it is always applied.
+        spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+        self._forward = tf.function(self._features, jit_compile=jit_compile, input_signature=[spec])
 
     def _features(self, images):
         return self.model(fid_preprocess(images), training=False)
 
     def __call__(self, images):
         """images [N,H,W,3|1] uint8 or float in [0,255] -> pool3 [N,2048] float32 (dict if activations)."""
-        return self._forward(tf.convert_to_tensor(images))
+        images = tf.cast(tf.convert_to_tensor(images), tf.float32)
+        if images.shape[-1] == 1:
+            images = tf.tile(images, [1, 1, 1, 3])
+        return self._forward(images)
 
     def logits(self, images, bias=False):
         """1008-class logits (OpenAI's IS uses the weights without the bias, as ada's no_output_bias)."""

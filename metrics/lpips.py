@@ -45,6 +45,14 @@ def _unit_normalize(f):  # [N,H,W,C]; eps added to the norm, not inside the root
     return f / (tf.sqrt(tf.reduce_sum(tf.square(f), axis=-1, keepdims=True)) + 1e-10)
 
 
+def _check_size(images):
+    shape = getattr(images, "shape", None)
+    if shape is not None and len(shape) == 4 and None not in (shape[1], shape[2]) and (
+            min(shape[1], shape[2]) < 16):
+        raise ValueError(f"LPIPS needs images of at least 16x16 (VGG16 pools 4 times), "
+                         f"got {shape[1]}x{shape[2]}")
+
+
 class LPIPS:
     """LPIPS v0.1 VGG16 distance. weights_path: the npz; default found by metrics.weights."""
 
@@ -78,6 +86,7 @@ class LPIPS:
 
     def normalized_taps(self, images, value_range=(-1, 1)):
         """The five unit-normalised feature maps [N,H_l,W_l,C_l]."""
+        _check_size(images)
         return [_unit_normalize(t) for t in self.vgg(self._scaled(images, value_range),
                                                      training=False)]
 
@@ -95,7 +104,9 @@ class LPIPS:
 
     def __call__(self, img0, img1, value_range=(-1, 1)):
         """LPIPS distance per pair: [N] float32."""
-        return self._distance(tf.convert_to_tensor(img0), tf.convert_to_tensor(img1),
+        img0, img1 = tf.convert_to_tensor(img0), tf.convert_to_tensor(img1)
+        _check_size(img0)
+        return self._distance(img0, img1,
                               tuple(float(v) for v in value_range))
 
     distance = __call__

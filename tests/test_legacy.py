@@ -1,4 +1,4 @@
-"""Official pickles in (TF1 and stylegan2-ada-pytorch), official numbers out; hostile pickles refused."""
+"""Official pickles (TF1, ADA-PyTorch) in, official numbers out; hostile pickles refused."""
 
 import io
 import json
@@ -10,8 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import REPO
-from conftest import shared_path
+from conftest import REPO, shared_path
 
 from tf_stylegan2 import legacy
 from tf_stylegan2.legacy import safe_pickle
@@ -136,11 +135,21 @@ def test_tf1_pickle_variables_follow_legacy_rules():
     assert len(st) == 64 and len(specs["G"].state) == 64 and len(specs["D"].state) == 23
     # Conv0_up: spatial flip, then [kh,kw,in,out] -> [out,in,kh,kw].
     w = syn["16x16/Conv0_up/weight"]
-    np.testing.assert_array_equal(st["synthesis.b16.conv0.weight"], w[::-1, ::-1].transpose(3, 2, 0, 1))
-    np.testing.assert_array_equal(st["synthesis.b16.conv1.weight"], syn["16x16/Conv1/weight"].transpose(3, 2, 0, 1))
-    np.testing.assert_array_equal(st["synthesis.b8.conv1.affine.bias"], syn["8x8/Conv1/mod_bias"] + 1)
-    np.testing.assert_array_equal(st["synthesis.b8.conv1.affine.weight"], syn["8x8/Conv1/mod_weight"].T)
-    np.testing.assert_array_equal(st["synthesis.b32.torgb.weight"], syn["32x32/ToRGB/weight"].transpose(3, 2, 0, 1))
+    np.testing.assert_array_equal(
+        st["synthesis.b16.conv0.weight"], w[::-1, ::-1].transpose(3, 2, 0, 1)
+    )
+    np.testing.assert_array_equal(
+        st["synthesis.b16.conv1.weight"], syn["16x16/Conv1/weight"].transpose(3, 2, 0, 1)
+    )
+    np.testing.assert_array_equal(
+        st["synthesis.b8.conv1.affine.bias"], syn["8x8/Conv1/mod_bias"] + 1
+    )
+    np.testing.assert_array_equal(
+        st["synthesis.b8.conv1.affine.weight"], syn["8x8/Conv1/mod_weight"].T
+    )
+    np.testing.assert_array_equal(
+        st["synthesis.b32.torgb.weight"], syn["32x32/ToRGB/weight"].transpose(3, 2, 0, 1)
+    )
     np.testing.assert_array_equal(st["synthesis.b4.const"], syn["4x4/Const/const"][0])
     np.testing.assert_array_equal(st["synthesis.b4.conv1.noise_const"], syn["noise0"][0, 0])
     np.testing.assert_array_equal(st["synthesis.b16.conv0.noise_const"], syn["noise3"][0, 0])
@@ -150,8 +159,12 @@ def test_tf1_pickle_variables_follow_legacy_rules():
     assert st["synthesis.b8.conv0.noise_strength"].shape == ()
     d = specs["D"].state
     dv = dict(D["variables"])
-    np.testing.assert_array_equal(d["b32.conv1.weight"], dv["32x32/Conv1_down/weight"].transpose(3, 2, 0, 1))
-    np.testing.assert_array_equal(d["b32.skip.weight"], dv["32x32/Skip/weight"].transpose(3, 2, 0, 1))
+    np.testing.assert_array_equal(
+        d["b32.conv1.weight"], dv["32x32/Conv1_down/weight"].transpose(3, 2, 0, 1)
+    )
+    np.testing.assert_array_equal(
+        d["b32.skip.weight"], dv["32x32/Skip/weight"].transpose(3, 2, 0, 1)
+    )
     np.testing.assert_array_equal(d["b4.fc.weight"], dv["4x4/Dense0/weight"].T)
     np.testing.assert_array_equal(d["b4.out.bias"], dv["Output/bias"])
     assert all(v.dtype == np.float32 and v.flags.c_contiguous for v in st.values())
@@ -159,8 +172,17 @@ def test_tf1_pickle_variables_follow_legacy_rules():
 
 def _tf1_state(name, func, static, variables, components=None):
     net = safe_pickle.TFNetworkState()
-    net.__setstate__(dict(version=4, name=name, static_kwargs=static, components=components or {},
-                          build_module_src="# placeholder", build_func_name=func, variables=variables))
+    net.__setstate__(
+        dict(
+            version=4,
+            name=name,
+            static_kwargs=static,
+            components=components or {},
+            build_module_src="# placeholder",
+            build_func_name=func,
+            variables=variables,
+        )
+    )
     return net
 
 
@@ -170,25 +192,37 @@ def test_tf1_unsupported_variants_are_refused_clearly():
     from tf_stylegan2.legacy import tf1_pickle
 
     # A TF1 D whose Dense0 (nf(0) = min(fmap_base, fmap_max)) is wider than channels(4).
-    wide = _tf1_state("D", "D_stylegan2", dict(D.state["static_kwargs"], fmap_max=512), D.state["variables"])
+    wide = _tf1_state(
+        "D", "D_stylegan2", dict(D.state["static_kwargs"], fmap_max=512), D.state["variables"]
+    )
     with pytest.raises(legacy.UnsupportedTF1Pickle, match="Dense0"):
         tf1_pickle.read_tf1_pickle((G, wide, Gs), "x.pkl")
     # Unknown build argument, unknown variable, configs A-D.
-    odd = _tf1_state("D", "D_stylegan2", dict(D.state["static_kwargs"], foo=1), D.state["variables"])
+    odd = _tf1_state(
+        "D", "D_stylegan2", dict(D.state["static_kwargs"], foo=1), D.state["variables"]
+    )
     with pytest.raises(legacy.UnsupportedTF1Pickle, match="foo=1"):
         tf1_pickle.read_tf1_pickle((G, odd, Gs), "x.pkl")
-    extra = _tf1_state("D", "D_stylegan2", D.state["static_kwargs"],
-                       D.state["variables"] + [("LabelConcat/weight", np.zeros([2, 2], np.float32))])
+    extra = _tf1_state(
+        "D",
+        "D_stylegan2",
+        D.state["static_kwargs"],
+        D.state["variables"] + [("LabelConcat/weight", np.zeros([2, 2], np.float32))],
+    )
     with pytest.raises(legacy.UnsupportedTF1Pickle, match="LabelConcat"):
         tf1_pickle.read_tf1_pickle((G, extra, Gs), "x.pkl")
     sg1 = _tf1_state("D", "D_stylegan", D.state["static_kwargs"], D.state["variables"])
     with pytest.raises(legacy.UnsupportedTF1Pickle, match="configs A-D"):
         tf1_pickle.read_tf1_pickle((G, sg1, Gs), "x.pkl")
-    cond = _tf1_state("D", "D_stylegan2", dict(D.state["static_kwargs"], label_size=10), D.state["variables"])
+    cond = _tf1_state(
+        "D", "D_stylegan2", dict(D.state["static_kwargs"], label_size=10), D.state["variables"]
+    )
     with pytest.raises(legacy.UnsupportedTF1Pickle, match="conditional"):
         tf1_pickle.read_tf1_pickle((G, cond, Gs), "x.pkl")
     # mbstd_group_size present in static_kwargs is honoured.
-    g8 = _tf1_state("D", "D_stylegan2", dict(D.state["static_kwargs"], mbstd_group_size=8), D.state["variables"])
+    g8 = _tf1_state(
+        "D", "D_stylegan2", dict(D.state["static_kwargs"], mbstd_group_size=8), D.state["variables"]
+    )
     spec = tf1_pickle.read_tf1_pickle((G, g8, Gs), "x.pkl")["D"]
     assert spec.init_kwargs["epilogue_kwargs"]["mbstd_group_size"] == 8
 
@@ -227,7 +261,9 @@ def test_tf1_pickle_discriminator_uses_tf1_group_of_4(tf1_nets):
     assert_rel(D(nhwc(ref["D/images8"]), None), ref["D/logits8_group4"], "D logits batch 8")
     assert_rel(D(nhwc(ref["D/images8"]), None), ref["tf1ref64/D/logits8_group4"], "vs tf1ref64")
     # legacy.py's whole-batch group gives other numbers; ours must not match them.
-    err = np.max(np.abs(np.asarray(D(nhwc(ref["D/images8"]), None)) - ref["D/logits8_legacy_groupN"]))
+    err = np.max(
+        np.abs(np.asarray(D(nhwc(ref["D/images8"]), None)) - ref["D/logits8_legacy_groupN"])
+    )
     assert err > 5e-5
 
 
@@ -239,8 +275,14 @@ def test_ada_pickle_networks_reproduce_fixture_outputs():
     z = ref["in/z"]
     ws = np.asarray(G.mapping(z, None))
     assert_close(ws, ref["out/G_ema/ws"], "ws")
-    assert_close(np.asarray(G.mapping(z, None, truncation_psi=0.7)), ref["out/G_ema/ws_psi0.7"], "ws psi 0.7")
-    assert_close(nchw(G.synthesis(ref["out/G_ema/ws"], noise_mode="const")), ref["out/G_ema/img_const"], "img")
+    assert_close(
+        np.asarray(G.mapping(z, None, truncation_psi=0.7)), ref["out/G_ema/ws_psi0.7"], "ws psi 0.7"
+    )
+    assert_close(
+        nchw(G.synthesis(ref["out/G_ema/ws"], noise_mode="const")),
+        ref["out/G_ema/img_const"],
+        "img",
+    )
     assert_rel(D(nhwc(ref["in/real_img"]), None), ref["out/D/logits_real"], "D logits")
     ws_g = np.asarray(nets["G"].mapping(z, None))
     assert_close(ws_g, ref["out/G/ws"], "G ws")
@@ -267,15 +309,38 @@ def _hostile_pickles(marker):
     cmd = _touch_cmd(marker)
     out = [
         ("os.system", pickle.dumps(_Reduce(os.system, (cmd,))), f"{os.system.__module__}.system"),
-        ("eval", pickle.dumps(_Reduce(eval, (f"__import__('os').system({cmd!r})",))), "builtins.eval"),
-        ("exec", pickle.dumps({"G": _Reduce(exec, (f"import os; os.system({cmd!r})",))}), "builtins.exec"),
+        (
+            "eval",
+            pickle.dumps(_Reduce(eval, (f"__import__('os').system({cmd!r})",))),
+            "builtins.eval",
+        ),
+        (
+            "exec",
+            pickle.dumps({"G": _Reduce(exec, (f"import os; os.system({cmd!r})",))}),
+            "builtins.exec",
+        ),
         # getattr(__import__('os'), 'system')('touch ...') by hand, protocol 0.
-        ("getattr", b"cbuiltins\ngetattr\n(cbuiltins\n__import__\n(Vos\ntRVsystem\ntR(V" + cmd.encode()
-         + b"\ntR.", "builtins.getattr"),
-        ("subprocess", pickle.dumps(_Reduce(subprocess.call, (["touch", str(marker)],))), "subprocess.call"),
+        (
+            "getattr",
+            b"cbuiltins\ngetattr\n(cbuiltins\n__import__\n(Vos\ntRVsystem\ntR(V"
+            + cmd.encode()
+            + b"\ntR.",
+            "builtins.getattr",
+        ),
+        (
+            "subprocess",
+            pickle.dumps(_Reduce(subprocess.call, (["touch", str(marker)],))),
+            "subprocess.call",
+        ),
         # a torch storage whose embedded bytes are themselves a hostile pickle
-        ("storage", b"\x80\x04ctorch.storage\n_load_from_bytes\nC" + bytes([len(p := pickle.dumps(
-            _Reduce(os.system, (cmd,)), protocol=2))]) + p + b"\x85R.", "system"),
+        (
+            "storage",
+            b"\x80\x04ctorch.storage\n_load_from_bytes\nC"
+            + bytes([len(p := pickle.dumps(_Reduce(os.system, (cmd,)), protocol=2))])
+            + p
+            + b"\x85R.",
+            "system",
+        ),
     ]
     return out
 
@@ -297,15 +362,20 @@ def _persistent_pickle(class_name, src, state):
     meta = dict(type="class", version=6, module_src=src, class_name=class_name, state=state)
     body = pickle.dumps(meta, protocol=4)
     # dict(G=torch_utils.persistence._reconstruct_persistent_obj(meta))
-    return (b"\x80\x04}\x8c\x01G\x8c\x17torch_utils.persistence\x8c\x1b_reconstruct_persistent_obj\x93"
-            + body[2:-1] + b"\x85Rs.")
+    return (
+        b"\x80\x04}\x8c\x01G\x8c\x17torch_utils.persistence\x8c\x1b_reconstruct_persistent_obj\x93"
+        + body[2:-1]
+        + b"\x85Rs."
+    )
 
 
 def test_persistence_source_is_never_executed(tmp_path):
     marker = tmp_path / "pwned"
     src = f"import os\nos.system({_touch_cmd(marker)!r})\nclass Generator: pass\n"
     path = tmp_path / "persist.pkl"
-    path.write_bytes(_persistent_pickle("Generator", src, {"_parameters": {}, "_buffers": {}, "_modules": {}}))
+    path.write_bytes(
+        _persistent_pickle("Generator", src, {"_parameters": {}, "_buffers": {}, "_modules": {}})
+    )
     with pytest.raises(legacy.LegacyFormatError, match="not a StyleGAN2 network"):
         legacy.read_network_pickle(path)
     path.write_bytes(_persistent_pickle("Evil", src, {}))
@@ -365,13 +435,18 @@ def test_bad_files_give_clear_errors(tmp_path):
 
 def _convert(*args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, str(REPO / "convert.py"), *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(REPO / "convert.py"), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_convert_errors(tmp_path):
-    from apps import common
-    from apps import convert
+    from apps import common, convert
 
     marker = tmp_path / "pwned"
     hostile = tmp_path / "hostile.pkl"
@@ -382,19 +457,28 @@ def test_convert_errors(tmp_path):
     other.write_bytes(pickle.dumps([1, 2, 3]))
     dest = tmp_path / "out.keras"
     # In process: the library path of each user error.
-    for source, message in [(text, "not a pickle"), (other, "unknown pickle content"),
-                            (hostile, "refused global"), (tmp_path / "missing.pkl", "no such file")]:
+    for source, message in [
+        (text, "not a pickle"),
+        (other, "unknown pickle content"),
+        (hostile, "refused global"),
+        (tmp_path / "missing.pkl", "no such file"),
+    ]:
         with pytest.raises(common.UserError, match=message) as err:
             convert.convert(source, dest)
         assert str(err.value).startswith(f"{source}: ")
     with pytest.raises(common.UserError, match="must end in .keras"):
         convert.convert(other, tmp_path / "out.h5")
     # As a command: one line on stderr, exit status 2, nothing written, nothing run.
-    for source, message in [(tmp_path / "missing.pkl", "no such file"), (hostile, f"refused global '{os.system.__module__}.system'")]:
+    for source, message in [
+        (tmp_path / "missing.pkl", "no such file"),
+        (hostile, f"refused global '{os.system.__module__}.system'"),
+    ]:
         proc = _convert("--source", str(source), "--dest", str(dest))
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2, (source, proc.stderr)
-        assert lines and lines[-1].startswith(f"error: {source}: ") and message in lines[-1], proc.stderr
+        assert lines and lines[-1].startswith(f"error: {source}: ") and message in lines[-1], (
+            proc.stderr
+        )
     proc = _convert("--dest", str(dest))
     assert proc.returncode == 2 and "--source is required" in proc.stderr
     assert not dest.exists() and not marker.exists()
@@ -416,7 +500,173 @@ def test_convert_tf1_pickle_end_to_end(tmp_path):
     G = nets["G_ema"]
     img = G.synthesis(G.mapping(ref["z"], None, truncation_psi=0.7), noise_mode="const")
     assert_close(nchw(img), ref["G_ema/img_psi070"], "converted .keras img")
-    assert_rel(nets["D"](nhwc(ref["D/images8"]), None), ref["D/logits8_group4"], "converted .keras D")
+    assert_rel(
+        nets["D"](nhwc(ref["D/images8"]), None), ref["D/logits8_group4"], "converted .keras D"
+    )
     # load_network reads the pickle directly too
     from_pkl = tf_stylegan2.load_network(str(pkl))
-    assert_close(np.asarray(from_pkl["G_ema"].mapping(ref["z"], None)), ref["G_ema/ws_psi100"], "pkl ws")
+    assert_close(
+        np.asarray(from_pkl["G_ema"].mapping(ref["z"], None)), ref["G_ema/ws_psi100"], "pkl ws"
+    )
+
+
+# ----------------------------------------------------------------------------
+# Other TF1 architectures: variable lists built from spec §4's shape rules.
+
+
+def _tf1_g_variables(rng, res, fmap_base, fmap_max, arch, z_dim, w_dim, layers):
+    def nf(stage):
+        return int(np.clip(int(fmap_base / 2.0**stage), 1, fmap_max))
+
+    log2 = int(np.log2(res))
+    num_ws = 2 * log2 - 2
+    rnd = lambda *shape: rng.standard_normal(shape).astype(np.float32)  # noqa: E731
+    mapping = []
+    for i in range(layers):
+        mapping += [
+            (f"Dense{i}/weight", rnd(z_dim if i == 0 else w_dim, w_dim) * 100),
+            (f"Dense{i}/bias", rnd(w_dim)),
+        ]
+    syn = [
+        (f"noise{i}", rnd(1, 1, 2 ** ((i + 5) // 2), 2 ** ((i + 5) // 2)))
+        for i in range(num_ws - 1)
+    ]
+    syn.append(("4x4/Const/const", rnd(1, nf(1), 4, 4)))
+
+    def layer(scope, cin, cout, k=3, noise=True):
+        out = [
+            (f"{scope}/weight", rnd(k, k, cin, cout)),
+            (f"{scope}/mod_weight", rnd(w_dim, cin)),
+            (f"{scope}/mod_bias", rnd(cin) * 0.5),
+        ]
+        if noise:
+            out.append((f"{scope}/noise_strength", np.float32(rng.standard_normal() * 0.5)))
+        return out + [(f"{scope}/bias", rnd(cout) * 0.2)]
+
+    syn += layer("4x4/Conv", nf(1), nf(1))
+    if arch == "skip":
+        syn += layer("4x4/ToRGB", nf(1), 3, k=1, noise=False)
+    for r in range(3, log2 + 1):
+        R = f"{2**r}x{2**r}"
+        syn += layer(f"{R}/Conv0_up", nf(r - 2), nf(r - 1)) + layer(
+            f"{R}/Conv1", nf(r - 1), nf(r - 1)
+        )
+        if arch == "resnet":
+            syn.append((f"{R}/Skip/weight", rnd(1, 1, nf(r - 2), nf(r - 1))))
+        if arch == "skip" or r == log2:
+            syn += layer(f"{R}/ToRGB", nf(r - 1), 3, k=1, noise=False)
+    own = [("lod", np.float32(0)), ("dlatent_avg", rnd(w_dim))]
+    static = dict(
+        num_channels=3,
+        resolution=res,
+        label_size=0,
+        fmap_base=fmap_base,
+        fmap_max=fmap_max,
+        latent_size=z_dim,
+        dlatent_size=w_dim,
+        mapping_layers=layers,
+        mapping_fmaps=w_dim,
+        architecture=arch,
+    )
+    comps = {
+        "synthesis": _tf1_state("G_synthesis", "G_synthesis_stylegan2", static, syn),
+        "mapping": _tf1_state(
+            "G_mapping", "G_mapping", dict(static, dlatent_broadcast=num_ws), mapping
+        ),
+    }
+    return _tf1_state("Gs", "G_main", static, own, comps)
+
+
+def _tf1_d_variables(rng, res, fmap_base, fmap_max, arch):
+    def nf(stage):
+        return int(np.clip(int(fmap_base / 2.0**stage), 1, fmap_max))
+
+    log2 = int(np.log2(res))
+    rnd = lambda *shape: rng.standard_normal(shape).astype(np.float32)  # noqa: E731
+    out = []
+    for r in range(log2, 2, -1):
+        R = f"{2**r}x{2**r}"
+        if arch == "skip" or r == log2:
+            out += [
+                (f"{R}/FromRGB/weight", rnd(1, 1, 3, nf(r - 1))),
+                (f"{R}/FromRGB/bias", rnd(nf(r - 1))),
+            ]
+        out += [
+            (f"{R}/Conv0/weight", rnd(3, 3, nf(r - 1), nf(r - 1))),
+            (f"{R}/Conv0/bias", rnd(nf(r - 1))),
+            (f"{R}/Conv1_down/weight", rnd(3, 3, nf(r - 1), nf(r - 2))),
+            (f"{R}/Conv1_down/bias", rnd(nf(r - 2))),
+        ]
+        if arch == "resnet":
+            out.append((f"{R}/Skip/weight", rnd(1, 1, nf(r - 1), nf(r - 2))))
+    if arch == "skip":
+        out += [("4x4/FromRGB/weight", rnd(1, 1, 3, nf(1))), ("4x4/FromRGB/bias", rnd(nf(1)))]
+    out += [
+        ("4x4/Conv/weight", rnd(3, 3, nf(1) + 1, nf(1))),
+        ("4x4/Conv/bias", rnd(nf(1))),
+        ("4x4/Dense0/weight", rnd(16 * nf(1), nf(0))),
+        ("4x4/Dense0/bias", rnd(nf(0))),
+        ("Output/weight", rnd(nf(0), 1)),
+        ("Output/bias", rnd(1)),
+    ]
+    static = dict(
+        num_channels=3,
+        resolution=res,
+        label_size=0,
+        fmap_base=fmap_base,
+        fmap_max=fmap_max,
+        architecture=arch,
+    )
+    return _tf1_state("D", "D_stylegan2", static, out)
+
+
+@pytest.mark.parametrize("g_arch,d_arch", [("orig", "skip"), ("resnet", "orig")])
+def test_tf1_other_architectures_load_completely(g_arch, d_arch):
+    networks_or_skip()
+    from tf_stylegan2.legacy import tf1_pickle
+
+    rng = np.random.default_rng(7)
+    Gs = _tf1_g_variables(rng, 16, 64, 32, g_arch, 32, 32, 2)
+    D = _tf1_d_variables(rng, 16, 64, 32, d_arch)
+    specs = tf1_pickle.read_tf1_pickle((Gs, D, Gs), "synthetic.pkl")
+    assert specs["G"].init_kwargs["synthesis_kwargs"]["architecture"] == g_arch
+    assert specs["D"].init_kwargs["architecture"] == d_arch
+    # apply_ada_state matches every variable both ways and checks every shape.
+    G = legacy.build_network(specs["G_ema"])
+    Dn = legacy.build_network(specs["D"])
+    z = np.random.RandomState(0).randn(4, 32).astype(np.float32)
+    img = np.asarray(G(z, None, noise_mode="const"))
+    assert img.shape == (4, 16, 16, 3) and np.all(np.isfinite(img))
+    logits = np.asarray(Dn(img, None))
+    assert logits.shape == (4, 1) and np.all(np.isfinite(logits))
+    np.testing.assert_array_equal(
+        np.asarray(G.mapping.w_avg), dict(Gs.state["variables"])["dlatent_avg"]
+    )
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_numpy_values_read_at_every_protocol(protocol):
+    values = {
+        "a": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "f": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+        "e": np.zeros((0, 4), np.int64),
+        "s": np.float32(2.5),
+        "set": {1, 2},
+        "bytes": b"xy",
+    }
+    got = safe_pickle.load_any(pickle.dumps(values, protocol=protocol), "p.pkl")
+    for key in ("a", "f", "e", "s"):
+        assert np.asarray(got[key]).dtype == np.asarray(values[key]).dtype
+        np.testing.assert_array_equal(got[key], values[key])
+    assert got["set"] == {1, 2} and got["bytes"] == b"xy"
+
+
+def test_torch_tensor_layouts():
+    storage = np.arange(8, dtype=np.float32)
+    t = safe_pickle._rebuild_tensor(storage, 1, (3, 2), (1, 3), False, None)  # a transposed view
+    np.testing.assert_array_equal(t, np.arange(1, 7, dtype=np.float32).reshape(2, 3).T)
+    assert t.flags.c_contiguous and t.flags.writeable
+    scalar = safe_pickle._rebuild_tensor(storage, 7, (), (), False, None)
+    assert scalar.shape == () and scalar == 7
+    empty = safe_pickle._rebuild_tensor(storage, 0, (0, 5), (5, 1), False, None)
+    assert empty.shape == (0, 5) and empty.dtype == np.float32

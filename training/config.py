@@ -46,10 +46,10 @@ PRESETS = {
                   pl_weight=0.0, style_mixing_prob=0.0),
     # CPU presets. 'tiny': a few channels, for tests (a few ticks in well under a minute).
     # 'demo': what `make demo` trains at 32x32 on a CPU.
-    "tiny": dict(batch=8, batch_gpu=4, lr=0.002, r1_gamma=None, ema_kimg=2.5,
+    "tiny": dict(batch=8, batch_gpu=4, lr=0.0025, r1_gamma=0.1, ema_kimg=1.0,
                  ema_rampup=0.05, total_kimg=0.256, kimg_per_tick=0.064, snap=2,
                  pl_weight=2.0, style_mixing_prob=0.9, grid=(8, 4)),
-    "demo": dict(batch=16, batch_gpu=4, lr=0.0025, r1_gamma=None, ema_kimg=5.0,
+    "demo": dict(batch=16, batch_gpu=4, lr=0.0025, r1_gamma=0.1, ema_kimg=2.0,
                  ema_rampup=0.05, total_kimg=1000, kimg_per_tick=0.5, snap=4,
                  pl_weight=2.0, style_mixing_prob=0.9, grid=(16, 8)),
 }
@@ -117,6 +117,7 @@ class TrainConfig:
     grid: tuple | None = None        # (gw, gh) of the image grids; None = ADA-PT formula
     resume: str | None = None        # snapshot/pickle the weights come from (transfer)
     num_workers: int = 1             # MultiWorkerMirroredStrategy workers
+    max_minutes: float = 0.0         # stop at the first tick end after this wall time (0 = off)
 
     @property
     def num_replicas(self):
@@ -147,14 +148,14 @@ def grid_size(cfg):
 def make_config(preset, *, data, outdir, resolution, channels, c_dim=0, gpus=1, num_workers=1,
                 batch=None, gamma=None, mirror=None, total_kimg=None, seed=None,
                 kimg_per_tick=None, snap=None, metrics=None, jit=False, cond=False,
-                resume=None, network_kwargs=None, **overrides):
+                resume=None, max_minutes=0.0, network_kwargs=None, **overrides):
     """The resolved TrainConfig of `preset` for a dataset, with command-line overrides.
 
     `network_kwargs(name, img_resolution, img_channels, c_dim) -> (G_kwargs, D_kwargs)` defaults to
     `tf_stylegan2.networks.presets.network_kwargs`. Raises ValueError with a clear message on bad values.
     """
     if preset not in PRESETS:
-        raise ValueError(f"unknown --config '{preset}'; choose one of: {', '.join(PRESETS)}")
+        raise ValueError(f"--config {preset}: unknown preset; choose one of: {', '.join(PRESETS)}")
     spec = dict(PRESETS[preset])
     spec.update({k: v for k, v in overrides.items() if v is not None})
     if network_kwargs is None:
@@ -206,7 +207,8 @@ def make_config(preset, *, data, outdir, resolution, channels, c_dim=0, gpus=1, 
         metrics=tuple(metrics or ()), jit=bool(jit),
         fused_modconv=bool(spec.get("fused_modconv", False)),
         max_bad_steps=int(spec.get("max_bad_steps", 50)),
-        grid=tuple(spec["grid"]) if spec.get("grid") else None, resume=resume)
+        grid=tuple(spec["grid"]) if spec.get("grid") else None, resume=resume,
+        max_minutes=float(max_minutes or 0.0))
 
 
 def ema_beta(cfg, cur_nimg, rampup=None):
@@ -219,8 +221,8 @@ def ema_beta(cfg, cur_nimg, rampup=None):
 
 
 def describe(cfg):
-    """Run-directory description: <data>-<preset>-<N>gpu."""
+    """Run-directory description: <data>-<preset>-<N>gpu[-cond]."""
     name = os.path.basename(os.path.normpath(cfg.data)) or "data"
-    return f"{name}-{cfg.preset}-{cfg.num_replicas}gpu"
+    return f"{name}-{cfg.preset}-{cfg.num_replicas}gpu" + ("-cond" if cfg.cond else "")
 
 

@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from training import config as config_lib
 from training import loss as loss_lib
+from training import summaries
 
 # ---------------------------------------------------------------------------------------------
 # Strategy.
@@ -86,10 +87,13 @@ def per_sample_normal(key, index, shape):
                      fn_output_signature=tf.float32)
 
 
-def per_sample_seeds(key, index):
-    """[len(index), 2] int32 seeds."""
-    return tf.map_fn(lambda i: tf.cast(_fold(key, i), tf.int32), index,
-                     fn_output_signature=tf.int32)
+def per_sample_noise(key, index, layer_names):
+    """Synthesis noise {layer: [len(index), R, R, 1]} for the ADA-PT layer names ('b8.conv0', ...)."""
+    noise = {}
+    for i, name in enumerate(layer_names):
+        res = int(name.split(".")[0][1:])
+        noise[name] = per_sample_normal(_fold(key, i), index, [res, res, 1])
+    return noise
 
 
 def mixing_cutoffs(key, index, group, num_ws, prob):
@@ -224,8 +228,8 @@ class Trainer:
     def _c(self, labels):
         return labels if self.cfg.c_dim else None
 
-    def _synthesis_kwargs(self, seeds):
-        return dict(noise_mode="random", noise_seed=seeds, fused_modconv=self.cfg.fused_modconv)
+    def _synthesis_kwargs(self, noise):
+        return dict(noise_mode="random", noise_inputs=noise, fused_modconv=self.cfg.fused_modconv)
 
     def _replica_slice(self):
         ctx = tf.distribute.get_replica_context()
@@ -241,21 +245,22 @@ class Trainer:
         opt = self.opt[phase.net]
         b, pl_b, chunk, group = self.b, self.pl_b, self.chunk, self.mbstd_group
         num_ws = G.num_ws
+        layer_names = list(G.synthesis.layer_names())
         prob = cfg.loss.style_mixing_prob
         jit = bool(cfg.jit)
         all_reduce = (self.replicas > 1)
 
         def draws(key, rid, n, grp):
-            """z, z_mix, cutoff, noise seeds for n samples starting at global index rid*n."""
+            """z, z_mix, cutoff, noise noise for n samples starting at global index rid*n."""
             index = rid * n + tf.range(n, dtype=tf.int32)
             z = per_sample_normal(_fold(key, 0), index, [G.z_dim])
-            seeds = per_sample_seeds(_fold(key, 2), index)
+            noise = per_sample_noise(_fold(key, 2), index, layer_names)
             if prob > 0:
                 z_mix = per_sample_normal(_fold(key, 1), index, [G.z_dim])
                 cutoff = mixing_cutoffs(_fold(key, 3), index, grp, num_ws, prob)
             else:
                 z_mix = cutoff = None
-            return index, z, z_mix, cutoff, seeds
+            return index, z, z_mix, cutoff, noise
 
         def grads_of(loss_fn):
             with tf.GradientTape() as tape:
@@ -268,20 +273,20 @@ class Trainer:
             return {k: tf.reduce_sum(v) for k, v in stats.items()}
 
         # Per-replica computations (optionally XLA-compiled): return grads, stat sums, w sum.
-        def compute_Gmain(z, z_mix, cutoff, seeds, c):
+        def compute_Gmain(z, z_mix, cutoff, noise, c):
             grads, (loss, stats, w) = grads_of(lambda: loss_lib.G_main_loss(
-                G, D, z, c, cfg.batch, z_mix, cutoff, self._synthesis_kwargs(seeds), chunk, group))
+                G, D, z, c, cfg.batch, z_mix, cutoff, self._synthesis_kwargs(noise), chunk, group))
             return grads, stat_sums(stats), tf.reduce_sum(w, 0)
 
-        def compute_Greg(z, z_mix, cutoff, seeds, c, pl_noise, pl_mean, reduce_fn):
+        def compute_Greg(z, z_mix, cutoff, noise, c, pl_noise, pl_mean, reduce_fn):
             grads, (loss, stats, w, pl_new) = grads_of(lambda: loss_lib.G_pl_loss(
                 G, z, c, pl_noise, pl_mean, cfg.batch // cfg.loss.pl_batch_shrink,
                 cfg.loss.pl_decay, cfg.loss.pl_weight, phase.gain, z_mix, cutoff,
-                self._synthesis_kwargs(seeds), reduce_fn))
+                self._synthesis_kwargs(noise), reduce_fn))
             return grads, stat_sums(stats), tf.reduce_sum(w, 0), pl_new
 
-        def compute_Dmain(z, z_mix, cutoff, seeds, c, real, real_c):
-            gen_img, _, w = loss_lib.run_G(G, z, c, z_mix, cutoff, self._synthesis_kwargs(seeds))
+        def compute_Dmain(z, z_mix, cutoff, noise, c, real, real_c):
+            gen_img, _, w = loss_lib.run_G(G, z, c, z_mix, cutoff, self._synthesis_kwargs(noise))
             grads, (loss, stats) = grads_of(lambda: loss_lib.D_main_loss(
                 D, gen_img, c, real, real_c, cfg.batch, chunk, group))
             return grads, stat_sums(stats), tf.reduce_sum(w, 0)
@@ -302,10 +307,10 @@ class Trainer:
             real_c = self._c(labels[start:start + b]) if cfg.c_dim else None
             w_sum = pl_new = None
             if phase.name == "Gmain":
-                _, z, z_mix, cutoff, seeds = draws(key, rid, b, chunk)
-                grads, stats, w_sum = compute(z, z_mix, cutoff, seeds, real_c)
+                _, z, z_mix, cutoff, noise = draws(key, rid, b, chunk)
+                grads, stats, w_sum = compute(z, z_mix, cutoff, noise, real_c)
             elif phase.name == "Greg":
-                index, z, z_mix, cutoff, seeds = draws(key, rid, pl_b,
+                index, z, z_mix, cutoff, noise = draws(key, rid, pl_b,
                                                        max(chunk // cfg.loss.pl_batch_shrink, 1))
                 shape = [cfg.resolution, cfg.resolution, cfg.channels]
                 pl_noise = per_sample_normal(_fold(key, 4), index, shape)
@@ -314,16 +319,16 @@ class Trainer:
                 reduce_fn = ((lambda x: ctx.all_reduce(tf.distribute.ReduceOp.SUM, x))
                              if all_reduce else None)
                 if jit and not all_reduce:
-                    grads, stats, w_sum, pl_new = compute(z, z_mix, cutoff, seeds, pl_c,
+                    grads, stats, w_sum, pl_new = compute(z, z_mix, cutoff, noise, pl_c,
                                                           pl_noise, pl_mean, None)
                 else:
-                    grads, stats, w_sum, pl_new = compute(z, z_mix, cutoff, seeds, pl_c,
+                    grads, stats, w_sum, pl_new = compute(z, z_mix, cutoff, noise, pl_c,
                                                           pl_noise, pl_mean, reduce_fn)
             else:
                 real = tf.cast(reals[start:start + b], tf.float32) / 127.5 - 1.0
                 if phase.name == "Dmain":
-                    _, z, z_mix, cutoff, seeds = draws(key, rid, b, chunk)
-                    grads, stats, w_sum = compute(z, z_mix, cutoff, seeds, real_c, real, real_c)
+                    _, z, z_mix, cutoff, noise = draws(key, rid, b, chunk)
+                    grads, stats, w_sum = compute(z, z_mix, cutoff, noise, real_c, real, real_c)
                 else:
                     grads, stats = compute(real, real_c)
             extra = [w_sum] if w_sum is not None else []
@@ -357,7 +362,7 @@ class Trainer:
                 w_mean = local0(res["w_sum"]) / tf.cast(
                     cfg.batch // (cfg.loss.pl_batch_shrink if phase.name == "Greg" else 1),
                     tf.float32)
-                self.w_avg.assign(w_mean + (self.w_avg - w_mean) * self.w_avg_beta)
+                self.w_avg.assign(loss_lib.update_w_avg(self.w_avg, w_mean, self.w_avg_beta))
             if "pl_mean" in res:
                 self.pl_mean.assign(local0(res["pl_mean"]))
                 stats["pl_mean"] = local0(res["pl_mean"])
@@ -588,7 +593,7 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
                 log(f"Loaded {n} weights of {name} from {cfg.resume}")
         ema_rampup = 0.0  # ADA-PT: resuming from a pickle turns the EMA ramp-up off
 
-    # Grids (fixed seeds).
+    # Grids (fixed noise).
     gw, gh = config_lib.grid_size(cfg)
     rnd = np.random.RandomState(cfg.seed)
     grid_z = rnd.randn(gw * gh, trainer.G.z_dim).astype(np.float32)
@@ -638,25 +643,24 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
         log(line)
         snapshot = done or tick % cfg.snap == 0
         if is_chief:
-            with writer.as_default(step=cur_nimg):
-                for k, v in means.items():
-                    tf.summary.scalar(k, v)
-                tf.summary.scalar("Progress/tick", tick)
-                tf.summary.scalar("Progress/kimg", cur_nimg / 1000)
-                tf.summary.scalar("Timing/sec_per_tick", tick_time)
-                tf.summary.scalar("Timing/sec_per_kimg", sec_per_kimg)
-                tf.summary.scalar("Timing/img_per_sec", tick_imgs / max(tick_time, 1e-9))
-                tf.summary.scalar("Timing/maintenance_sec", maintenance)
-                tf.summary.scalar("Resources/peak_mem_gb", mem)
-                tf.summary.scalar("Progress/bad_steps_G", trainer.counter("bad_steps_G"))
-                tf.summary.scalar("Progress/bad_steps_D", trainer.counter("bad_steps_D"))
+            scalars = dict(means)
+            scalars.update({
+                "Progress/tick": tick, "Progress/kimg": cur_nimg / 1000,
+                "Timing/sec_per_tick": tick_time, "Timing/sec_per_kimg": sec_per_kimg,
+                "Timing/img_per_sec": tick_imgs / max(tick_time, 1e-9),
+                "Timing/maintenance_sec": maintenance, "Resources/peak_mem_gb": mem,
+                "Progress/bad_steps_G": trainer.counter("bad_steps_G"),
+                "Progress/bad_steps_D": trainer.counter("bad_steps_D")})
+            with writer.as_default():
+                for k, v in scalars.items():
+                    summaries.scalar(k, v, cur_nimg)
         if snapshot:
             kimg = cur_nimg // 1000
             if is_chief:
                 imgs = generate_grid(trainer.G_ema, grid_z, grid_c)
                 grid = save_grid(os.path.join(run_dir, f"fakes{kimg:06d}.png"), imgs, (gw, gh))
-                with writer.as_default(step=cur_nimg):
-                    tf.summary.image("fakes", grid[np.newaxis])
+                with writer.as_default():
+                    summaries.image("fakes", grid, cur_nimg)
             snap_path = os.path.join(run_dir, f"network-snapshot-{kimg:06d}.keras")
             if is_chief:
                 import tf_stylegan2
@@ -666,10 +670,10 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
             if metric_fn is not None and cfg.metrics and is_chief:
                 for name in cfg.metrics:
                     result = metric_fn(name, trainer, snap_path)
-                    with writer.as_default(step=cur_nimg):
+                    with writer.as_default():
                         for k, v in (result or {}).items():
                             if isinstance(v, (int, float)):
-                                tf.summary.scalar(f"Metrics/{k}", v)
+                                summaries.scalar(f"Metrics/{k}", v, cur_nimg)
                     log(f"metric {name}: {json.dumps(result)}")
         trainer.counters["cur_tick"].assign_add(1)
         trainer.counters["tick_start_nimg"].assign(cur_nimg)
@@ -699,7 +703,11 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
             sys.stdout.write(f"\r[{'#' * int(frac * 30):<30s}] {cur_nimg / 1000:.3f} kimg")
             sys.stdout.flush()
         # ADA-PT: tick 0 ends after the first minibatch, later ticks every kimg_per_tick.
-        if done or trainer.counter("cur_tick") == 0 or cur_nimg >= tick_start_nimg + tick_nimg:
+        tick_end = trainer.counter("cur_tick") == 0 or cur_nimg >= tick_start_nimg + tick_nimg
+        if tick_end and cfg.max_minutes and time.time() - start_time >= cfg.max_minutes * 60:
+            log(f"--max-minutes {cfg.max_minutes:g} reached: stopping after this tick")
+            done = True
+        if done or tick_end:
             if show_bar:
                 sys.stdout.write("\r")
             end_of_tick(done)

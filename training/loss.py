@@ -73,6 +73,11 @@ def run_D(D, img, c, chunk=None, group=4):
     return _group_unperm(D(img_p, c_p), km)
 
 
+def update_w_avg(w_avg, w_mean, beta=0.995):
+    """Tracked average of w: lerp(mean_n w, w_avg, beta) (section 2.3)."""
+    return w_mean + (w_avg - w_mean) * beta
+
+
 # ---------------------------------------------------------------------------------------------
 # Losses. `denom` is the global number of samples the loss is averaged over.
 
@@ -113,15 +118,26 @@ def G_pl_loss(G, z, c, pl_noise, pl_mean, denom, pl_decay=0.01, pl_weight=2.0, g
 
     The running mean is updated with the mean length over the *global* path-length batch
     (`all_reduce_sum` sums over replicas; a documented deviation, NVIDIA keeps one per GPU).
+    As in both official codes, the penalty's gradient also flows through the freshly updated mean
+    (pen = (len - lerp(pl_mean, mean(len), decay))^2, no stop-gradient). Across replicas that
+    needs T = sum over the global batch of (len - mean): each replica adds -2*T*(m - stop(m)), whose
+    value is 0 and whose gradient, summed over replicas, is the exact cross-replica term.
     """
+    def reduce(x):
+        return all_reduce_sum(x) if all_reduce_sum is not None else x
+
     lengths, _, w = path_length(G, z, c, pl_noise, z_mix, cutoff, synthesis_kwargs)
-    local_sum = tf.stop_gradient(tf.reduce_sum(lengths))
-    total = all_reduce_sum(local_sum) if all_reduce_sum is not None else local_sum
-    pl_mean_new = tf.stop_gradient(pl_mean + pl_decay * (total / denom - pl_mean))
+    local_sum = tf.reduce_sum(lengths)
+    pl_mean_new = tf.stop_gradient(
+        pl_mean + pl_decay * (reduce(tf.stop_gradient(local_sum)) / denom - pl_mean))
+    # m: value pl_mean_new, gradient d(local part of the global mean)/d(theta) * decay.
+    m = pl_mean_new + pl_decay * (local_sum - tf.stop_gradient(local_sum)) / denom
+    deviation = tf.stop_gradient(reduce(tf.reduce_sum(lengths - pl_mean_new)))  # T
     pl_penalty = tf.square(lengths - pl_mean_new)  # [N]
     loss_Gpl = pl_penalty * pl_weight  # [N]
+    value = tf.reduce_sum(loss_Gpl) - 2.0 * pl_weight * deviation * (m - pl_mean_new)
     stats = {"Loss/pl_lengths": lengths, "Loss/pl_penalty": pl_penalty, "Loss/G/reg": loss_Gpl}
-    return tf.reduce_sum(loss_Gpl) * gain / denom, stats, w, pl_mean_new
+    return value * gain / denom, stats, w, pl_mean_new
 
 
 def D_main_loss(D, gen_img, gen_c, real_img, real_c, denom, d_chunk=None, mbstd_group=4):

@@ -8,11 +8,8 @@ of globals to plain-data stand-ins and refuses every other one (PickleRefusedErr
 """
 
 from tf_stylegan2.legacy.ada_pickle import NetworkSpec
-from tf_stylegan2.legacy.loader import build_network
-from tf_stylegan2.legacy.loader import load_pickle
-from tf_stylegan2.legacy.loader import read_network_pickle
-from tf_stylegan2.legacy.safe_pickle import LegacyFormatError
-from tf_stylegan2.legacy.safe_pickle import PickleRefusedError
+from tf_stylegan2.legacy.loader import build_network, load_pickle, read_network_pickle
+from tf_stylegan2.legacy.safe_pickle import LegacyFormatError, PickleRefusedError
 from tf_stylegan2.legacy.tf1_pickle import UnsupportedTF1Pickle
 
 __all__ = [

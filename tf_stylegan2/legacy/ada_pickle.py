@@ -82,6 +82,8 @@ def plain_data(value, where="kwargs"):
         return value
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":
         return value.item()
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size <= 64:
+        return value.tolist()  # e.g. a resample filter given as an array
     raise safe_pickle.LegacyFormatError(
         f"{where}: unexpected {type(value).__name__} in constructor arguments"
     )
@@ -96,6 +98,8 @@ def module_state(module, prefix=""):
     """
     out = collections.OrderedDict()
     state = module.state
+    if not isinstance(state, dict):
+        raise safe_pickle.LegacyFormatError(f"{prefix or 'network'}: no module state")
     for group in ("_parameters", "_buffers"):
         for name, value in (state.get(group) or {}).items():
             if value is None:
@@ -136,8 +140,7 @@ def network_spec(key, module, source):
     expected_class, probe = _EXPECTED[key]
     if not isinstance(module, safe_pickle.PersistentObject):
         raise safe_pickle.LegacyFormatError(
-            f"{source}: '{key}' is a {type(module).__name__}, "
-            "not a persistence-pickled network"
+            f"{source}: '{key}' is a {type(module).__name__}, not a persistence-pickled network"
         )
     if module.class_name != expected_class:
         raise safe_pickle.LegacyFormatError(

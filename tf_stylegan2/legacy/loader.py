@@ -10,9 +10,7 @@ executed (see safe_pickle.py).
 import pathlib
 import pickle
 
-from tf_stylegan2.legacy import ada_pickle
-from tf_stylegan2.legacy import safe_pickle
-from tf_stylegan2.legacy import tf1_pickle
+from tf_stylegan2.legacy import ada_pickle, safe_pickle, tf1_pickle
 
 
 def _unpickle(path):
@@ -33,7 +31,7 @@ def _unpickle(path):
         raise safe_pickle.LegacyFormatError(
             f"{source}: not a readable pickle ({type(e).__name__}: {e})"
         ) from None
-    except (IndexError, KeyError, AttributeError, MemoryError, OverflowError) as e:
+    except (IndexError, KeyError, AttributeError, MemoryError, OverflowError, RecursionError) as e:
         raise safe_pickle.LegacyFormatError(
             f"{source}: corrupt pickle ({type(e).__name__}: {e})"
         ) from None
@@ -50,18 +48,28 @@ def read_network_pickle(path):
     """
     obj = _unpickle(path)
     source = str(path)
-    if ada_pickle.is_ada_pickle(obj):
-        nets = ada_pickle.read_ada_pickle(obj, source)
-    elif tf1_pickle.is_tf1_pickle(obj):
-        nets = tf1_pickle.read_tf1_pickle(obj, source)
-    else:
+    try:
+        nets = _read(obj, source)
+    except safe_pickle.LegacyFormatError:
+        raise
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError, RecursionError) as e:
         raise safe_pickle.LegacyFormatError(
-            f"{source}: unknown pickle content ({_describe(obj)}); expected a "
-            "stylegan2-ada-pytorch dict with G/D/G_ema or a TF1 tuple (G, D, Gs)"
-        )
+            f"{source}: malformed network pickle ({type(e).__name__}: {e})"
+        ) from None
     if not nets:
         raise safe_pickle.LegacyFormatError(f"{source}: the pickle holds no network")
     return nets
+
+
+def _read(obj, source):
+    if ada_pickle.is_ada_pickle(obj):
+        return ada_pickle.read_ada_pickle(obj, source)
+    if tf1_pickle.is_tf1_pickle(obj):
+        return tf1_pickle.read_tf1_pickle(obj, source)
+    raise safe_pickle.LegacyFormatError(
+        f"{source}: unknown pickle content ({_describe(obj)}); expected a "
+        "stylegan2-ada-pytorch dict with G/D/G_ema or a TF1 tuple (G, D, Gs)"
+    )
 
 
 def _describe(obj):
@@ -76,8 +84,7 @@ def _describe(obj):
 def build_network(spec):
     """NetworkSpec -> our Keras Generator / Discriminator holding its weights."""
     from tf_stylegan2.legacy import ada_state
-    from tf_stylegan2.networks import Discriminator
-    from tf_stylegan2.networks import Generator
+    from tf_stylegan2.networks import Discriminator, Generator
 
     classes = {"Generator": Generator, "Discriminator": Discriminator}
     net = classes[spec.class_name](**ada_state.ada_kwargs_to_ours(spec.init_kwargs))

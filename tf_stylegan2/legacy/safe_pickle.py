@@ -53,15 +53,15 @@ class EasyDict(dict):
 class TFNetworkState:
     """Stand-in for dnnlib.tflib.network.Network: keeps the pickled state dict."""
 
+    state = None  # set by BUILD (__setstate__)
+
     def __setstate__(self, state):
         if not isinstance(state, dict):
-            raise PickleRefusedError(
-                "dnnlib.tflib.network.Network state is not a dict"
-            )
+            raise PickleRefusedError("dnnlib.tflib.network.Network state is not a dict")
         self.state = dict(state)
 
     def __repr__(self):
-        name = getattr(self, "state", {}).get("name")
+        name = (self.state or {}).get("name")
         return f"TFNetworkState(name={name!r})"
 
 
@@ -71,13 +71,14 @@ class PersistentObject:
     `module_src` is never executed; it is kept only so callers can report it.
     """
 
+    class_name, module_src, version, state = None, None, None, None
+
     def __init__(self, meta):
         if not isinstance(meta, dict):
             raise PickleRefusedError("persistence metadata is not a dict")
         if meta.get("type") != "class":
             raise PickleRefusedError(
-                f"persistence metadata of type {meta.get('type')!r} "
-                "(only 'class' is supported)"
+                f"persistence metadata of type {meta.get('type')!r} (only 'class' is supported)"
             )
         state = meta.get("state")
         if not isinstance(state, dict):
@@ -155,10 +156,10 @@ class _SafeArray(np.ndarray):
         # (version, shape, dtype, is_fortran, rawdata)
         if not isinstance(state, tuple) or len(state) not in (4, 5):
             raise PickleRefusedError("bad numpy array state")
-        version, shape, dtype, fortran, raw = (
-            state if len(state) == 5 else (1,) + state
-        )
+        version, shape, dtype, fortran, raw = state if len(state) == 5 else (1,) + state
         dtype = _as_dtype(dtype)
+        if isinstance(raw, str):  # Python 2 era pickles, read with latin1
+            raw = raw.encode("latin1")
         if not isinstance(raw, (bytes, bytearray)):
             raise PickleRefusedError("numpy array data is not raw bytes")
         shape = tuple(int(s) for s in shape)
@@ -173,14 +174,14 @@ class _SafeArray(np.ndarray):
 
 def _np_reconstruct(subtype, shape, typecode):
     if subtype is not _NDARRAY:
-        raise PickleRefusedError(
-            "numpy _reconstruct of something other than numpy.ndarray"
-        )
+        raise PickleRefusedError("numpy _reconstruct of something other than numpy.ndarray")
     return np.ndarray.__new__(_SafeArray, (0,), np.uint8)
 
 
 def _np_scalar(dtype, raw=None):
     dtype = _as_dtype(dtype)
+    if isinstance(raw, str):  # Python 2 era pickles, read with latin1
+        raw = raw.encode("latin1")
     if not isinstance(raw, bytes) or len(raw) != dtype.itemsize:
         raise PickleRefusedError("bad numpy scalar data")
     return np.frombuffer(raw, dtype)[0]
@@ -223,8 +224,7 @@ class TorchStorageType(_Marker):
         """Bytes (little endian) -> 1-D numpy array of `numel` elements."""
         if len(raw) < numel * self.dtype.itemsize:
             raise PickleRefusedError(
-                f"{self.name} data has {len(raw)} bytes, needs "
-                f"{numel} x {self.dtype.itemsize}"
+                f"{self.name} data has {len(raw)} bytes, needs {numel} x {self.dtype.itemsize}"
             )
         array = np.frombuffer(raw, self.dtype.newbyteorder("<"), count=numel)
         if self.bfloat16:  # bfloat16 = the top half of a float32
@@ -249,16 +249,14 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
         return np.zeros(size, storage.dtype)
     last = offset + sum((n - 1) * s for n, s in zip(size, stride))
     if last >= storage.shape[0]:  # as_strided must never read past the buffer
-        raise PickleRefusedError(
-            f"torch tensor {size} at offset {offset} overruns its storage"
-        )
+        raise PickleRefusedError(f"torch tensor {size} at offset {offset} overruns its storage")
     view = np.lib.stride_tricks.as_strided(
         storage[offset:],
         shape=size,
         strides=[s * storage.itemsize for s in stride],
         writeable=False,
     )
-    return np.array(view)
+    return np.array(view, order="C")
 
 
 def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, *state):
@@ -291,6 +289,13 @@ def _load_from_bytes(raw):
     return load_torch_legacy(io.BytesIO(raw), "embedded torch storage")
 
 
+def _bytes(data=b""):
+    # Protocols 0-1 pickle bytes as bytes([ints]); refuse bytes(n) (an allocation).
+    if not isinstance(data, (list, tuple, bytes)):
+        raise PickleRefusedError("bytes() of something other than a list of ints")
+    return bytes(data)
+
+
 def _codecs_encode(text, encoding="utf-8"):
     # Protocol-2 pickles of bytes written by Python 3 use _codecs.encode(s, 'latin1').
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
@@ -307,6 +312,10 @@ def _allowed_globals():
         ("collections", "OrderedDict"): collections.OrderedDict,
         ("builtins", "set"): set,
         ("builtins", "frozenset"): frozenset,
+        ("builtins", "bytes"): _bytes,
+        ("__builtin__", "set"): set,
+        ("__builtin__", "frozenset"): frozenset,
+        ("__builtin__", "bytes"): _bytes,
         ("_codecs", "encode"): _codecs_encode,
         ("numpy", "ndarray"): _NDARRAY,
         ("numpy", "dtype"): _DtypeSpec,
@@ -359,16 +368,12 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         if self._persistent is None:
-            raise PickleRefusedError(
-                f"{self._source}: unexpected persistent id {pid!r}"
-            )
+            raise PickleRefusedError(f"{self._source}: unexpected persistent id {pid!r}")
         return self._persistent(pid)
 
 
 def restricted_loads(data, source="pickle", persistent_load=None):
-    return RestrictedUnpickler(
-        io.BytesIO(data), source, persistent_load
-    ).load()
+    return RestrictedUnpickler(io.BytesIO(data), source, persistent_load).load()
 
 
 # ----------------------------------------------------------------------------
@@ -466,9 +471,7 @@ def load_torch_zip(f, source):
                 try:
                     raw = archive.read(f"{prefix}data/{key}")
                 except KeyError:
-                    raise LegacyFormatError(
-                        f"{source}: missing torch storage {key}"
-                    ) from None
+                    raise LegacyFormatError(f"{source}: missing torch storage {key}") from None
                 if kind.name == "torch.UntypedStorage":
                     numel = len(raw)
                 cache[key] = kind.decode(raw, numel)

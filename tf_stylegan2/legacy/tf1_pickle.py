@@ -26,8 +26,7 @@ import re
 
 import numpy as np
 
-from tf_stylegan2.legacy import ada_pickle
-from tf_stylegan2.legacy import safe_pickle
+from tf_stylegan2.legacy import ada_pickle, safe_pickle
 
 _G_FUNCS = {"G_main"}
 _G_SYNTHESIS = {"G_synthesis_stylegan2": "tf1", "G_synthesis": "ada-tf"}
@@ -117,7 +116,7 @@ class UnsupportedTF1Pickle(safe_pickle.LegacyFormatError):
 
 
 def _state(net, what, source):
-    if not isinstance(net, safe_pickle.TFNetworkState) or not hasattr(net, "state"):
+    if not isinstance(net, safe_pickle.TFNetworkState) or net.state is None:
         raise safe_pickle.LegacyFormatError(f"{source}: {what} is not a TF1 Network")
     state = net.state
     version = state.get("version")
@@ -164,7 +163,7 @@ def _static_kwargs(state):
 
 def _component_func(state, key):
     comp = (state.get("components") or {}).get(key)
-    return getattr(comp, "state", {}).get("build_func_name")
+    return (getattr(comp, "state", None) or {}).get("build_func_name")
 
 
 # ----------------------------------------------------------------------------
@@ -360,9 +359,7 @@ def _g_rule(name):
         return "synthesis.b4.const", lambda x: x[0]
     if m := re.fullmatch(r"synthesis/(\d+)x\1/(Conv|Conv0_up|Conv1|ToRGB|Skip)/(\w+)", name):
         res, layer, part = int(m[1]), m[2], m[3]
-        layer = {"Conv": "conv1", "Conv0_up": "conv0", "Conv1": "conv1"}.get(
-            layer, layer.lower()
-        )
+        layer = {"Conv": "conv1", "Conv0_up": "conv0", "Conv1": "conv1"}.get(layer, layer.lower())
         if (res == 4) != (m[2] == "Conv") and layer != "torgb":
             raise KeyError(name)
         prefix = f"synthesis.b{res}.{layer}"
@@ -379,9 +376,7 @@ def _d_rule(name):
     if name == "lod":
         return None
     if m := re.fullmatch(r"(\d+)x\1/(FromRGB|Conv0|Conv1_down|Skip)/(weight|bias)", name):
-        layer = {"FromRGB": "fromrgb", "Conv0": "conv0", "Conv1_down": "conv1"}.get(
-            m[2], "skip"
-        )
+        layer = {"FromRGB": "fromrgb", "Conv0": "conv0", "Conv1_down": "conv1"}.get(m[2], "skip")
         if int(m[1]) == 4 and layer != "fromrgb" or layer == "skip" and m[3] == "bias":
             raise KeyError(name)
         return f"b{m[1]}.{layer}.{m[3]}", _conv if m[3] == "weight" else _same

@@ -31,6 +31,7 @@ def bias_act(x, b=None, act="linear", gain=None, clamp=None):
         gain: None = the activation's default gain (sqrt 2 for lrelu, 1 for linear).
         clamp: None or a non-negative float.
     """
+    x = tf.convert_to_tensor(x)
     fn, default = ACTIVATIONS[act]
     gain = default if gain is None else gain
     if b is not None:

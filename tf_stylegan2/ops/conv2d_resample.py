@@ -52,6 +52,8 @@ def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1):
     Returns:
         [N, H*up/down, W*up/down, groups*O] for the standard `padding = k // 2`.
     """
+    x = tf.convert_to_tensor(x)
+    w = tf.convert_to_tensor(w, x.dtype)
     kh, kw = int(w.shape[0]), int(w.shape[1])
     fh, fw = (f.shape if f is not None else (1, 1))
     px0 = px1 = py0 = py1 = int(padding)

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 def normalize_2nd_moment(x, eps=1e-8):
     """x * rsqrt(mean(x^2 over the last axis) + eps). x: [N, F]."""
+    x = tf.convert_to_tensor(x)
     return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=-1, keepdims=True) + eps)
 
 
@@ -14,6 +15,7 @@ def minibatch_std(x, group_size=4, num_channels=1):
     Groups are strided as in the official code: sample i is in group i mod (N / G).
     group_size None means G = N. Statistics in float32.
     """
+    x = tf.convert_to_tensor(x)
     _, h, w, c = x.shape
     f = int(num_channels)
     n = tf.shape(x)[0]

@@ -21,6 +21,7 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, res
     Returns:
         [N, H', W', O].
     """
+    x = tf.convert_to_tensor(x)
     kh, kw, cin, cout = (int(d) for d in weight.shape)
     weight = tf.cast(weight, x.dtype)
     styles = tf.cast(styles, x.dtype)

@@ -70,6 +70,7 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1):
     upx, upy = _pair(up)
     downx, downy = _pair(down)
     px0, px1, py0, py1 = _padding4(padding)
+    x = tf.convert_to_tensor(x)
     if f is None:
         f = np.ones([1, 1], np.float32)
     f = np.asarray(f, np.float32)

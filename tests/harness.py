@@ -1,0 +1,80 @@
+"""Shared test helpers: the Keras layer contract (`assert_layer_contract`)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="tf_stylegan2_tests")
+class _Holder(keras.Model):
+    """Wraps one layer so that a plain Layer can go through a .keras save/load."""
+
+    def __init__(self, inner, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner if isinstance(inner, keras.layers.Layer) else keras.saving.deserialize_keras_object(inner)
+        self.built = True
+
+    def call(self, *args, **kwargs):
+        return self.inner(*args, **kwargs)
+
+    def get_config(self):
+        return {"name": self.name, "inner": keras.saving.serialize_keras_object(self.inner)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _outputs(layer, args, kwargs):
+    out = layer(*args, **kwargs)
+    return [np.asarray(t) for t in tf.nest.flatten(out) if t is not None]
+
+
+def _assert_same(a, b, what, atol):
+    assert len(a) == len(b), f"{what}: {len(a)} outputs vs {len(b)}"
+    for x, y in zip(a, b):
+        assert x.shape == y.shape, f"{what}: shape {x.shape} vs {y.shape}"
+        np.testing.assert_allclose(x, y, rtol=0, atol=atol, err_msg=what)
+
+
+def assert_layer_contract(cls, init_kwargs, call_args, call_kwargs=None, expected_output_shape=None,
+                          num_trainable=None, num_non_trainable=None, tmp_path=None, atol=0.0):
+    """Check the Keras contract of `cls(**init_kwargs)` called as `layer(*call_args, **call_kwargs)`.
+
+    - weights exist after build and match the expected counts (when given);
+    - get_config() holds every init kwarg and from_config() + set_weights() reproduces the outputs;
+    - (with tmp_path) a .keras save/load round trip reproduces the outputs.
+    Outputs must be deterministic for the given call (e.g. noise_mode='const').
+    Returns the layer.
+    """
+    call_kwargs = dict(call_kwargs or {})
+    layer = cls(**init_kwargs)
+    out = _outputs(layer, call_args, call_kwargs)
+    assert layer.built, f"{cls.__name__} is not built after a call"
+    if expected_output_shape is not None:
+        assert tuple(out[0].shape) == tuple(expected_output_shape), (out[0].shape, expected_output_shape)
+    if num_trainable is not None:
+        assert len(layer.trainable_weights) == num_trainable, [w.path for w in layer.trainable_weights]
+    if num_non_trainable is not None:
+        assert len(layer.non_trainable_weights) == num_non_trainable, [w.path for w in layer.non_trainable_weights]
+    again = _outputs(layer, call_args, call_kwargs)
+    _assert_same(out, again, f"{cls.__name__}: repeated call", 0.0)
+
+    config = layer.get_config()
+    for key, value in init_kwargs.items():
+        assert key in config, f"{cls.__name__}.get_config() lacks {key!r}"
+    clone = cls.from_config(config)
+    _outputs(clone, call_args, call_kwargs)  # builds
+    assert [tuple(w.shape) for w in clone.weights] == [tuple(w.shape) for w in layer.weights]
+    clone.set_weights(layer.get_weights())
+    _assert_same(out, _outputs(clone, call_args, call_kwargs), f"{cls.__name__}: from_config round trip", atol)
+    assert cls.from_config(clone.get_config()).get_config() == config
+
+    if tmp_path is not None:
+        holder = _Holder(layer)
+        path = str(tmp_path / f"{cls.__name__}.keras")
+        holder.save(path)
+        loaded = keras.saving.load_model(path, compile=False)
+        assert type(loaded.inner) is cls
+        _assert_same(out, _outputs(loaded.inner, call_args, call_kwargs), f"{cls.__name__}: .keras round trip", atol)
+    return layer

@@ -1,0 +1,271 @@
+"""Train StyleGAN2: python training/run.py --gpus 8 --data DATA_DIR --config config-f --outdir runs
+
+Resume: --resume RUN_DIR (or `latest`) continues a run exactly; --resume SNAPSHOT.keras|official.pkl
+starts a new run from those weights. Several machines: set TF_CONFIG on each (MultiWorkerMirroredStrategy).
+"""
+
+import json
+import os
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+PROG = "training/run.py"
+
+
+def define_flags():
+    flags.DEFINE_integer("gpus", None, "Devices per machine (replicas); without GPUs, logical CPU devices. "
+                         "Default 1.")
+    flags.DEFINE_string("data", None, "Dataset directory (dataset_tool.py output or NVIDIA's TFRecords).")
+    flags.DEFINE_string("config", "config-f", "Preset: config-e, config-f, stylegan2, paper256, paper512, "
+                        "paper1024, cifar, tiny, demo.")
+    flags.DEFINE_string("outdir", "runs", "Parent directory of the run directories.")
+    flags.DEFINE_integer("batch", None, "Global minibatch (all replicas); must divide by the replica count.")
+    flags.DEFINE_float("gamma", None, "Override R1 gamma.")
+    flags.DEFINE_boolean("mirror", None, "Random x-flips of the reals.")
+    flags.DEFINE_float("total-kimg", None, "Training length in thousands of real images.")
+    flags.DEFINE_integer("seed", None, "Random seed (default 0).")
+    flags.DEFINE_float("kimg-per-tick", None, "Tick length in kimg.")
+    flags.DEFINE_integer("snap", None, "Ticks between snapshots (network, image grid, metrics).")
+    flags.DEFINE_string("resume", None, "RUN_DIR or 'latest' (continue exactly), or SNAPSHOT.keras / "
+                        "official .pkl (new run from these weights).")
+    flags.DEFINE_string("metrics", "none", "Comma-separated metrics at each snapshot, or 'none'.")
+    flags.DEFINE_boolean("cond", False, "Conditional training on the dataset labels.")
+    flags.DEFINE_boolean("dry-run", False, "Print the resolved configuration and exit.")
+    flags.DEFINE_boolean("jit", False, "XLA-compile the per-replica phase computations (jit_compile).")
+    flags.DEFINE_float("max-minutes", 0.0, "Stop at the first tick end after this many minutes (0 = off), "
+                       "writing a snapshot and a checkpoint.")
+
+
+class UserError(Exception):
+    pass
+
+
+def _flag(name):
+    return FLAGS[name].value
+
+
+def _num_workers():
+    tf_config = os.environ.get("TF_CONFIG")
+    if not tf_config:
+        return 1
+    try:
+        cluster = json.loads(tf_config).get("cluster", {})
+    except json.JSONDecodeError as e:
+        raise UserError(f"TF_CONFIG: not valid JSON ({e})") from e
+    return max(len(cluster.get("worker", [])) + len(cluster.get("chief", [])), 1)
+
+
+def _parse_metrics(text):
+    names = [m.strip() for m in (text or "none").split(",") if m.strip()]
+    if names in ([], ["none"]):
+        return ()
+    try:
+        from metrics import metric_main
+    except ImportError:
+        raise UserError(f"--metrics {text}: the metrics package is not available; use --metrics none")
+    bad = [m for m in names if not metric_main.is_valid_metric(m)]
+    if bad:
+        raise UserError(f"--metrics: unknown metric(s) {', '.join(bad)}")
+    return tuple(names)
+
+
+def _dataset_info(data):
+    from dataset_tool import records
+    from training import dataset
+
+    if not data:
+        raise UserError("--data is required (a dataset directory)")
+    if not os.path.isdir(data):
+        raise UserError(f"--data {data}: no such directory")
+    try:
+        return dataset.dataset_info(data)
+    except (records.DatasetError, OSError, ValueError) as e:
+        raise UserError(f"--data {data}: {e}") from e
+
+
+def resolve(run_dir_for_resume=None):
+    """The TrainConfig from the flags (or from RUN_DIR/config.json when resuming a run)."""
+    from training import config as config_lib
+
+    if run_dir_for_resume is not None:
+        with open(os.path.join(run_dir_for_resume, "config.json"), encoding="utf-8") as f:
+            cfg = config_lib.TrainConfig.from_json(f.read())
+        changes = {}
+        if _flag("total-kimg") is not None:
+            changes["total_kimg"] = float(_flag("total-kimg"))
+        if _flag("max-minutes"):
+            changes["max_minutes"] = float(_flag("max-minutes"))
+        if _flag("metrics") != "none":
+            changes["metrics"] = _parse_metrics(_flag("metrics"))
+        return config_lib.dataclasses.replace(cfg, **changes) if changes else cfg
+
+    info = _dataset_info(_flag("data"))
+    if _flag("cond") and not info["c_dim"]:
+        raise UserError(f"--cond: dataset {_flag('data')} has no labels")
+    if _flag("max-minutes") < 0:
+        raise UserError(f"--max-minutes {_flag('max-minutes')} must be >= 0")
+    gpus = _flag("gpus") if _flag("gpus") is not None else 1
+    if gpus < 1:
+        raise UserError(f"--gpus {gpus} must be >= 1")
+    resume = _flag("resume")
+    if resume is not None:
+        if not os.path.isfile(resume):
+            raise UserError(f"--resume {resume}: no such file")
+        if not resume.endswith((".keras", ".pkl")):
+            raise UserError(f"--resume {resume}: expected a run directory, 'latest', a .keras "
+                            f"snapshot or an official .pkl")
+    try:
+        cfg = config_lib.make_config(
+            _flag("config"), data=os.path.abspath(_flag("data")), outdir=_flag("outdir"),
+            resolution=info["resolution"], channels=info["channels"],
+            c_dim=info["c_dim"] if _flag("cond") else 0, gpus=gpus, num_workers=_num_workers(),
+            batch=_flag("batch"), gamma=_flag("gamma"), mirror=_flag("mirror"),
+            total_kimg=_flag("total-kimg"), seed=_flag("seed"), kimg_per_tick=_flag("kimg-per-tick"),
+            snap=_flag("snap"), metrics=_parse_metrics(_flag("metrics")), jit=_flag("jit"),
+            cond=_flag("cond"), resume=os.path.abspath(resume) if resume else None,
+            max_minutes=float(_flag("max-minutes")))
+    except ValueError as e:
+        raise UserError(str(e)) from e
+    return cfg
+
+
+def _resume_run_dir():
+    """RUN_DIR to continue, or None (new run, possibly from a snapshot file)."""
+    from training import loop
+
+    resume = _flag("resume")
+    if resume is None:
+        return None
+    if resume == "latest":
+        run_dir = loop.latest_run_dir(_flag("outdir"))
+        if run_dir is None:
+            raise UserError(f"--resume latest: no run with a checkpoint under {_flag('outdir')}")
+        return run_dir
+    if os.path.isdir(resume):
+        if not os.path.isfile(os.path.join(resume, "config.json")):
+            raise UserError(f"--resume {resume}: not a run directory (no config.json)")
+        if not os.path.isdir(os.path.join(resume, "checkpoints")):
+            raise UserError(f"--resume {resume}: run directory has no checkpoints/")
+        return resume
+    return None
+
+
+def _metric_fn(run_dir, cfg):
+    from metrics import metric_main
+
+    def fn(name, trainer, snapshot):
+        result = metric_main.calc_metric(name, generator=trainer.G_ema, data=cfg.data,
+                                         mirror=cfg.mirror, snapshot=snapshot, verbose=False)
+        metric_main.report_metric(result, run_dir=run_dir, snapshot=snapshot)
+        return result.get("results", {})
+    return fn
+
+
+def _broadcast_run_id(strategy, run_id, is_chief):
+    """The chief's run id on every worker (one SUM all-reduce in which only replica 0 contributes)."""
+    import tensorflow as tf
+
+    value = run_id if is_chief else 0
+
+    def replica():
+        ctx = tf.distribute.get_replica_context()
+        mine = tf.where(tf.equal(ctx.replica_id_in_sync_group, 0), value, 0)
+        return ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(mine, tf.int64))
+
+    out = strategy.run(tf.function(replica))
+    return int(strategy.experimental_local_results(out)[0].numpy())
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
+    run_dir = _resume_run_dir()
+    cfg = resolve(run_dir)
+    if _flag("dry-run"):
+        print(cfg.to_json())
+        return 0
+
+    from training import config as config_lib
+    from training import loop
+
+    strategy = loop.make_strategy(cfg.gpus, log=lambda m: print(m, file=sys.stderr))
+    num_workers, worker_index, _ = loop.worker_info(strategy)
+    is_chief = worker_index == 0
+    if strategy.num_replicas_in_sync != cfg.num_replicas:
+        cfg = config_lib.dataclasses.replace(cfg, gpus=strategy.num_replicas_in_sync // num_workers,
+                                             num_workers=num_workers)
+    if cfg.batch % strategy.num_replicas_in_sync:
+        raise UserError(f"--batch {cfg.batch} must divide by the number of replicas "
+                        f"({strategy.num_replicas_in_sync})")
+
+    resume_from_run = run_dir is not None
+    if not resume_from_run:
+        desc = config_lib.describe(cfg)
+        candidate = loop.next_run_dir(cfg.outdir, desc)
+        run_id = int(os.path.basename(candidate)[:5])
+        if num_workers > 1:
+            run_id = _broadcast_run_id(strategy, run_id, is_chief)
+        run_dir = os.path.join(cfg.outdir, f"{run_id:05d}-{desc}")
+        if is_chief:
+            os.makedirs(run_dir, exist_ok=num_workers > 1)
+            loop.atomic_write(os.path.join(run_dir, "config.json"), cfg.to_json() + "\n")
+        else:
+            os.makedirs(run_dir, exist_ok=True)
+    elif is_chief:
+        loop.atomic_write(os.path.join(run_dir, "config.json"), cfg.to_json() + "\n")
+
+    tees = []
+    if is_chief:
+        tees = [loop.Tee(os.path.join(run_dir, "log.txt"), sys.stdout),
+                loop.Tee(os.path.join(run_dir, "log.txt"), sys.stderr)]
+        sys.stdout, sys.stderr = tees
+    try:
+        print(f"Run directory: {run_dir}")
+        print(f"Global batch {cfg.batch} = {strategy.num_replicas_in_sync} replica(s) x "
+              f"{cfg.batch // strategy.num_replicas_in_sync} per GPU/replica")
+        metric_fn = _metric_fn(run_dir, cfg) if cfg.metrics else None
+        loop.train(cfg, run_dir, strategy, metric_fn=metric_fn, resume_from_run=resume_from_run,
+                   log=print)
+        if is_chief:
+            loop.atomic_write(os.path.join(run_dir, "_finished.txt"), "")
+    except loop.NonFiniteError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if tees:
+            sys.stdout, sys.stderr = tees[0].stream, tees[1].stream
+            for t in tees:
+                t.close()
+    return 0
+
+
+def _main(argv):
+    try:
+        code = main(argv)
+    except UserError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        code = 2
+    sys.exit(code)
+
+
+def run():
+    define_flags()
+    app.run(_main, flags_parser=_parse_flags)
+
+
+def _parse_flags(argv):
+    try:
+        return FLAGS(argv)
+    except flags.Error as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    run()
