@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-NETWORK_SNAPSHOT_RE = re.compile(r"^network-snapshot-(\d+)\.keras$")
+NETWORK_SNAPSHOT_RE = re.compile(r"^network-snapshot-(\d+)\.(keras|pkl)$")
 NOISE_VAR_RE = re.compile(r"b(\d+)[/_.]conv([01])\b")
 
 
@@ -24,6 +24,18 @@ class UserError(Exception):
 def fail(message, status=2):
     print(f"error: {message}", file=sys.stderr)
     sys.exit(status)
+
+
+def script_help(module):
+    """Make `python generate.py --help` show this module's docstring and flags: absl describes the
+    flags of sys.argv[0] and the __main__ docstring, which are the 3-line launcher's."""
+    from absl import flags
+
+    main = sys.modules.get("__main__")
+    if main is not None and module.__doc__:
+        main.__doc__ = module.__doc__
+    for flag in flags.FLAGS.get_key_flags_for_module(module.__name__):
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
 
 
 def quiet_logs():
@@ -49,8 +61,8 @@ def user_errors():
 
 
 def parse_range(text, what="seeds"):
-    """'0-31,40' -> [0, 1, ..., 31, 40]: comma-separated non-negative integers or inclusive ranges a-b
-    (NVIDIA's run_generator.py / ADA-PT generate.py syntax)."""
+    """'0-31,40' -> [0, 1, ..., 31, 40]: comma-separated non-negative integers or inclusive
+    ranges a-b (NVIDIA's run_generator.py / ADA-PT generate.py syntax)."""
     if text is None or not str(text).strip():
         raise UserError(f"--{what}: empty list (expected e.g. 0-31,40)")
     values = []
@@ -83,16 +95,19 @@ def resolve_network(path):
     """The network file that `path` names; raises UserError with the reason otherwise."""
     p = pathlib.Path(str(path)).expanduser()
     if not p.exists():
-        raise UserError(f"{path}: network not found (expected a .keras snapshot, a run folder or a .pkl)")
+        raise UserError(
+            f"{path}: network not found (expected a .keras snapshot, a run folder or a .pkl)"
+        )
     if p.is_dir():
+        # Ours (.keras) or an official run folder (.pkl); the highest kimg wins, .keras on a tie.
         snaps = sorted(
-            (int(m.group(1)), f)
+            (int(m.group(1)), m.group(2) == "keras", f)
             for f in p.iterdir()
             if (m := NETWORK_SNAPSHOT_RE.match(f.name)) and f.is_file()
         )
         if not snaps:
-            raise UserError(f"{path}: run folder holds no network-snapshot-NNNNNN.keras")
-        return snaps[-1][1]
+            raise UserError(f"{path}: run folder holds no network-snapshot-NNNNNN.keras (or .pkl)")
+        return snaps[-1][2]
     if p.suffix not in (".keras", ".pkl"):
         raise UserError(f"{path}: unknown network format (expected .keras, .pkl or a run folder)")
     return p
@@ -171,7 +186,8 @@ def noise_variables(G):
 
 def seed_z_and_noise(seed, z_dim, noise_shapes):
     """TF1 run_generator.py generate-images: z = rnd.randn(1, z_dim) first, then from the same rnd
-    every noise map in order, each rnd.randn(1, 1, R, R). noise_shapes: [R, ...] -> (z, [[R, R]])."""
+    every noise map in order, each rnd.randn(1, 1, R, R).
+    noise_shapes: [R, ...] -> (z, [[R, R]])."""
     rnd = np.random.RandomState(seed)
     z = rnd.randn(1, z_dim).astype(np.float32)
     noises = [rnd.randn(1, 1, r, r)[0, 0].astype(np.float32) for r in noise_shapes]
@@ -259,7 +275,9 @@ def save_gif(path, frames, fps=24):
     """Frames [H,W,C] uint8 -> looping GIF (Pillow), atomically."""
     pil = [to_pil(f) for f in frames]
     tmp = atomic_path(path)
-    pil[0].save(tmp, save_all=True, append_images=pil[1:], duration=max(1, round(1000 / fps)), loop=0)
+    pil[0].save(
+        tmp, save_all=True, append_images=pil[1:], duration=max(1, round(1000 / fps)), loop=0
+    )
     os.replace(tmp, path)
 
 
@@ -270,7 +288,8 @@ def mp4_writer_available():
 
 
 def save_mp4(path, frames, fps=24, bitrate="16M"):
-    """Frames -> H.264 MP4 through the ffmpeg binary (as ADA-PT's imageio writer: libx264, 16 Mbit/s).
+    """Frames -> H.264 MP4 through the ffmpeg binary (as ADA-PT's imageio writer: libx264,
+    16 Mbit/s).
     Returns False (and writes nothing) when ffmpeg is not installed."""
     import shutil
     import subprocess
@@ -281,11 +300,37 @@ def save_mp4(path, frames, fps=24, bitrate="16M"):
     frames = [np.asarray(f) for f in frames]
     h, w = frames[0].shape[:2]
     tmp = atomic_path(path)
-    cmd = [ffmpeg, "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-           "-r", str(fps), "-i", "-", "-c:v", "libx264", "-b:v", bitrate, "-pix_fmt", "yuv420p",
-           "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", str(tmp)]
-    data = b"".join(np.ascontiguousarray(np.broadcast_to(f, (h, w, 3)) if f.shape[2] == 1 else f[:, :, :3])
-                    .tobytes() for f in frames)
+    cmd = [
+        ffmpeg,
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{w}x{h}",
+        "-r",
+        str(fps),
+        "-i",
+        "-",
+        "-c:v",
+        "libx264",
+        "-b:v",
+        bitrate,
+        "-pix_fmt",
+        "yuv420p",
+        "-vf",
+        "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+        str(tmp),
+    ]
+    data = b"".join(
+        np.ascontiguousarray(
+            np.broadcast_to(f, (h, w, 3)) if f.shape[2] == 1 else f[:, :, :3]
+        ).tobytes()
+        for f in frames
+    )
     proc = subprocess.run(cmd, input=data, capture_output=True)
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)
@@ -325,7 +370,8 @@ def make_outdir(path):
 
 
 class ProgressBar:
-    """A one-line progress bar with a running value on stderr (a line every 10% when not a terminal)."""
+    """A one-line progress bar with a running value on stderr (a line every 10% when not a
+    terminal)."""
 
     def __init__(self, total, label="", width=30, stream=None):
         self.total, self.label, self.width = total, label, width

@@ -1,24 +1,28 @@
-"""Export a generator as a SavedModel for TF Serving / saved_model_cli (no repo code needed to load it).
+"""Export a generator as a SavedModel for TF Serving and saved_model_cli.
+
+Loading the SavedModel needs TensorFlow only, none of this repo's code.
 
     python export.py --network N --dest models/stylegan2/1 [--trunc 0.7]
 
 Signatures (batch size variable, const noise = the stored noise maps, so outputs are deterministic):
 
-| key             | inputs                                                        | outputs |
-| serving_default | z [N,z_dim] f32, c [N,c_dim] f32 (conditional only), truncation_psi [] f32 | images [N,H,W,C] uint8 |
-| generate        | z, c (conditional only); psi fixed to --trunc at export time   | images [N,H,W,C] uint8 |
-| png             | as serving_default                                            | images_bytes [N] string (PNG; REST returns base64) |
-| mapping         | z, c (conditional only), truncation_psi                        | ws [N,num_ws,w_dim] f32 |
-| synthesis       | ws [N,num_ws,w_dim] f32                                       | images [N,H,W,C] f32, nominal [-1,1] |
+  serving_default  z [N,z_dim] f32, c [N,c_dim] f32 (conditional networks only),
+                   truncation_psi [] f32                   -> images [N,H,W,C] uint8
+  generate         z (, c); psi fixed to --trunc at export  -> images [N,H,W,C] uint8
+  png              as serving_default                       -> images_bytes [N] string (PNG files;
+                                                               TF Serving's REST returns base64)
+  mapping          z (, c), truncation_psi                  -> ws [N,num_ws,w_dim] f32
+  synthesis        ws [N,num_ws,w_dim] f32                  -> images [N,H,W,C] f32, nominal [-1,1]
 
-Truncation is w_avg + psi*(w - w_avg) on every layer; uint8 is clamp(x*127.5 + 128, 0, 255) truncated,
-NVIDIA's conversion.
+Truncation is w_avg + psi*(w - w_avg) on every layer; uint8 is clamp(x*127.5 + 128, 0, 255)
+truncated, NVIDIA's conversion.
 """
 
 import json
 import os
 import pathlib
 import shutil
+import sys
 
 from absl import app, flags
 
@@ -30,7 +34,9 @@ FLAGS = flags.FLAGS
 def _to_uint8(images):
     import tensorflow as tf
 
-    return tf.cast(tf.clip_by_value(images * 127.5 + 128.0, 0.0, 255.0), tf.uint8)  # truncating cast
+    return tf.cast(
+        tf.clip_by_value(images * 127.5 + 128.0, 0.0, 255.0), tf.uint8
+    )  # truncating cast
 
 
 def export_generator(G, dest, truncation_psi=1.0, source=None):
@@ -40,7 +46,9 @@ def export_generator(G, dest, truncation_psi=1.0, source=None):
 
     dest = pathlib.Path(dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise common.UserError(f"{dest}: already exists; export into a new version folder (e.g. MODEL/2)")
+        raise common.UserError(
+            f"{dest}: already exists; export into a new version folder (e.g. MODEL/2)"
+        )
     conditional = G.c_dim > 0
     z_spec = tf.TensorSpec([None, G.z_dim], tf.float32, name="z")
     c_spec = tf.TensorSpec([None, G.c_dim], tf.float32, name="c")
@@ -97,10 +105,18 @@ def export_generator(G, dest, truncation_psi=1.0, source=None):
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         archive.write_out(str(tmp), verbose=False)
-        meta = dict(z_dim=G.z_dim, c_dim=G.c_dim, w_dim=G.w_dim, num_ws=G.num_ws,
-                    img_resolution=G.img_resolution, img_channels=G.img_channels,
-                    generate_truncation_psi=fixed_psi, noise_mode="const",
-                    source=str(source) if source else None, signatures=list(endpoints))
+        meta = dict(
+            z_dim=G.z_dim,
+            c_dim=G.c_dim,
+            w_dim=G.w_dim,
+            num_ws=G.num_ws,
+            img_resolution=G.img_resolution,
+            img_channels=G.img_channels,
+            generate_truncation_psi=fixed_psi,
+            noise_mode="const",
+            source=str(source) if source else None,
+            signatures=list(endpoints),
+        )
         (tmp / "assets.extra").mkdir(exist_ok=True)
         (tmp / "assets.extra" / "stylegan2.json").write_text(json.dumps(meta, indent=2) + "\n")
         if dest.exists():
@@ -113,10 +129,18 @@ def export_generator(G, dest, truncation_psi=1.0, source=None):
 
 def define_flags():
     flags.DEFINE_string("network", None, "Network: .keras snapshot, run folder or official .pkl.")
-    flags.DEFINE_string("dest", None, "SavedModel folder to create, e.g. models/stylegan2/1 (TF Serving "
-                        "expects MODEL_BASE/MODEL_NAME/VERSION).")
-    flags.DEFINE_float("trunc", 1.0, "Truncation psi baked into the 'generate' signature "
-                       "(serving_default takes truncation_psi as an input).")
+    flags.DEFINE_string(
+        "dest",
+        None,
+        "SavedModel folder to create, e.g. models/stylegan2/1 (TF Serving "
+        "expects MODEL_BASE/MODEL_NAME/VERSION).",
+    )
+    flags.DEFINE_float(
+        "trunc",
+        1.0,
+        "Truncation psi baked into the 'generate' signature "
+        "(serving_default takes truncation_psi as an input).",
+    )
 
 
 def main(argv):
@@ -129,15 +153,21 @@ def main(argv):
         common.resolve_network(FLAGS.network)
         dest = pathlib.Path(FLAGS.dest)
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-            raise common.UserError(f"{dest}: already exists; export into a new version folder (e.g. MODEL/2)")
+            raise common.UserError(
+                f"{dest}: already exists; export into a new version folder (e.g. MODEL/2)"
+            )
         G, file = common.load_generator(FLAGS.network)
         export_generator(G, dest, FLAGS.trunc, source=file)
-        print(f"Exported {file} to {dest} (signatures serving_default, generate, png, mapping, synthesis)")
+        print(
+            f"Exported {file} to {dest} "
+            "(signatures serving_default, generate, png, mapping, synthesis)"
+        )
 
 
 def run():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     define_flags()
+    common.script_help(sys.modules[__name__])
     app.run(main)
 
 

@@ -3,12 +3,14 @@
     python generate.py --network N --seeds 0-31,40 --trunc 0.7 --outdir out [--class 3] [--grid]
     python generate.py --network N --seeds 0,5,9 --interpolate --space w --frames 30 --outdir out
 
-z comes from np.random.RandomState(seed).randn(1, z_dim), as NVIDIA's scripts draw it, so a converted
-official network writes the images NVIDIA's generate.py writes (const noise); --noise-mode tf1
-also redraws every noise map from the seed's generator after z, as TF1 run_generator.py does.
+z comes from np.random.RandomState(seed).randn(1, z_dim), as NVIDIA's scripts draw it, so a
+converted official network writes the images NVIDIA's generate.py writes (const noise);
+--noise-mode tf1 also redraws every noise map from the seed's generator after z, as TF1
+run_generator.py does.
 """
 
 import os
+import sys
 
 import numpy as np
 from absl import app, flags
@@ -42,8 +44,9 @@ def _runner(G, truncation_psi, truncation_cutoff, noise_mode):
     return mapping, synthesis
 
 
-def generate_images(G, seeds, truncation_psi=1.0, truncation_cutoff=None, class_idx=None,
-                    noise_mode="const"):
+def generate_images(
+    G, seeds, truncation_psi=1.0, truncation_cutoff=None, class_idx=None, noise_mode="const"
+):
     """uint8 images [len(seeds), H, W, C], one per seed (batch 1 each, as NVIDIA's scripts).
 
     noise_mode: 'const' stored noise maps (ADA-PT generate.py), 'tf1' noise maps redrawn from the
@@ -53,39 +56,57 @@ def generate_images(G, seeds, truncation_psi=1.0, truncation_cutoff=None, class_
     import tensorflow as tf
 
     if noise_mode not in NOISE_MODES:
-        raise common.UserError(f"--noise-mode {noise_mode}: expected one of {', '.join(NOISE_MODES)}")
+        raise common.UserError(
+            f"--noise-mode {noise_mode}: expected one of {', '.join(NOISE_MODES)}"
+        )
     c = common.class_labels(G, class_idx)
     c = None if c is None else tf.constant(c)
     mapping, synthesis = _runner(G, truncation_psi, truncation_cutoff, noise_mode)
     resolutions = common.noise_resolutions(G) if noise_mode == "tf1" else []
     out = []
     for seed in seeds:
+        noise_seed = tf.constant([seed % 2**31, seed // 2**31], tf.int32)  # for 'random'
         if noise_mode == "tf1":
             z, noises = common.seed_z_and_noise(seed, G.z_dim, resolutions)
             with common.noise_maps_set(G, noises):
-                img = synthesis(mapping(tf.constant(z), c), tf.constant([seed, 0], tf.int32))
+                img = synthesis(mapping(tf.constant(z), c), noise_seed)
         else:
             z = common.seed_z(seed, G.z_dim)
-            img = synthesis(mapping(tf.constant(z), c), tf.constant([seed % 2**31, 0], tf.int32))
+            img = synthesis(mapping(tf.constant(z), c), noise_seed)
         out.append(common.to_uint8(img.numpy())[0])
     return np.stack(out)
 
 
-def images_from_ws(G, ws, noise_mode="const"):
-    """uint8 images from given ws [N, num_ws, w_dim] (e.g. projected_w.npz)."""
+def images_from_ws(G, ws, noise_mode="const", noises=None):
+    """uint8 images from given ws [N, num_ws, w_dim] (e.g. projected_w.npz); noises: optional noise
+    maps in TF1 order (the projector's optimised ones) used instead of the stored maps."""
+    import contextlib
+
     import tensorflow as tf
 
     ws = np.asarray(ws, np.float32)
     if ws.ndim != 3 or ws.shape[1:] != (G.num_ws, G.w_dim):
-        raise common.UserError(f"ws of shape {list(ws.shape)} do not fit the network "
-                               f"([N, {G.num_ws}, {G.w_dim}])")
-    _, synthesis = _runner(G, 1.0, None, "const" if noise_mode == "tf1" else noise_mode)
-    return np.stack([common.to_uint8(synthesis(tf.constant(w[None]), tf.constant([i, 0]))[0].numpy())
-                     for i, w in enumerate(ws)])
+        raise common.UserError(
+            f"ws of shape {list(ws.shape)} do not fit the network ([N, {G.num_ws}, {G.w_dim}])"
+        )
+    if noises is not None and len(noises) != len(common.noise_variables(G)):
+        raise common.UserError(
+            f"{len(noises)} noise maps given, the network has {len(common.noise_variables(G))}"
+        )
+    mode = "const" if noise_mode == "tf1" or noises is not None else noise_mode
+    _, synthesis = _runner(G, 1.0, None, mode)
+    with common.noise_maps_set(G, noises) if noises is not None else contextlib.nullcontext():
+        return np.stack(
+            [
+                common.to_uint8(synthesis(tf.constant(w[None]), tf.constant([i, 0]))[0].numpy())
+                for i, w in enumerate(ws)
+            ]
+        )
 
 
 def slerp(a, b, t):
-    """Spherical interpolation of two latent vectors [D] (angle from their directions, norm lerped)."""
+    """Spherical interpolation of two latent vectors [D]: the angle from their directions, the
+    norm lerped."""
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
@@ -97,8 +118,16 @@ def slerp(a, b, t):
     return direction * ((1 - t) * na + t * nb)
 
 
-def interpolation_frames(G, seeds, frames=24, space="w", truncation_psi=1.0, truncation_cutoff=None,
-                         class_idx=None, noise_mode="const"):
+def interpolation_frames(
+    G,
+    seeds,
+    frames=24,
+    space="w",
+    truncation_psi=1.0,
+    truncation_cutoff=None,
+    class_idx=None,
+    noise_mode="const",
+):
     """A walk through the seeds: `frames` steps per pair of consecutive seeds, plus the last seed.
     space 'w': lerp between mapped (and truncated) w; space 'z': slerp between z, then map.
     Returns uint8 [(len(seeds)-1)*frames + 1, H, W, C]."""
@@ -124,11 +153,15 @@ def interpolation_frames(G, seeds, frames=24, space="w", truncation_psi=1.0, tru
             wb = mapping(tf.constant(zs[a + 1][None]), c).numpy()
             latents += [wa + np.float32(t) * (wb - wa) for t in ts]
         else:
-            latents += [mapping(tf.constant(slerp(zs[a], zs[a + 1], t)[None].astype(np.float32)), c).numpy()
-                        for t in ts]
+            latents += [
+                mapping(tf.constant(slerp(zs[a], zs[a + 1], t)[None].astype(np.float32)), c).numpy()
+                for t in ts
+            ]
     latents.append(mapping(tf.constant(zs[-1][None]), c).numpy())
     noise_seed = tf.constant([seeds[0] % 2**31, 0], tf.int32)  # the same noise in every frame
-    return np.stack([common.to_uint8(synthesis(tf.constant(w), noise_seed).numpy())[0] for w in latents])
+    return np.stack(
+        [common.to_uint8(synthesis(tf.constant(w), noise_seed).numpy())[0] for w in latents]
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -136,23 +169,46 @@ def interpolation_frames(G, seeds, frames=24, space="w", truncation_psi=1.0, tru
 
 
 def define_flags():
-    flags.DEFINE_string("network", None, "Network: a .keras snapshot, a run folder (its latest "
-                        "network-snapshot-*.keras) or an official .pkl.")
+    flags.DEFINE_string(
+        "network",
+        None,
+        "Network: a .keras snapshot, a run folder (its latest "
+        "network-snapshot-*.keras) or an official .pkl.",
+    )
     flags.DEFINE_string("seeds", None, "Seeds, e.g. 0-31,40 (inclusive ranges and single values).")
     flags.DEFINE_float("trunc", 1.0, "Truncation psi (1 = none).")
     flags.DEFINE_integer("trunc-cutoff", None, "Truncate only the first K of the num_ws layers.")
-    flags.DEFINE_string("class", None, "Class index for a conditional network, or 'all' (one grid row "
-                        "per class with --grid).")
-    flags.DEFINE_enum("noise-mode", "const", list(NOISE_MODES), "const: stored noise maps (ADA-PT "
-                      "generate.py); tf1: noise maps redrawn from the seed after z (TF1 run_generator.py); "
-                      "random: fresh noise seeded by the seed; none: no noise.")
+    flags.DEFINE_string(
+        "class",
+        None,
+        "Class index for a conditional network, or 'all' (one grid row per class with --grid).",
+    )
+    flags.DEFINE_enum(
+        "noise-mode",
+        "const",
+        list(NOISE_MODES),
+        "const: stored noise maps (ADA-PT "
+        "generate.py); tf1: noise maps redrawn from the seed after z (TF1 run_generator.py); "
+        "random: fresh noise seeded by the seed; none: no noise.",
+    )
     flags.DEFINE_string("outdir", None, "Output folder (created).")
-    flags.DEFINE_boolean("grid", False, "Write one image grid grid.png instead of one PNG per seed.")
+    flags.DEFINE_boolean(
+        "grid", False, "Write one image grid grid.png instead of one PNG per seed."
+    )
     flags.DEFINE_integer("grid-cols", None, "Grid columns (default: ceil(sqrt(#seeds))).")
-    flags.DEFINE_string("projected-w", None, "Generate from a projector's projected_w.npz (key w) "
-                        "instead of seeds: writes proj00.png, proj01.png, ...")
-    flags.DEFINE_boolean("interpolate", False, "Write a walk through the seeds as interpolation.gif "
-                         "(and interpolation.mp4 when ffmpeg is installed).")
+    flags.DEFINE_string(
+        "projected-w",
+        None,
+        "Generate from a projector's projected_w.npz (key w, "
+        "and its optimised noise maps noise0.. when present) instead of seeds: writes "
+        "proj00.png, proj01.png, ...",
+    )
+    flags.DEFINE_boolean(
+        "interpolate",
+        False,
+        "Write a walk through the seeds as interpolation.gif "
+        "(and interpolation.mp4 when ffmpeg is installed).",
+    )
     flags.DEFINE_enum("space", "w", ["w", "z"], "Interpolation space: lerp in W or slerp in Z.")
     flags.DEFINE_integer("frames", 24, "Interpolation frames per pair of consecutive seeds.")
     flags.DEFINE_integer("fps", 24, "Frames per second of the interpolation GIF/MP4.")
@@ -179,14 +235,16 @@ def main(argv):
         class_arg = common.parse_class(FLAGS["class"].value)
         common.resolve_network(FLAGS.network)
         if projected_w:
-            ws = _load_projected_w(projected_w)
+            ws, noises = _load_projected_w(projected_w)
         outdir = common.make_outdir(FLAGS.outdir)
         psi, cutoff = FLAGS.trunc, FLAGS["trunc-cutoff"].value
         noise_mode = FLAGS["noise-mode"].value
 
         G, file = common.load_generator(FLAGS.network)
-        print(f"Loaded {file}: {G.img_resolution}x{G.img_resolution}x{G.img_channels}, "
-              f"z_dim {G.z_dim}, c_dim {G.c_dim}")
+        print(
+            f"Loaded {file}: {G.img_resolution}x{G.img_resolution}x{G.img_channels}, "
+            f"z_dim {G.z_dim}, c_dim {G.c_dim}"
+        )
         if class_arg == "all" and G.c_dim == 0:
             raise common.UserError("--class all: the network is unconditional (c_dim = 0)")
         classes = list(range(G.c_dim)) if class_arg == "all" else [class_arg]
@@ -196,7 +254,9 @@ def main(argv):
             common.class_labels(G, k)
 
         if projected_w:
-            images = images_from_ws(G, ws, noise_mode)
+            if noises is not None and len(noises) != len(common.noise_variables(G)):
+                noises = None  # saved for another network: fall back to --noise-mode
+            images = images_from_ws(G, ws, noise_mode, noises)
             for i, img in enumerate(images):
                 common.save_image(outdir / f"proj{i:02d}.png", img)
             print(f"Wrote {len(images)} image(s) from {projected_w} to {outdir}")
@@ -205,8 +265,9 @@ def main(argv):
 
         if FLAGS.interpolate:
             for k in classes:
-                frames = interpolation_frames(G, seeds, FLAGS.frames, FLAGS.space, psi, cutoff, k,
-                                              noise_mode)
+                frames = interpolation_frames(
+                    G, seeds, FLAGS.frames, FLAGS.space, psi, cutoff, k, noise_mode
+                )
                 stem = "interpolation" if len(classes) == 1 else f"interpolation-class{k:02d}"
                 common.save_gif(outdir / f"{stem}.gif", frames, FLAGS.fps)
                 wrote = [f"{stem}.gif"]
@@ -234,9 +295,13 @@ def main(argv):
 
 
 def _load_projected_w(path):
+    """(ws, noise maps or None) from a projector's projected_w.npz (keys w, noise0, noise1, ...)."""
     try:
         with np.load(path) as data:
-            return np.asarray(data["w"], np.float32)
+            noises = []
+            while f"noise{len(noises)}" in data.files:
+                noises.append(np.asarray(data[f"noise{len(noises)}"], np.float32))
+            return np.asarray(data["w"], np.float32), (noises or None)
     except FileNotFoundError:
         raise common.UserError(f"{path}: file not found") from None
     except (KeyError, ValueError, OSError) as e:
@@ -246,6 +311,7 @@ def _load_projected_w(path):
 def run():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     define_flags()
+    common.script_help(sys.modules[__name__])
     app.run(main)
 
 

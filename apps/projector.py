@@ -1,21 +1,24 @@
-"""Project an image into a generator's W space (NVIDIA's projector: TF1 projector.py / ADA-PT projector.py).
+"""Project an image into a generator's W space (NVIDIA's projector: TF1 / ADA-PT projector.py).
 
-    python projector.py --network N --target photo.png --outdir out [--steps 1000] [--seed 303] [--save-video]
+    python projector.py --network N --target photo.png --outdir out [--steps 1000] [--seed 303]
+        [--save-video]
 
 Writes target.png (the target, centre-cropped and Lanczos-resized to the network's resolution),
 proj.png (the projection), projected_w.npz (key w: [1, num_ws, w_dim]; plus the optimised noise maps
-noise0, noise1, ... in TF1 order) and with --save-video proj.mp4 (target | projection per step, 10 fps;
-proj.gif when ffmpeg is not installed).
+noise0, noise1, ... in TF1 order) and with --save-video proj.mp4 (target | projection per step,
+10 fps; proj.gif when ffmpeg is not installed).
 
 Hyper-parameters (NVIDIA's): 1000 steps; w_avg and the scalar w_std from 10 000 mapped z
 (RandomState(123)); one w [1,1,w_dim] broadcast to all layers, starting at w_avg; the noise maps
 start at N(0,1) and are optimised too; Adam (0.9, 0.999, 1e-8) with lr 0.1 * cosine ramp-down over
-the last 25% * linear ramp-up over the first 5%; w noise of strength w_std * 0.05 * max(0, 1 - t/0.75)^2;
-loss = LPIPS(VGG16) of (x+1)*127.5, box-downsampled to 256 when larger, + 1e5 * noise
-autocorrelation penalty; noise maps renormalised to zero mean / unit variance after every step.
+the last 25% * linear ramp-up over the first 5%; w noise of strength
+w_std * 0.05 * max(0, 1 - t/0.75)^2; loss = LPIPS(VGG16) of (x+1)*127.5, box-downsampled to 256
+when larger, + 1e5 * noise autocorrelation penalty; noise maps renormalised to zero mean / unit
+variance after every step.
 """
 
 import os
+import sys
 
 import numpy as np
 from absl import app, flags
@@ -40,10 +43,11 @@ DEFAULTS = dict(
 # Schedules and pieces (NumPy / TF), bottom-up.
 
 
-def learning_rate(step, num_steps, initial_learning_rate=0.1, lr_rampdown_length=0.25,
-                  lr_rampup_length=0.05):
-    """lr at `step`: cosine ramp-down over the last lr_rampdown_length, linear ramp-up over the first
-    lr_rampup_length (exactly 0 at step 0)."""
+def learning_rate(
+    step, num_steps, initial_learning_rate=0.1, lr_rampdown_length=0.25, lr_rampup_length=0.05
+):
+    """lr at `step`: cosine ramp-down over the last lr_rampdown_length, linear ramp-up over the
+    first lr_rampup_length (exactly 0 at step 0)."""
     t = step / num_steps
     ramp = min(1.0, (1.0 - t) / lr_rampdown_length)
     ramp = 0.5 - 0.5 * np.cos(ramp * np.pi)
@@ -91,8 +95,9 @@ def noise_regularization(noises):
 
 
 def w_stats(G, num_samples=10000, c=None, batch=1000):
-    """(w_avg [1,1,w_dim] float32, w_std scalar): z = RandomState(123).randn(N, z_dim), mapped without
-    truncation; w_std = sqrt(sum((w - w_avg)^2) / N), a single RMS distance over all dims."""
+    """(w_avg [1,1,w_dim] float32, w_std scalar): z = RandomState(123).randn(N, z_dim), mapped
+    without truncation; w_std = sqrt(sum((w - w_avg)^2) / N), a single RMS distance over all
+    dimensions."""
     import tensorflow as tf
 
     z = np.random.RandomState(123).randn(num_samples, G.z_dim)
@@ -112,8 +117,8 @@ def _watchable(v):
 
 
 class _Adam:
-    """TF1 AdamOptimizer arithmetic (eps outside the bias-corrected root), on any variables, with the
-    learning rate given per step (the projector's schedule)."""
+    """TF1 AdamOptimizer arithmetic (eps outside the bias-corrected root), on any variables, with
+    the learning rate given per step (the projector's schedule)."""
 
     def __init__(self, variables, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         import tensorflow as tf
@@ -140,12 +145,15 @@ class _Adam:
 
 
 def project(G, target, lpips, num_steps=1000, seed=303, class_idx=None, progress=None, **hparams):
-    """Optimise w (and the noise maps) so that G reproduces `target` (uint8 [H,W,C] at G's resolution).
+    """Optimise w (and the noise maps) so that G reproduces `target` (uint8 [H,W,C] at G's
+    resolution).
 
-    lpips: metrics.lpips.LPIPS. The network's stored noise maps are restored on return; the optimised
-    ones are in the result. Returns dict(w [num_steps, w_dim] (w after each step, without w noise),
-    ws [1, num_ws, w_dim] (final), noises [list of [R,R], TF1 order], dist [num_steps], loss [num_steps],
-    w_std float).
+    lpips: metrics.lpips.LPIPS. The network's stored noise maps are restored on return; the
+    optimised ones are in the result. Returns dict(
+        w       [num_steps, w_dim]: w after each step, without the w noise,
+        ws      [1, num_ws, w_dim]: the final w broadcast to every layer,
+        noises  list of [R, R]: the optimised noise maps in TF1 order,
+        dist    [num_steps] LPIPS, loss [num_steps] LPIPS + noise penalty, w_std float).
     """
     import tensorflow as tf
 
@@ -153,7 +161,9 @@ def project(G, target, lpips, num_steps=1000, seed=303, class_idx=None, progress
     target = np.asarray(target)
     want = (G.img_resolution, G.img_resolution, G.img_channels)
     if target.shape != want:
-        raise common.UserError(f"target of shape {list(target.shape)}, the network makes {list(want)}")
+        raise common.UserError(
+            f"target of shape {list(target.shape)}, the network makes {list(want)}"
+        )
     c = common.class_labels(G, class_idx)
     w_avg, w_std = w_stats(G, hp["w_avg_samples"], c)
 
@@ -165,7 +175,6 @@ def project(G, target, lpips, num_steps=1000, seed=303, class_idx=None, progress
 
     target_x = box_downsample_to_256(target[None].astype(np.float32))  # [1,h,w,C] in [0,255]
     target_features = lpips.features(tf.constant(target_x), value_range=(0, 255))  # [1,D]
-    c_t = None if c is None else tf.constant(c)
     variables = [w_opt] + [_watchable(v) for v in noise_vars]
     adam = _Adam(variables)
     weight = float(hp["regularize_noise_weight"])
@@ -196,10 +205,16 @@ def project(G, target, lpips, num_steps=1000, seed=303, class_idx=None, progress
         for v in noise_vars:
             v.assign(rnd.randn(*v.shape).astype(np.float32))
         for i in range(hp["num_steps"]):
-            lr = learning_rate(i, hp["num_steps"], hp["initial_learning_rate"], hp["lr_rampdown_length"],
-                               hp["lr_rampup_length"])
-            scale = w_noise_scale(i, hp["num_steps"], w_std, hp["initial_noise_factor"],
-                                  hp["noise_ramp_length"])
+            lr = learning_rate(
+                i,
+                hp["num_steps"],
+                hp["initial_learning_rate"],
+                hp["lr_rampdown_length"],
+                hp["lr_rampup_length"],
+            )
+            scale = w_noise_scale(
+                i, hp["num_steps"], w_std, hp["initial_noise_factor"], hp["noise_ramp_length"]
+            )
             dist, loss = step(tf.constant(lr, tf.float32), tf.constant(scale, tf.float32))
             w_steps.append(w_opt.numpy()[0, 0])
             dists.append(float(dist))
@@ -211,8 +226,14 @@ def project(G, target, lpips, num_steps=1000, seed=303, class_idx=None, progress
         for v, x in zip(noise_vars, saved):
             v.assign(x)
     w_steps = np.stack(w_steps).astype(np.float32)  # [S,C]
-    return dict(w=w_steps, ws=np.tile(w_steps[-1][None, None], [1, num_ws, 1]), noises=noises,
-                dist=np.asarray(dists, np.float32), loss=np.asarray(losses, np.float32), w_std=w_std)
+    return dict(
+        w=w_steps,
+        ws=np.tile(w_steps[-1][None, None], [1, num_ws, 1]),
+        noises=noises,
+        dist=np.asarray(dists, np.float32),
+        loss=np.asarray(losses, np.float32),
+        w_std=w_std,
+    )
 
 
 def render(G, ws, noises):
@@ -229,14 +250,22 @@ def render(G, ws, noises):
 
 def define_flags():
     flags.DEFINE_string("network", None, "Network: .keras snapshot, run folder or official .pkl.")
-    flags.DEFINE_string("target", None, "Target image file (centre-cropped, resized to the network).")
+    flags.DEFINE_string(
+        "target", None, "Target image file (centre-cropped, resized to the network)."
+    )
     flags.DEFINE_string("outdir", None, "Output folder (created).")
     flags.DEFINE_integer("steps", 1000, "Optimisation steps.")
     flags.DEFINE_integer("seed", 303, "Random seed (initial noise maps, w noise).")
     flags.DEFINE_integer("class", None, "Class index for a conditional network.")
-    flags.DEFINE_boolean("save-video", False, "Write proj.mp4 of the optimisation (proj.gif without ffmpeg).")
-    flags.DEFINE_string("lpips-weights", None, "vgg16_lpips_v0.1_keras_layout.npz (default: found by "
-                        "metrics.weights: --weights-dir, $TF_STYLEGAN2_WEIGHTS, the cache).")
+    flags.DEFINE_boolean(
+        "save-video", False, "Write proj.mp4 of the optimisation (proj.gif without ffmpeg)."
+    )
+    flags.DEFINE_string(
+        "lpips-weights",
+        None,
+        "vgg16_lpips_v0.1_keras_layout.npz (default: found by "
+        "metrics.weights: --weights-dir, $TF_STYLEGAN2_WEIGHTS, the cache).",
+    )
     flags.DEFINE_string("weights-dir", None, "Folder holding the metric weight files.")
 
 
@@ -263,11 +292,19 @@ def main(argv):
         try:
             lpips = lpips_lib.LPIPS(weights_path=lpips_path, weights_dir=FLAGS["weights-dir"].value)
         except Exception as e:  # noqa: BLE001 -- missing or bad weight file
-            raise common.UserError(f"cannot load the LPIPS weights: {str(e).splitlines()[0]}") from e
+            raise common.UserError(
+                f"cannot load the LPIPS weights: {str(e).splitlines()[0]}"
+            ) from e
         bar = common.ProgressBar(FLAGS.steps, label="project ")
-        result = project(G, target, lpips, num_steps=FLAGS.steps, seed=FLAGS.seed,
-                         class_idx=FLAGS["class"].value,
-                         progress=lambda i, d, l: bar.update(i, f"dist {d:.4f} loss {l:.4f}"))
+        result = project(
+            G,
+            target,
+            lpips,
+            num_steps=FLAGS.steps,
+            seed=FLAGS.seed,
+            class_idx=FLAGS["class"].value,
+            progress=lambda i, dist, loss: bar.update(i, f"dist {dist:.4f} loss {loss:.4f}"),
+        )
         bar.close()
 
         common.save_image(outdir / "target.png", target)
@@ -281,21 +318,27 @@ def main(argv):
         wrote = ["target.png", "proj.png", "projected_w.npz"]
         if FLAGS["save-video"].value:
             ws = np.tile(result["w"][:, None, :], [1, G.num_ws, 1])
-            frames = [np.concatenate([target, img], axis=1)
-                      for img in np.concatenate([render(G, ws[i : i + 16], result["noises"])
-                                                 for i in range(0, len(ws), 16)])]
+            frames = [
+                np.concatenate([target, img], axis=1)
+                for img in np.concatenate(
+                    [render(G, ws[i : i + 16], result["noises"]) for i in range(0, len(ws), 16)]
+                )
+            ]
             if common.save_mp4(outdir / "proj.mp4", frames, fps=10):
                 wrote.append("proj.mp4")
             else:
                 common.save_gif(outdir / "proj.gif", frames, fps=10)
                 wrote.append("proj.gif (ffmpeg not installed)")
-        print(f"Projected {FLAGS.target}: final dist {result['dist'][-1]:.4f}; wrote "
-              f"{', '.join(wrote)} to {outdir}")
+        print(
+            f"Projected {FLAGS.target}: final dist {result['dist'][-1]:.4f}; wrote "
+            f"{', '.join(wrote)} to {outdir}"
+        )
 
 
 def run():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     define_flags()
+    common.script_help(sys.modules[__name__])
     app.run(main)
 
 

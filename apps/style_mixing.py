@@ -2,13 +2,14 @@
 
     python style_mixing.py --network N --rows 85,100,75 --cols 55,821,1789 --styles 0-6 --outdir out
 
-Writes <row>-<col>.png for every pair (and <s>-<s>.png, the unmixed image of each seed) and grid.png:
-a black canvas W*(#cols+1) x H*(#rows+1), empty top-left cell, the column seeds' images along the top,
-the row seeds' images down the left, mix(row i, col j) in cell (i+1, j+1). z per seed as in generate.py;
-the stored noise maps are used (not reseeded), as both TF1 and ADA-PT do.
+Writes <row>-<col>.png for every pair (and <s>-<s>.png, the unmixed image of each seed) and
+grid.png: a black canvas W*(#cols+1) x H*(#rows+1), empty top-left cell, the column seeds' images
+along the top, the row seeds' images down the left, mix(row i, col j) in cell (i+1, j+1). z per seed
+as in generate.py; the stored noise maps are used (not reseeded), as both TF1 and ADA-PT do.
 """
 
 import os
+import sys
 
 import numpy as np
 from absl import app, flags
@@ -18,8 +19,16 @@ from apps import common
 FLAGS = flags.FLAGS
 
 
-def style_mixing(G, row_seeds, col_seeds, col_styles, truncation_psi=1.0, truncation_cutoff=None,
-                 class_idx=None, noise_mode="const"):
+def style_mixing(
+    G,
+    row_seeds,
+    col_seeds,
+    col_styles,
+    truncation_psi=1.0,
+    truncation_cutoff=None,
+    class_idx=None,
+    noise_mode="const",
+):
     """Returns ({(row, col): uint8 [H,W,C]} including (s, s) for every seed, grid uint8)."""
     import tensorflow as tf
 
@@ -64,7 +73,9 @@ def define_flags():
     flags.DEFINE_string("network", None, "Network: .keras snapshot, run folder or official .pkl.")
     flags.DEFINE_string("rows", None, "Row seeds (base styles), e.g. 85,100,75,458,1500.")
     flags.DEFINE_string("cols", None, "Column seeds (mixed-in styles), e.g. 55,821,1789,293.")
-    flags.DEFINE_string("styles", "0-6", "Layer indices taken from the column seed (0-6 = 4x4..32x32).")
+    flags.DEFINE_string(
+        "styles", "0-6", "Layer indices taken from the column seed (0-6 = 4x4..32x32)."
+    )
     flags.DEFINE_float("trunc", 1.0, "Truncation psi (1 = none).")
     flags.DEFINE_integer("trunc-cutoff", None, "Truncate only the first K layers.")
     flags.DEFINE_integer("class", None, "Class index for a conditional network.")
@@ -86,17 +97,28 @@ def main(argv):
         outdir = common.make_outdir(FLAGS.outdir)
         G, file = common.load_generator(FLAGS.network)
         print(f"Loaded {file}: {G.img_resolution}x{G.img_resolution}, num_ws {G.num_ws}")
-        images, grid = style_mixing(G, rows, cols, styles, FLAGS.trunc, FLAGS["trunc-cutoff"].value,
-                                    FLAGS["class"].value, FLAGS["noise-mode"].value)
+        images, grid = style_mixing(
+            G,
+            rows,
+            cols,
+            styles,
+            FLAGS.trunc,
+            FLAGS["trunc-cutoff"].value,
+            FLAGS["class"].value,
+            FLAGS["noise-mode"].value,
+        )
         for (r, k), img in images.items():
             common.save_image(outdir / f"{r}-{k}.png", img)
         common.save_image(outdir / "grid.png", grid)
-        print(f"Wrote {len(images)} images and grid.png ({grid.shape[1]}x{grid.shape[0]}) to {outdir}")
+        print(
+            f"Wrote {len(images)} images and grid.png ({grid.shape[1]}x{grid.shape[0]}) to {outdir}"
+        )
 
 
 def run():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     define_flags()
+    common.script_help(sys.modules[__name__])
     app.run(main)
 
 

@@ -128,39 +128,47 @@ def main(argv):
     n, res, workers = FLAGS["num-images"].value, FLAGS.resolution, FLAGS.workers
     with tempfile.TemporaryDirectory(dir=FLAGS.tmp) as tmp:
         tmp = pathlib.Path(tmp)
-        write_images(tmp / "images", n, res)
-        print(f"{n} PNG images {res}x{res} RGB; {os.cpu_count()} cores; load average before "
-              f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
-        import tensorflow  # noqa: F401 - imported before timing the official-style loop
-        best = {}
-        for r in range(FLAGS.repeats):
-            t = official_style(tmp / f"off{r}", tmp / "images")
-            key = "official-style loop (1 process, TF import excluded)"
-            best[key] = min(best.get(key, (1e9, 0)), t)
-            for w in sorted({1, workers}):
-                t, cpu, rss = ours(tmp / f"ours{w}_{r}", tmp / "images", w)
-                key = f"dataset_tool.py --workers {w} (end to end)"
-                best[key] = min(best.get(key, (1e9, 0)), (t, cpu))
-        identical = same_records(tmp / "ours1_0", tmp / "off0") and same_records(tmp / f"ours{workers}_0", tmp / "off0")
-        load = "/".join(f"{x:.1f}" for x in os.getloadavg())
-        base = best["official-style loop (1 process, TF import excluded)"][0]
-        print("\n| variant | wall s | images/s | speed-up vs official-style | CPU s (all processes) |\n"
-              "| --- | --: | --: | --: | --: |")
-        for key, (t, cpu) in best.items():
-            print(f"| {key} | {t:.2f} | {n / t:.0f} | {base / t:.2f}x | {cpu:.2f} |")
-        print(f"\nSame records as the official-style loop: {identical}. Load average after: {load}")
+        if n:
+            speed(tmp, n, res, workers)
         if FLAGS["rss-images"].value:
-            m = FLAGS["rss-images"].value
-            print(f"\nPeak RSS (create_from_images, {res}x{res} RGB, --workers {workers}):")
-            print("| images | seconds | peak RSS main | peak RSS largest worker |\n| --: | --: | --: | --: |")
-            for count in sorted({min(2000, m), m}):
-                folder = tmp / f"rss{count}"
-                write_images(folder, count, res)
-                t, _, rss = ours(tmp / f"rss_out{count}", folder, workers)
-                print(f"| {count} | {t:.1f} | {rss[0]} MB | {rss[1]} MB |")
-                import shutil
-                shutil.rmtree(folder)
-                shutil.rmtree(tmp / f"rss_out{count}")
+            rss(tmp, FLAGS["rss-images"].value, res, workers)
+
+
+def speed(tmp, n, res, workers):
+    write_images(tmp / "images", n, res)
+    print(f"{n} PNG images {res}x{res} RGB; {os.cpu_count()} cores; load average before "
+          f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
+    import tensorflow  # noqa: F401 - imported before timing the official-style loop
+    official = "official-style loop (1 process, TF import excluded)"
+    best = {}
+    for r in range(FLAGS.repeats):
+        best[official] = min(best.get(official, (1e9, 0)), official_style(tmp / f"off{r}", tmp / "images"))
+        for w in sorted({1, workers}):
+            t, cpu, _ = ours(tmp / f"ours{w}_{r}", tmp / "images", w)
+            key = f"dataset_tool.py --workers {w} (end to end)"
+            best[key] = min(best.get(key, (1e9, 0)), (t, cpu))
+    identical = all(same_records(tmp / f"ours{w}_0", tmp / "off0") for w in {1, workers})
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
+    base = best[official][0]
+    print("\n| variant | wall s | images/s | speed-up vs official-style | CPU s (all processes) |\n"
+          "| --- | --: | --: | --: | --: |")
+    for key, (t, cpu) in best.items():
+        print(f"| {key} | {t:.2f} | {n / t:.0f} | {base / t:.2f}x | {cpu:.2f} |")
+    print(f"\nSame records as the official-style loop: {identical}. Load average after: {load}")
+
+
+def rss(tmp, m, res, workers):
+    """Peak RSS of the tool (main: VmHWM; workers: ru_maxrss) for 2000 and m images: it must not grow."""
+    import shutil
+    print(f"\nPeak RSS (create_from_images, {res}x{res} RGB, --workers {workers}):")
+    print("| images | seconds | peak RSS main | peak RSS largest worker |\n| --: | --: | --: | --: |")
+    for count in sorted({min(2000, m), m}):
+        folder = tmp / f"rss{count}"
+        write_images(folder, count, res)
+        t, _, rss_mb = ours(tmp / f"rss_out{count}", folder, workers)
+        print(f"| {count} | {t:.1f} | {rss_mb[0]} MB | {rss_mb[1]} MB |")
+        shutil.rmtree(folder)
+        shutil.rmtree(tmp / f"rss_out{count}")
 
 
 def run():

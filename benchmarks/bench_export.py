@@ -30,7 +30,9 @@ def define_flags():
     flags.DEFINE_string("preset", "demo", "Network preset (tf_stylegan2.networks.presets).")
     flags.DEFINE_integer("resolution", 32, "Image resolution.")
     flags.DEFINE_integer("c-dim", 0, "Number of classes (0 = unconditional).")
-    flags.DEFINE_integer("repeats", 20, "Timed calls at batch 1 (batch 16 uses repeats // 4, at least 3).")
+    flags.DEFINE_integer(
+        "repeats", 20, "Timed calls at batch 1 (batch 16 uses repeats // 4, at least 3)."
+    )
     flags.DEFINE_integer("threads", 0, "TF intra/inter-op threads (0 = TF default).")
 
 
@@ -76,8 +78,11 @@ def main(argv):
             return serve(**kw)["images"]
 
         rows = []
-        for name, fn in (("Keras eager", keras_eager), ("Keras tf.function", keras_graph),
-                         ("SavedModel serving_default", exported)):
+        for name, fn in (
+            ("Keras eager", keras_eager),
+            ("Keras tf.function", keras_graph),
+            ("SavedModel serving_default", exported),
+        ):
             res = {}
             for batch, repeats in ((1, FLAGS.repeats), (16, max(3, FLAGS.repeats // 4))):
                 z = tf.constant(np.random.RandomState(batch).randn(batch, G.z_dim), tf.float32)
@@ -87,9 +92,12 @@ def main(argv):
             rows.append((name, res[1][0] * 1000, res[16][1]))
 
     n_params = sum(int(np.prod(v.shape)) for v in G.trainable_weights)
-    print(f"\nConfig: preset {FLAGS.preset}, {FLAGS.resolution}x{FLAGS.resolution}x3, c_dim {c_dim}, "
-          f"z_dim {G.z_dim}, {n_params / 1e6:.2f} M G parameters, const noise, psi {psi}, float32; "
-          f"TF {tf.__version__}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads.\n")
+    print(
+        f"\nConfig: preset {FLAGS.preset}, {FLAGS.resolution}x{FLAGS.resolution}x3, c_dim {c_dim}, "
+        f"z_dim {G.z_dim}, {n_params / 1e6:.2f} M G parameters, const noise, psi {psi}, float32; "
+        f"TF {tf.__version__}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPU threads.\n"
+    )
     print("| model | latency, batch 1 (ms, median) | throughput, batch 16 (images/s) |")
     print("| --- | ---: | ---: |")
     for name, lat, thr in rows:

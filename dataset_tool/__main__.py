@@ -179,11 +179,17 @@ def main(argv):
     except KeyboardInterrupt:
         print("Interrupted; nothing was written.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `info ... | head`
+        sys.stderr.close()
+        return 0
 
 
 def run():
     define_flags()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    main_module = sys.modules["__main__"]
+    if not getattr(main_module, "__doc__", None) or main_module.__doc__ == __doc__:
+        main_module.__doc__ = USAGE  # what absl prints for --help
     app.run(main, flags_parser=_parse_flags)
 
 

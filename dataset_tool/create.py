@@ -93,7 +93,19 @@ def default_workers():
 
 
 def peak_rss_mb(children=False):
-    """Peak resident memory in MB of this process (or of its largest finished child process)."""
+    """Peak resident memory in MB of this process (or of its largest finished child process).
+
+    For this process we read VmHWM (the high-water mark of this program's memory, reset by exec); ru_maxrss
+    would also count the parent's memory at fork time when the parent is a big process (e.g. a benchmark).
+    """
+    if not children:
+        try:
+            with open("/proc/self/status", encoding="ascii") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
     try:
         import resource
     except ImportError:  # not on Windows
@@ -152,10 +164,7 @@ def build(data_dir, items, item_name, *, spec, labels=None, c_dim=0, label_names
             label = None
             if c_dim:
                 label = labels[index]
-                if np.ndim(label) == 0:
-                    row = np.zeros([c_dim], np.float32)
-                    row[int(label)] = 1.0
-                    label = row
+                label = int(label) if np.ndim(label) == 0 else np.asarray(label, np.float32)
             out.add(info, level_records, label)
             now = time.time()
             if now - last_report > 5:

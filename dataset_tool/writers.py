@@ -114,14 +114,17 @@ def check_target(data_dir, overwrite):
 def prepare_target(data_dir, overwrite):
     """Checks DATA_DIR may be written; returns it and the temporary build folder beside it (created)."""
     data_dir = check_target(data_dir, overwrite)
+    created = []   # parent folders made here, removed again if the build fails
     parent = data_dir.parent
-    if not parent.is_dir():
-        parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".{data_dir.name}.tmp-{os.getpid()}"
+    while not parent.exists():
+        created.append(parent)
+        parent = parent.parent
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = data_dir.parent / f".{data_dir.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    return data_dir, tmp
+    return data_dir, tmp, created
 
 
 def commit_target(tmp, data_dir):
@@ -144,7 +147,7 @@ class DatasetWriter:
     def __init__(self, data_dir, shards=1, encoding="raw", overwrite=False):
         if encoding not in records.ENCODINGS:
             raise records.DatasetError(f"unknown encoding {encoding!r} (choose raw or png)")
-        self.data_dir, self.tmp = prepare_target(data_dir, overwrite)
+        self.data_dir, self.tmp, self._created = prepare_target(data_dir, overwrite)
         self.name = records.dataset_name(self.data_dir)
         self.shards = shards
         self.encoding = encoding
@@ -169,7 +172,10 @@ class DatasetWriter:
             self.name, lv, p, self.shards))) for p in range(self.shards)] for lv in self.levels]
 
     def add(self, shape, level_records, label=None):
-        """Adds one image given its serialized records for every level (from `encode_levels`)."""
+        """Adds one image given its serialized records for every level (from `encode_levels`).
+
+        label: None, a class index (stored as a one-hot row) or a float32 row.
+        """
         if self._writers is None:
             self._open(shape)
         part, _ = records.part_of(self.count, self.shards)
@@ -190,7 +196,10 @@ class DatasetWriter:
         if c_dim:
             labels = np.zeros([self.count, c_dim], np.float32)
             for i, label in enumerate(self.labels):
-                labels[i] = label
+                if isinstance(label, int):
+                    labels[i, label] = 1.0     # class index -> one-hot row
+                else:
+                    labels[i] = label
             with open(self.tmp / records.labels_filename(self.name), "wb") as f:
                 np.save(f, labels)
         manifest = records.make_manifest(self.name, self.shape[1], self.shape[0], self.count, self.shards,
@@ -209,3 +218,8 @@ class DatasetWriter:
                         pass
             self._writers = None
         shutil.rmtree(self.tmp, ignore_errors=True)
+        for folder in self._created:   # innermost first
+            try:
+                folder.rmdir()
+            except OSError:
+                break

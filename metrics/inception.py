@@ -26,6 +26,7 @@ import keras
 from metrics import weights as weights_lib
 
 FID_RESOLUTION = 299
+FOLD_BN = True  # fold the batch norm into the conv (faster on CPU; same features to ~1e-6)
 FEATURE_DIM = 2048
 
 # ----------------------------------------------------------------------------
@@ -89,8 +90,12 @@ class ConvBN(keras.layers.Layer):
                                                initializer="ones", trainable=False)
 
     def call(self, x):
-        y = tf.nn.conv2d(x, self.kernel, strides=self.strides, padding=self.padding.upper())
         inv = tf.math.rsqrt(self.moving_variance + self.epsilon)
+        if FOLD_BN:  # conv(x, k*inv) + (beta - mean*inv): Conv2D+BiasAdd+Relu, one fused CPU kernel
+            y = tf.nn.conv2d(x, self.kernel * inv, strides=self.strides,
+                             padding=self.padding.upper())
+            return tf.nn.relu(tf.nn.bias_add(y, self.beta - self.moving_mean * inv))
+        y = tf.nn.conv2d(x, self.kernel, strides=self.strides, padding=self.padding.upper())
         return tf.nn.relu((y - self.moving_mean) * inv + self.beta)
 
     def compute_output_shape(self, input_shape):
@@ -308,8 +313,9 @@ class KerasInceptionV3:
     has_logits = True
 
     def __init__(self, weights_path=None, jit_compile=False):
-        apps = keras.applications
-        self.model = apps.InceptionV3(weights=weights_path or "imagenet", include_top=True)
+        self.model = weights_lib.keras_application(
+            lambda: keras.applications.InceptionV3(weights=weights_path or "imagenet"),
+            "keras.applications InceptionV3 (--detector keras_inception, or IS without 2015 logits)")
         self.pool = keras.Model(self.model.input, self.model.get_layer("avg_pool").output)
         self._forward = tf.function(self._features, jit_compile=jit_compile, reduce_retracing=True)
 

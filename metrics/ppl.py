@@ -50,6 +50,9 @@ def ppl_distances(gen, lpips, num_samples, epsilon=1e-4, space="w", sampling="en
     if not gen.has_mapping:
         raise ValueError("PPL needs the generator's mapping and synthesis (pass G, or mapping= "
                          "and synthesis= callables)")
+    if gen.c_dim and (labels is None or labels.shape[1] != gen.c_dim):
+        raise ValueError(f"PPL of a conditional generator (c_dim={gen.c_dim}) needs the dataset's "
+                         f"labels: pass data=DATA_DIR")
     rng = np.random.RandomState(seed)
     dists = []
     progress = metric_utils.Progress(f"ppl_{space}{sampling}", num_samples, verbose, unit="pair")

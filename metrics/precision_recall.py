@@ -13,6 +13,7 @@ import tensorflow as tf
 import keras
 
 from metrics import metric_utils
+from metrics import weights as weights_lib
 
 
 def _sq_dists(a, b):  # [n,D],[m,D] -> [n,m] max(|a|^2 - 2ab + |b|^2, 0)
@@ -70,7 +71,9 @@ class KerasVGG16Features:
     feature_dim = 4096
 
     def __init__(self, weights_path=None):
-        model = keras.applications.VGG16(weights=weights_path or "imagenet", include_top=True)
+        model = weights_lib.keras_application(
+            lambda: keras.applications.VGG16(weights=weights_path or "imagenet", include_top=True),
+            "keras.applications VGG16 (the default precision/recall features)")
         self.model = keras.Model(model.input, model.get_layer("fc2").output)
         self._forward = tf.function(self._features, reduce_retracing=True)
 

@@ -129,6 +129,17 @@ def find_weights(key, weights_dir=None, download=None):
         f"in ${ENV_DIR} or in {cache_dir()}; searched: {searched}{reason}")
 
 
+def keras_application(build, what):
+    """Build a keras.applications model with ImageNet weights (Keras downloads them into
+    ~/.keras/models when online); offline, one clear error instead of a traceback."""
+    try:
+        return build()
+    except Exception as err:  # noqa: BLE001 (urllib/HTTP/OS errors from keras' get_file)
+        raise MissingWeightsError(
+            f"{what}: the Keras ImageNet weights are not in ~/.keras/models and could not be "
+            f"downloaded ({type(err).__name__}: {str(err)[:200]})") from None
+
+
 # ----------------------------------------------------------------------------
 # Download (only when allowed; never in tests).
 

@@ -1,12 +1,12 @@
-"""apps/ as a library: seed parsing, NVIDIA's per-seed draws, uint8, grids, generation, style mixing,
-interpolation, the projector's pieces and a short projection, official-pickle parity."""
+"""apps/ as a library: seed parsing, NVIDIA's per-seed draws, uint8, grids, generation, style
+mixing, interpolation, the projector's pieces and a short projection, official-pickle parity."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import shared_path
 
 from apps import common, generate, projector, style_mixing
-from conftest import shared_path
 from tf_stylegan2.networks import Generator, presets
 
 
@@ -40,8 +40,13 @@ def test_parse_range():
     assert common.parse_seeds(" 5 ") == [5]
     assert common.parse_seeds("10-10,2") == [10, 2]
     assert common.parse_range("0-6", "styles") == list(range(7))
-    for bad, msg in [("1-x", "cannot parse '1-x'"), ("3-1", "ends before it starts"), ("", "empty"),
-                     ("-2", "cannot parse"), ("4294967296", "outside NumPy's RandomState range")]:
+    for bad, msg in [
+        ("1-x", "cannot parse '1-x'"),
+        ("3-1", "ends before it starts"),
+        ("", "empty"),
+        ("-2", "cannot parse"),
+        ("4294967296", "outside NumPy's RandomState range"),
+    ]:
         with pytest.raises(common.UserError, match=msg):
             common.parse_seeds(bad)
 
@@ -49,15 +54,16 @@ def test_parse_range():
 def test_seed_z_is_nvidias_draw():
     # TF1 run_generator.py and ADA-PT generate.py: np.random.RandomState(seed).randn(1, z_dim).
     for seed in (0, 1, 66, 6600, 2**32 - 1):
-        np.testing.assert_array_equal(common.seed_z(seed, 512),
-                                      np.random.RandomState(seed).randn(1, 512).astype(np.float32))
+        np.testing.assert_array_equal(
+            common.seed_z(seed, 512), np.random.RandomState(seed).randn(1, 512).astype(np.float32)
+        )
     # Pinned values of the legacy MT19937 + polar Gaussian stream (seed 0).
     np.testing.assert_allclose(common.seed_z(0, 3)[0], [1.7640524, 0.4001572, 0.978738], rtol=1e-6)
     assert common.seed_z(0, 512).shape == (1, 512) and common.seed_z(0, 512).dtype == np.float32
 
 
 def test_tf1_noise_draw_order():
-    # z first, then every noise map [1,1,R,R] from the same RandomState, in order noise0, noise1, ...
+    # z first, then every noise map [1,1,R,R] from the same RandomState, in order noise0, ...
     z, noises = common.seed_z_and_noise(42, 16, [4, 8, 8])
     rnd = np.random.RandomState(42)
     np.testing.assert_array_equal(z, rnd.randn(1, 16).astype(np.float32))
@@ -104,6 +110,8 @@ def test_generate_const_noise_is_deterministic(G):
     ref = G(tf.constant(common.seed_z(1, G.z_dim)), None, truncation_psi=0.7, noise_mode="const")
     np.testing.assert_array_equal(a[1], common.to_uint8(ref.numpy())[0])
     assert np.any(generate.generate_images(G, [0], truncation_psi=1.0) != a[0])  # psi matters
+    for mode in ("const", "tf1", "random"):  # the largest RandomState seed
+        assert generate.generate_images(G, [2**32 - 1], noise_mode=mode).shape == (1, 16, 16, 3)
 
 
 def test_generate_noise_modes(G):
@@ -192,8 +200,9 @@ def test_style_mixing_grid(G):
 
 def test_projector_schedules():
     lr = [projector.learning_rate(s, 1000) for s in (0, 25, 50, 500, 875, 999)]
-    np.testing.assert_allclose(lr, [0.0, 0.05, 0.1, 0.1, 0.05, 0.1 * (0.5 - 0.5 * np.cos(np.pi * 0.004))],
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        lr, [0.0, 0.05, 0.1, 0.1, 0.05, 0.1 * (0.5 - 0.5 * np.cos(np.pi * 0.004))], atol=1e-12
+    )
     assert projector.w_noise_scale(0, 1000, 2.0) == pytest.approx(0.1)
     assert projector.w_noise_scale(375, 1000, 2.0) == pytest.approx(0.1 * 0.25)
     assert projector.w_noise_scale(750, 1000, 2.0) == 0.0
@@ -209,7 +218,9 @@ def test_noise_regularization_and_downsample():
     y = projector.box_downsample_to_256(x)
     assert y.shape == (1, 256, 256, 3)
     np.testing.assert_allclose(y[0, 3, 5], x[0, 6:8, 10:12].mean(axis=(0, 1)), rtol=1e-6)
-    np.testing.assert_allclose(projector.box_downsample_to_256(tf.constant(x)).numpy(), y, rtol=1e-5)
+    np.testing.assert_allclose(
+        projector.box_downsample_to_256(tf.constant(x)).numpy(), y, rtol=1e-5
+    )
     assert projector.box_downsample_to_256(x[:, :256, :256]).shape == (1, 256, 256, 3)
 
 
@@ -237,6 +248,9 @@ def test_projector_loss_falls_on_own_image(G):
         assert abs(n.mean()) < 1e-4 and abs(n.std() - 1) < 1e-3
     proj = projector.render(G, result["ws"], result["noises"])
     assert proj.shape == (1, 16, 16, 3)
+    np.testing.assert_array_equal(
+        generate.images_from_ws(G, result["ws"], noises=result["noises"]), proj
+    )
     with pytest.raises(common.UserError, match="target of shape"):
         projector.project(G, target[:8], lpips, num_steps=1)
 

@@ -13,11 +13,11 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import shared_path
 from PIL import Image
 
 import tf_stylegan2
 from apps import common, export, generate
-from conftest import shared_path
 from tf_stylegan2.networks import Generator, presets
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -26,8 +26,14 @@ SAVED_MODEL_CLI = pathlib.Path(sys.executable).with_name("saved_model_cli")
 
 def _run(*args, cwd=REPO):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def _error_line(proc):
@@ -48,7 +54,7 @@ def _tiny_G(c_dim):
 
 @pytest.fixture(scope="module")
 def nets(tmp_path_factory):
-    """Tiny unconditional and conditional generators, saved as a snapshot and inside a run folder."""
+    """Tiny unconditional and conditional generators, saved as a snapshot and in a run folder."""
     root = tmp_path_factory.mktemp("apps_cli")
     G0, G3 = _tiny_G(0), _tiny_G(3)
     tf_stylegan2.save_snapshot(root / "tiny.keras", G_ema=G0)
@@ -57,11 +63,17 @@ def nets(tmp_path_factory):
     tf_stylegan2.save_snapshot(run_dir / "network-snapshot-000000.keras", G_ema=G3)
     tf_stylegan2.save_snapshot(run_dir / "network-snapshot-000040.keras", G_ema=G3)
     (run_dir / "network-snapshot-000008.keras").write_bytes(b"older, never chosen")
+    (run_dir / "network-snapshot-000040.pkl").write_bytes(b"same kimg: .keras wins")
     return dict(root=root, G0=G0, G3=G3, uncond=root / "tiny.keras", run_dir=run_dir)
 
 
-def test_resolve_network(nets):
+def test_resolve_network(nets, tmp_path):
     assert common.resolve_network(nets["run_dir"]).name == "network-snapshot-000040.keras"
+    for name in ("network-snapshot-000004.pkl", "network-snapshot-000012.pkl", "fakes000012.png"):
+        (tmp_path / name).write_bytes(b"")
+    assert (
+        common.resolve_network(tmp_path).name == "network-snapshot-000012.pkl"
+    )  # official run folder
     with pytest.raises(common.UserError, match="no network-snapshot"):
         common.resolve_network(nets["root"])
     with pytest.raises(common.UserError, match="unknown network format"):
@@ -70,70 +82,183 @@ def test_resolve_network(nets):
 
 def test_generate_cli_files_and_grid(nets, tmp_path):
     out = tmp_path / "out"
-    proc = _run("generate.py", "--network", nets["uncond"], "--seeds", "0-2,10", "--trunc", "0.7",
-                "--outdir", out)
+    proc = _run(
+        "generate.py",
+        "--network",
+        nets["uncond"],
+        "--seeds",
+        "0-2,10",
+        "--trunc",
+        "0.7",
+        "--outdir",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert sorted(p.name for p in out.iterdir()) == ["seed0000.png", "seed0001.png", "seed0002.png",
-                                                      "seed0010.png"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "seed0000.png",
+        "seed0001.png",
+        "seed0002.png",
+        "seed0010.png",
+    ]
     png = np.asarray(Image.open(out / "seed0010.png"))
     np.testing.assert_array_equal(png, generate.generate_images(nets["G0"], [10], 0.7)[0])
 
     # Conditional network from a run folder: --class all --grid = one row per class.
-    proc = _run("generate.py", "--network", nets["run_dir"], "--seeds", "1-5", "--class", "all", "--grid",
-                "--outdir", tmp_path / "grid")
+    proc = _run(
+        "generate.py",
+        "--network",
+        nets["run_dir"],
+        "--seeds",
+        "1-5",
+        "--class",
+        "all",
+        "--grid",
+        "--outdir",
+        tmp_path / "grid",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "network-snapshot-000040.keras" in proc.stdout
     grid = np.asarray(Image.open(tmp_path / "grid" / "grid.png"))
     assert grid.shape == (3 * 16, 5 * 16, 3)
-    np.testing.assert_array_equal(grid[16:32, 32:48], generate.generate_images(nets["G3"], [3], class_idx=1)[0])
+    np.testing.assert_array_equal(
+        grid[16:32, 32:48], generate.generate_images(nets["G3"], [3], class_idx=1)[0]
+    )
 
 
 def test_bad_input_errors(nets, tmp_path):
     # Checked before TensorFlow loads: exactly one stderr line, exit status 2, nothing written.
-    msg = _error_line(_run("generate.py", "--network", tmp_path / "nope.keras", "--seeds", "1",
-                           "--outdir", tmp_path / "o1"))
+    msg = _error_line(
+        _run(
+            "generate.py",
+            "--network",
+            tmp_path / "nope.keras",
+            "--seeds",
+            "1",
+            "--outdir",
+            tmp_path / "o1",
+        )
+    )
     assert "nope.keras: network not found" in msg
-    proc = _run("generate.py", "--network", nets["uncond"], "--seeds", "1-x", "--outdir", tmp_path / "o2")
-    assert _error_line(proc) == "error: --seeds: cannot parse '1-x' in '1-x' (expected e.g. 0-31,40)"
+    proc = _run(
+        "generate.py", "--network", nets["uncond"], "--seeds", "1-x", "--outdir", tmp_path / "o2"
+    )
+    assert (
+        _error_line(proc) == "error: --seeds: cannot parse '1-x' in '1-x' (expected e.g. 0-31,40)"
+    )
     assert len(proc.stderr.strip().splitlines()) == 1
     bad_img = tmp_path / "photo.png"
     bad_img.write_text("not an image")
-    proc = _run("projector.py", "--network", nets["uncond"], "--target", bad_img, "--outdir", tmp_path / "o3")
+    proc = _run(
+        "projector.py",
+        "--network",
+        nets["uncond"],
+        "--target",
+        bad_img,
+        "--outdir",
+        tmp_path / "o3",
+    )
     assert "photo.png: cannot read the image" in _error_line(proc)
     assert len(proc.stderr.strip().splitlines()) == 1
-    msg = _error_line(_run("style_mixing.py", "--network", nets["uncond"], "--rows", "1", "--cols", "2",
-                           "--styles", "0-x", "--outdir", tmp_path / "o4"))
+    msg = _error_line(
+        _run(
+            "style_mixing.py",
+            "--network",
+            nets["uncond"],
+            "--rows",
+            "1",
+            "--cols",
+            "2",
+            "--styles",
+            "0-x",
+            "--outdir",
+            tmp_path / "o4",
+        )
+    )
     assert "--styles: cannot parse '0-x'" in msg
     # After loading: a class outside c_dim.
-    msg = _error_line(_run("generate.py", "--network", nets["run_dir"], "--seeds", "1", "--class", "3",
-                           "--outdir", tmp_path / "o5"))
+    msg = _error_line(
+        _run(
+            "generate.py",
+            "--network",
+            nets["run_dir"],
+            "--seeds",
+            "1",
+            "--class",
+            "3",
+            "--outdir",
+            tmp_path / "o5",
+        )
+    )
     assert msg == "error: --class 3: outside the network's classes 0..2"
-    assert not any((tmp_path / d).exists() and any((tmp_path / d).iterdir()) for d in ("o1", "o2", "o3", "o5"))
+    assert not any(
+        (tmp_path / d).exists() and any((tmp_path / d).iterdir()) for d in ("o1", "o2", "o3", "o5")
+    )
 
 
 def test_style_mixing_and_projector_cli(nets, tmp_path):
-    proc = _run("style_mixing.py", "--network", nets["uncond"], "--rows", "85,100", "--cols", "55,821,1789",
-                "--styles", "0-2", "--outdir", tmp_path / "mix")
+    proc = _run(
+        "style_mixing.py",
+        "--network",
+        nets["uncond"],
+        "--rows",
+        "85,100",
+        "--cols",
+        "55,821,1789",
+        "--styles",
+        "0-2",
+        "--outdir",
+        tmp_path / "mix",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     names = {p.name for p in (tmp_path / "mix").iterdir()}
-    assert names == {"grid.png", "85-85.png", "100-100.png", "55-55.png", "821-821.png", "1789-1789.png"} | {
-        f"{r}-{c}.png" for r in (85, 100) for c in (55, 821, 1789)}
+    assert names == {
+        "grid.png",
+        "85-85.png",
+        "100-100.png",
+        "55-55.png",
+        "821-821.png",
+        "1789-1789.png",
+    } | {f"{r}-{c}.png" for r in (85, 100) for c in (55, 821, 1789)}
     assert Image.open(tmp_path / "mix" / "grid.png").size == (4 * 16, 3 * 16)
 
     target = tmp_path / "target_src.png"
-    Image.fromarray(np.kron(generate.generate_images(nets["G0"], [7])[0], np.ones((3, 2, 1), np.uint8))).save(target)
+    Image.fromarray(
+        np.kron(generate.generate_images(nets["G0"], [7])[0], np.ones((3, 2, 1), np.uint8))
+    ).save(target)
     lpips = shared_path("weights", "vgg16_lpips_v0.1_keras_layout.npz")
-    proc = _run("projector.py", "--network", nets["uncond"], "--target", target, "--outdir", tmp_path / "proj",
-                "--steps", "8", "--lpips-weights", lpips, "--save-video")
+    proc = _run(
+        "projector.py",
+        "--network",
+        nets["uncond"],
+        "--target",
+        target,
+        "--outdir",
+        tmp_path / "proj",
+        "--steps",
+        "8",
+        "--lpips-weights",
+        lpips,
+        "--save-video",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "dist" in proc.stderr  # the progress bar
     files = {p.name for p in (tmp_path / "proj").iterdir()}
     assert {"target.png", "proj.png", "projected_w.npz"} <= files
     assert "proj.mp4" in files or "proj.gif" in files
-    assert np.asarray(Image.open(tmp_path / "proj" / "target.png")).shape == (16, 16, 3)  # cropped, resized
+    assert np.asarray(Image.open(tmp_path / "proj" / "target.png")).shape == (
+        16,
+        16,
+        3,
+    )  # cropped, resized
     with np.load(tmp_path / "proj" / "projected_w.npz") as data:
         assert data["w"].shape == (1, nets["G0"].num_ws, nets["G0"].w_dim)
         assert data["noise0"].shape == (4, 4)
+    # generate.py --projected-w renders proj.png again (w and the optimised noise maps).
+    ws, noises = generate._load_projected_w(tmp_path / "proj" / "projected_w.npz")
+    np.testing.assert_array_equal(
+        generate.images_from_ws(nets["G0"], ws, noises=noises)[0],
+        np.asarray(Image.open(tmp_path / "proj" / "proj.png")),
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -154,14 +279,17 @@ FRESH = textwrap.dedent("""
             kw["c"] = tf.one_hot(np.arange(len(z)) % 3, 3)
         psi = tf.constant(0.7)
         out["images"] = sig["serving_default"](truncation_psi=psi, **kw)["images"].numpy()
-        out["images1"] = sig["serving_default"](truncation_psi=psi, **{k: v[:1] for k, v in kw.items()})["images"].numpy()
+        first = {k: v[:1] for k, v in kw.items()}
+        out["images1"] = sig["serving_default"](truncation_psi=psi, **first)["images"].numpy()
         out["generate"] = sig["generate"](**kw)["images"].numpy()
         out["ws"] = sig["mapping"](truncation_psi=psi, **kw)["ws"].numpy()
         out["synth"] = sig["synthesis"](ws=tf.constant(out["ws"]))["images"].numpy()
-        out["png0"] = np.frombuffer(sig["png"](truncation_psi=psi, **kw)["images_bytes"].numpy()[0], np.uint8)
+        png = sig["png"](truncation_psi=psi, **kw)["images_bytes"].numpy()
+        out["png0"] = np.frombuffer(png[0], np.uint8)
         np.savez(out_path, **out)
         info[kind] = sorted(sig.keys())
-    info["ours"] = [m for m in sys.modules if m.split(".")[0] in ("tf_stylegan2", "apps", "metrics", "training")]
+    ours = ("tf_stylegan2", "apps", "metrics", "training", "dataset_tool")
+    info["ours"] = [m for m in sys.modules if m.split(".")[0] in ours]
     print(json.dumps(info))
 """)
 
@@ -173,7 +301,11 @@ def test_export_matches_keras_in_fresh_process(nets, tmp_path):
     for kind, G in (("uncond", nets["G0"]), ("cond", nets["G3"])):
         dest = export.export_generator(G, tmp_path / kind / "1", truncation_psi=0.5)
         meta = json.loads((dest / "assets.extra" / "stylegan2.json").read_text())
-        assert meta["z_dim"] == G.z_dim and meta["c_dim"] == G.c_dim and meta["generate_truncation_psi"] == 0.5
+        assert (
+            meta["z_dim"] == G.z_dim
+            and meta["c_dim"] == G.c_dim
+            and meta["generate_truncation_psi"] == 0.5
+        )
         args += [dest, kind, tmp_path / f"{kind}.npz"]
     with pytest.raises(common.UserError, match="already exists"):
         export.export_generator(nets["G0"], tmp_path / "uncond" / "1")
@@ -196,7 +328,9 @@ def test_export_matches_keras_in_fresh_process(nets, tmp_path):
         assert np.mean(out["images"] != keras_u8) < 1e-3
         assert np.abs(out["images"].astype(int) - keras_u8).max() <= 1
         np.testing.assert_array_equal(out["images1"], out["images"][:1])  # variable batch
-        keras_half = common.to_uint8(G(tf.constant(z), c, truncation_psi=0.5, noise_mode="const").numpy())
+        keras_half = common.to_uint8(
+            G(tf.constant(z), c, truncation_psi=0.5, noise_mode="const").numpy()
+        )
         assert np.mean(out["generate"] != keras_half) < 1e-3
         png = np.asarray(Image.open(io.BytesIO(out["png0"].tobytes())))
         np.testing.assert_array_equal(png, out["images"][0])
@@ -209,9 +343,13 @@ def test_export_cli_and_saved_model_cli(nets, tmp_path):
     dest = tmp_path / "stylegan2" / "1"
     proc = _run("export.py", "--network", nets["run_dir"], "--dest", dest, "--trunc", "0.7")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert (dest / "saved_model.pb").is_file() and (dest / "variables" / "variables.index").is_file()
+    assert (dest / "saved_model.pb").is_file() and (
+        dest / "variables" / "variables.index"
+    ).is_file()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    show = subprocess.run([cli, "show", "--all", "--dir", str(dest)], capture_output=True, text=True, env=env)
+    show = subprocess.run(
+        [cli, "show", "--all", "--dir", str(dest)], capture_output=True, text=True, env=env
+    )
     assert show.returncode == 0, show.stderr[-2000:]
     for key in ("serving_default", "generate", "png", "mapping", "synthesis"):
         assert f"signature_def['{key}']" in show.stdout
@@ -220,12 +358,29 @@ def test_export_cli_and_saved_model_cli(nets, tmp_path):
     z = np.random.RandomState(0).randn(2, nets["G3"].z_dim).astype(np.float32)
     c = np.eye(3, dtype=np.float32)[[2, 0]]
     exprs = f"z={z.tolist()};c={c.tolist()};truncation_psi=0.7"
-    run = subprocess.run([cli, "run", "--dir", str(dest), "--tag_set", "serve", "--signature_def",
-                          "serving_default", "--input_exprs", exprs,
-                          "--outdir", str(tmp_path / "cli_out")], capture_output=True, text=True, env=env)
+    run = subprocess.run(
+        [
+            cli,
+            "run",
+            "--dir",
+            str(dest),
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--input_exprs",
+            exprs,
+            "--outdir",
+            str(tmp_path / "cli_out"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     images = np.load(tmp_path / "cli_out" / "images.npy")
     assert images.dtype == np.uint8 and images.shape == (2, 16, 16, 3)
-    keras_u8 = common.to_uint8(nets["G3"](tf.constant(z), tf.constant(c), truncation_psi=0.7,
-                                          noise_mode="const").numpy())
+    keras_u8 = common.to_uint8(
+        nets["G3"](tf.constant(z), tf.constant(c), truncation_psi=0.7, noise_mode="const").numpy()
+    )
     assert np.mean(images != keras_u8) < 1e-3

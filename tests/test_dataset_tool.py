@@ -302,14 +302,14 @@ def test_cifar10_and_npz(emoji, tmp_path):
     cdir.mkdir()
     for b in range(1, 6):
         part = rgb32[(b - 1) * 16:b * 16]
-        batch = {"data": part.transpose(0, 3, 1, 2).reshape(16, -1), "labels": list(range(16))[:16]}
-        batch["labels"] = [int(v) % 10 for v in batch["labels"]]
+        batch = {"data": part.transpose(0, 3, 1, 2).reshape(16, -1), "labels": [i % 10 for i in range(16)]}
         (cdir / f"data_batch_{b}").write_bytes(pickle.dumps(batch))
     rc, _, err = run_tool("create_cifar10", tmp_path / "cf", cdir, "--workers", 1, "--no-shuffle")
     assert rc == 0, err
     info = records.describe(tmp_path / "cf")
     assert (info["count"], info["resolution"], info["c_dim"]) == (80, 32, 10)
     np.testing.assert_array_equal(read_level(tmp_path / "cf", 5), rgb32[:80])
+    np.testing.assert_array_equal(records.load_labels(info).argmax(1), [j % 16 % 10 for j in range(80)])
     z = np.load(shared_path("data", "emojione_64_rgba.npz"))
     np.savez(tmp_path / "e.npz", images=z["images"][:50], labels=z["labels"][:50].astype(np.int64))
     bad = np.where(z["labels"][:50] < 0)[0]
@@ -411,3 +411,11 @@ def test_overwrite_replaces_and_usage_errors(emoji, tmp_path):
     assert rc == 2 and err[0].startswith("Error: unknown command 'nonsense'")
     rc, _, err = run_tool("info", tmp_path / "nowhere")
     assert rc == 2 and err == [f"Error: {tmp_path / 'nowhere'}: no such dataset directory"]
+
+
+def test_failed_build_removes_folders_it_made(tmp_path):
+    src = _bad_case(tmp_path, "mixed_sizes")
+    rc, _, err = run_tool("create_from_images", tmp_path / "new" / "deeper" / "DATA", src, "--no-shuffle",
+                          "--workers", 2)
+    assert rc == 2 and len(err) == 1 and "differs from 8x8" in err[0]
+    assert not (tmp_path / "new").exists()

@@ -387,3 +387,29 @@ def test_read_pth_refuses_code(tmp_path):
         zf.writestr("archive/data.pkl", pickle.dumps(os.system, protocol=2))
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
         weights.read_pth(path)
+
+
+def test_pytorch_fid_name_mapping_covers_all_blocks():
+    """pytorch-fid's .pth (torchvision names) -> our npz names: all 94 conv blocks, no leftovers."""
+    npz = np.load(shared_path("weights", "inception-2015-12-05_fid_pool3.npz"))
+    inverse = {}
+    for torch_block, tf_block in weights._FID_BLOCKS.items():
+        if torch_block.startswith("Conv2d"):
+            inverse[tf_block] = torch_block
+            continue
+        for torch_branch, tf_branch in weights._FID_BRANCHES[weights._block_type(torch_block)].items():
+            inverse[f"{tf_block}.{tf_branch}"] = f"{torch_block}.{torch_branch}"
+    prefixes = sorted({k.rsplit(".", 1)[0] for k in npz.files})
+    assert len(prefixes) == 94 and set(prefixes) == set(inverse)
+    state = {"fc.weight": np.zeros([1008, 2048], np.float32), "fc.bias": np.zeros(1008, np.float32)}
+    for prefix in prefixes:
+        t = inverse[prefix]
+        state[f"{t}.conv.weight"] = npz[f"{prefix}.weight"]
+        state[f"{t}.bn.weight"] = np.ones_like(npz[f"{prefix}.beta"])
+        state[f"{t}.bn.bias"] = npz[f"{prefix}.beta"]
+        state[f"{t}.bn.running_mean"] = npz[f"{prefix}.mean"]
+        state[f"{t}.bn.running_var"] = npz[f"{prefix}.var"]
+    out = weights.pytorch_fid_to_npz(state)
+    assert sorted(out) == sorted(npz.files + ["fc.weight", "fc.bias"])
+    for key in npz.files:
+        np.testing.assert_array_equal(out[key], npz[key])

@@ -186,6 +186,21 @@ def test_modulated_conv_fused_equals_nonfused_and_reference(up, demodulate):
     np.testing.assert_allclose(fused, np_modconv_ref(x, w, s, demodulate, up) + noise, atol=1e-4)
 
 
+@pytest.mark.parametrize("up", [1, 2])
+def test_modulated_conv_grouped_form_equals_batched_matmul_form(up, monkeypatch):
+    import importlib
+
+    mc = importlib.import_module("tf_stylegan2.ops.modulated_conv2d")
+
+    x, w, s = randn(3, 6, 6, 4), randn(3, 3, 4, 5), randn(3, 4)
+    kw = dict(up=up, padding=1, resample_filter=F4)
+    bmm = ops.modulated_conv2d(x, w, s, **kw).numpy()
+    monkeypatch.setattr(mc, "_BMM_MAX_ELEMENTS", 0)  # large inputs use the grouped conv
+    grouped = ops.modulated_conv2d(x, w, s, **kw).numpy()
+    np.testing.assert_allclose(grouped, bmm, atol=1e-5)
+    np.testing.assert_allclose(grouped, np_modconv_ref(x, w, s, True, up), atol=1e-4)
+
+
 def test_modulated_conv_dynamic_batch_in_tf_function():
     x, w, s = randn(2, 4, 4, 3), randn(3, 3, 3, 2), randn(2, 3)
     spec = [tf.TensorSpec([None, 4, 4, 3]), tf.TensorSpec([None, 3])]
@@ -244,3 +259,17 @@ def test_second_order_gradients_eager_and_function(name):
         a, b = a.numpy(), b.numpy()
         assert np.all(np.isfinite(a)) and np.abs(a).max() > 0
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3 * np.abs(a).max())
+
+
+@pytest.mark.parametrize("up", [1, 2])
+def test_second_order_gradients_grouped_fused_form(up, monkeypatch):
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("tf_stylegan2.ops.modulated_conv2d"), "_BMM_MAX_ELEMENTS", 0)
+    fn = lambda x, w, s: ops.modulated_conv2d(x, w, s, up=up, padding=1, resample_filter=F4)  # noqa: E731
+    x, params = tf.constant(randn(4, 8, 8, 3)), [tf.constant(randn(3, 3, 3, 4)), tf.constant(randn(4, 3))]
+    eager = _second_order(fn, x, params)
+    graph = tf.function(_second_order)(fn, x, params)
+    for a, b in zip(eager, graph):
+        assert np.all(np.isfinite(a.numpy())) and np.abs(a.numpy()).max() > 0
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-3 * np.abs(a.numpy()).max())

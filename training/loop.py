@@ -688,6 +688,8 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
         manager.save(checkpoint_number=0)  # state before the first step (resume from a kill in tick 0)
 
     show_bar = progress and sys.stdout.isatty()
+    # Test hook: SIGKILL this process once cur_nimg reaches the value (resume tests kill mid-tick).
+    kill_at = int(os.environ.get("TF_STYLEGAN2_KILL_AT_NIMG", "0") or 0)
     while True:
         cur_nimg = trainer.counter("cur_nimg")
         if stop_after_nimg is not None and cur_nimg >= stop_after_nimg:
@@ -696,6 +698,11 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
         trainer.counters["batches_read"].assign_add(1)
         trainer.iteration(reals, labels, stats, ema_rampup)
         cur_nimg = trainer.counter("cur_nimg")
+        if kill_at and cur_nimg >= kill_at:
+            import signal
+
+            sys.stdout.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
         done = cur_nimg >= total_nimg
         tick_start_nimg = trainer.counter("tick_start_nimg")
         if show_bar:

@@ -19,6 +19,8 @@ PROG = "training/run.py"
 
 
 def define_flags():
+    if "max-minutes" in FLAGS:  # already defined (tests call run() machinery twice)
+        return
     flags.DEFINE_integer("gpus", None, "Devices per machine (replicas); without GPUs, logical CPU devices. "
                          "Default 1.")
     flags.DEFINE_string("data", None, "Dataset directory (dataset_tool.py output or NVIDIA's TFRecords).")
@@ -183,6 +185,9 @@ def _broadcast_run_id(strategy, run_id, is_chief):
 
 
 def main(argv):
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
     run_dir = _resume_run_dir()

@@ -81,13 +81,25 @@ def _describe(obj):
     return f"a {type(obj).__name__}"
 
 
+def _fold_layer_kwargs(init_kwargs):
+    """ADA-PT SynthesisNetwork forwards unknown kwargs down to every SynthesisLayer, and
+    legacy.py writes `activation` / `use_noise` at that level: move them to `layer_kwargs`."""
+    synthesis = dict(init_kwargs.get("synthesis_kwargs") or {})
+    layer = {k: synthesis.pop(k) for k in ("activation", "use_noise") if k in synthesis}
+    if not layer:
+        return init_kwargs
+    synthesis["layer_kwargs"] = dict(synthesis.get("layer_kwargs") or {}, **layer)
+    return dict(init_kwargs, synthesis_kwargs=synthesis)
+
+
 def build_network(spec):
     """NetworkSpec -> our Keras Generator / Discriminator holding its weights."""
     from tf_stylegan2.legacy import ada_state
     from tf_stylegan2.networks import Discriminator, Generator
 
     classes = {"Generator": Generator, "Discriminator": Discriminator}
-    net = classes[spec.class_name](**ada_state.ada_kwargs_to_ours(spec.init_kwargs))
+    kwargs = ada_state.ada_kwargs_to_ours(_fold_layer_kwargs(spec.init_kwargs))
+    net = classes[spec.class_name](**kwargs)
     ada_state.apply_ada_state(net, spec.state)
     return net
 

@@ -39,6 +39,14 @@ def _conv_transpose(x, w, stride, groups):
     return tf.ensure_shape(y, [None, (h - 1) * stride + kh, (wd - 1) * stride + kw, groups * cout])
 
 
+def up_fir_padding(kw, f, up, padding):
+    """FIR padding (x0, x1, y0, y1) after the VALID transposed conv of a k x k up-conv (ADA-PT)."""
+    fw = f.shape[1] if f is not None else 1
+    p0 = int(padding) + (fw + up - 1) // 2 - (kw - 1)
+    p1 = int(padding) + (fw - up) // 2 - (kw - up)
+    return [p0, p1, p0, p1]
+
+
 def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1):
     """Conv with optional FIR up/down (factor 2 typical), exactly as ADA-PT `conv2d_resample`.
 

@@ -1,0 +1,194 @@
+"""Distributed training and exact resume (subprocesses; tiny networks at 16x16).
+
+* one iteration (all four phases) on 1, 2 and 4 replicas, same global batch and seed -> same weights;
+* two processes on localhost under MultiWorkerMirroredStrategy -> identical weights on both workers;
+* SIGKILL in the middle of a tick, then --resume RUN_DIR -> the weights of an uninterrupted run;
+* the run directory: config.json, log.txt, TensorBoard events, image grids, a loadable snapshot.
+"""
+
+import glob
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1"}
+
+
+@pytest.fixture(scope="module")
+def data16(tmp_path_factory):
+    from dataset_tool import create
+
+    root = tmp_path_factory.mktemp("data")
+    rnd = np.random.RandomState(0)
+    np.savez(root / "src.npz", images=rnd.randint(0, 256, [64, 16, 16, 3]).astype(np.uint8))
+    create.create_from_npz(str(root / "d16"), str(root / "src.npz"), log=lambda *a: None, workers=1)
+    return str(root / "d16")
+
+
+def _env(**extra):
+    env = dict(os.environ, **QUIET, **extra)
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _train_cmd(data, outdir, *extra):
+    return [sys.executable, "training/run.py", "--data", data, "--config", "tiny", "--outdir",
+            str(outdir), "--total-kimg", "0.064", "--kimg-per-tick", "0.024", "--snap", "2", *extra]
+
+
+def _check(proc, what):
+    out = proc.stdout if isinstance(proc.stdout, str) else ""
+    err = proc.stderr if isinstance(proc.stderr, str) else ""
+    assert proc.returncode == 0, f"{what} failed ({proc.returncode}):\n{out[-3000:]}\n{err[-3000:]}"
+
+
+def _final_state(run_dir, worker=0):
+    """{name: array} of the latest checkpoint: networks, EMA, optimizers, pl_mean, RNG, counters."""
+    path = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints", f"worker{worker}"))
+    reader = tf.train.load_checkpoint(path)
+    names = [n for n in reader.get_variable_to_shape_map()
+             if not n.startswith(("data/", "save_counter", "_CHECKPOINTABLE")) and "OBJECT_GRAPH" not in n]
+    return {n: reader.get_tensor(n) for n in names}
+
+
+def _max_diff(a, b):
+    assert sorted(a) == sorted(b)
+    assert any(k.startswith("G/") for k in a) and any(k.startswith("opt_D/") for k in a)
+    return max(float(np.max(np.abs(np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64))))
+               for k in a)
+
+
+REPLICAS_SCRIPT = textwrap.dedent("""
+    import sys, numpy as np, tensorflow as tf
+    tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
+                                               [tf.config.LogicalDeviceConfiguration()] * 4)
+    from training import config as C, loop
+    from training.dataset import make_dataset
+    data, out = sys.argv[1], sys.argv[2]
+    reals, labels = next(iter(make_dataset(data, 16, seed=0)))
+    result = {}
+    for n in (1, 2, 4):
+        strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(n)],
+                                                  cross_device_ops=tf.distribute.ReductionToOneDevice())
+        cfg = C.make_config("tiny", data=data, outdir="", resolution=16, channels=3, gpus=n, batch=16)
+        t = loop.Trainer(cfg, strategy)
+        t.iteration(reals, labels)  # batch 0: Gmain, Greg, Dmain, Dreg, then G_ema
+        for net in ("G", "D", "G_ema"):
+            for i, v in enumerate(getattr(t, net).weights):
+                result[f"{n}/{net}/{i}"] = v.numpy()
+        result[f"{n}/pl_mean"] = t.pl_mean.numpy()
+    np.savez(out, **result)
+""")
+
+
+@pytest.mark.slow
+def test_one_iteration_same_weights_on_1_2_4_replicas(data16, tmp_path):
+    out = tmp_path / "w.npz"
+    proc = subprocess.run([sys.executable, "-c", REPLICAS_SCRIPT, data16, str(out)], cwd=REPO,
+                          env=_env(), capture_output=True, text=True, timeout=600)
+    _check(proc, "replicas script")
+    w = np.load(out)
+    ref = {k[2:]: w[k] for k in w.files if k.startswith("1/")}
+    assert ref["pl_mean"] > 0 and len(ref) > 50
+    for n in (2, 4):
+        diff = max(float(np.max(np.abs(w[f"{n}/{k}"] - v))) for k, v in ref.items())
+        assert diff <= 1e-5, f"{n} replicas differ from 1 by {diff}"
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_workers_multiworker_identical_weights(data16, tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"localhost:{p}" for p in ports]}
+    procs = []
+    for i in range(2):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+        procs.append(subprocess.Popen(
+            _train_cmd(data16, tmp_path, "--total-kimg", "0.04", "--kimg-per-tick", "0.016"),
+            cwd=REPO, env=_env(TF_CONFIG=tf_config), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True))
+    for i, p in enumerate(procs):
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, f"worker {i}:\n{out[-2000:]}\n{err[-3000:]}"
+    (run_dir,) = glob.glob(str(tmp_path / "0000*"))
+    assert "2 worker(s)" in open(os.path.join(run_dir, "log.txt")).read()
+    w0, w1 = _final_state(run_dir, 0), _final_state(run_dir, 1)
+    assert int(w0["cur_nimg/.ATTRIBUTES/VARIABLE_VALUE"]) == 40
+    assert _max_diff(w0, w1) == 0.0
+
+
+@pytest.mark.slow
+def test_sigkill_mid_tick_then_resume_equals_uninterrupted_run(data16, tmp_path):
+    a_dir, b_dir = tmp_path / "a", tmp_path / "b"
+    # Ticks end at 8, 32 and 56 images; the kill lands at 48, inside the third tick.
+    a = subprocess.Popen(_train_cmd(data16, a_dir), cwd=REPO, env=_env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    b = subprocess.Popen(_train_cmd(data16, b_dir), cwd=REPO,
+                         env=_env(TF_STYLEGAN2_KILL_AT_NIMG="48"), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    b_out, b_err = b.communicate(timeout=600)
+    assert b.returncode == -signal.SIGKILL, b_err[-3000:]
+    (run_b,) = glob.glob(str(b_dir / "0000*"))
+    assert not os.path.exists(os.path.join(run_b, "_finished.txt"))
+    resumed = subprocess.run([sys.executable, "training/run.py", "--resume", run_b], cwd=REPO,
+                             env=_env(), capture_output=True, text=True, timeout=600)
+    _check(resumed, "resume")
+    a_out, a_err = a.communicate(timeout=600)
+    assert a.returncode == 0, a_err[-3000:]
+    (run_a,) = glob.glob(str(a_dir / "0000*"))
+    assert "Resumed from" in resumed.stdout and "kimg 0.032" in resumed.stdout
+    state_a, state_b = _final_state(run_a), _final_state(run_b)
+    assert int(state_a["cur_nimg/.ATTRIBUTES/VARIABLE_VALUE"]) == 64
+    assert _max_diff(state_a, state_b) == 0.0
+    _check_run_dir(run_a)
+
+
+def _check_run_dir(run_dir):
+    import tf_stylegan2
+
+    files = set(os.listdir(run_dir))
+    for name in ("config.json", "log.txt", "reals.png", "fakes_init.png", "fakes000000.png",
+                 "network-snapshot-000000.keras", "_finished.txt"):
+        assert name in files, f"{name} missing from {sorted(files)}"
+    cfg = json.load(open(os.path.join(run_dir, "config.json")))
+    assert cfg["preset"] == "tiny" and cfg["total_kimg"] == 0.064
+    log = open(os.path.join(run_dir, "log.txt")).read()
+    ticks = [ln for ln in log.splitlines() if ln.startswith("tick ")]
+    assert len(ticks) == 4 and "sec/kimg" in ticks[0] and "img/s" in ticks[0] and "mem" in ticks[0]
+    from PIL import Image
+
+    assert Image.open(os.path.join(run_dir, "fakes000000.png")).size == (8 * 16, 4 * 16)
+    (events,) = glob.glob(os.path.join(run_dir, "events.out.tfevents.*"))
+    tags = set()
+    for record in tf.data.TFRecordDataset(events):
+        event = tf.compat.v1.Event.FromString(record.numpy())
+        tags.update(v.tag for v in event.summary.value)
+    for tag in ("Loss/G/loss", "Loss/D/loss", "Loss/r1_penalty", "Loss/pl_penalty", "Loss/pl_mean",
+                "Timing/sec_per_kimg", "Timing/img_per_sec", "Resources/peak_mem_gb", "fakes"):
+        assert tag in tags, f"{tag} not in {sorted(tags)}"
+    nets = tf_stylegan2.load_network(os.path.join(run_dir, "network-snapshot-000000.keras"))
+    state = _final_state(run_dir)
+    G_ema = nets["G_ema"]
+    img = G_ema(tf.zeros([1, G_ema.z_dim]), None)
+    assert img.shape == (1, 16, 16, 3)
+    # the final snapshot holds the final G_ema
+    w_avg = [k for k in state if k.startswith("G_ema/") and "w_avg" in k]
+    assert w_avg and np.allclose(state[w_avg[0]], G_ema.mapping.w_avg.numpy())
