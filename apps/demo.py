@@ -10,6 +10,7 @@ Every step is the user command itself, run as a subprocess, so the demo shows wh
 """
 
 import glob
+import io
 import json
 import os
 import pathlib
@@ -44,12 +45,14 @@ def _step(title, args, log):
     print(f"\n=== {title}\n$ {shown}", flush=True)
     log.write(f"\n=== {title}\n$ {shown}\n")
     t0 = time.time()
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     lines = []
-    for line in proc.stdout:
-        sys.stdout.write(line)
+    # newline='' keeps the '\r' of progress bars, so they redraw in place as in a terminal
+    for line in io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="replace", newline=""):
         log.write(line)
+        if not TF_NOISE.match(line):  # TF's C++ start-up chatter goes to the log only
+            sys.stdout.write(line)
         lines.append(line)
     proc.wait()
     log.flush()
@@ -57,6 +60,9 @@ def _step(title, args, log):
         print(f"error: demo step '{title}' failed with exit status {proc.returncode}", file=sys.stderr)
         sys.exit(proc.returncode)
     return "".join(lines), time.time() - t0
+
+
+TF_NOISE = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} [\d:.]+ )")
 
 
 def _fid_value(output, metric):
@@ -81,8 +87,9 @@ def main(argv):
     summary = {}
     with open(out / "demo-log.txt", "w", encoding="utf-8") as log:
         args = ["dataset_tool.py", "create_fashion_mnist", data, "--overwrite"]
-        if FLAGS.source:
-            args += ["--source", FLAGS.source]
+        source = FLAGS.source or _default_source()
+        if source:
+            args += ["--source", source]
         if FLAGS["max-images"].value:
             args += ["--max-images", FLAGS["max-images"].value]
         _step("1/5 dataset: Fashion-MNIST, padded to 32x32, with labels", args, log)
@@ -97,7 +104,8 @@ def main(argv):
         fids = {}
         for name, snap in (("start", snaps[0]), ("end", snaps[-1])):
             text, _ = _step(f"3/5 {FLAGS.fid} at the {name} ({os.path.basename(snap)})",
-                            ["metrics/run.py", "--network", snap, "--data", data, "--metrics", FLAGS.fid], log)
+                            ["metrics/run.py", "--network", snap, "--data", data, "--metrics", FLAGS.fid]
+                            + _weights_args(), log)
             fids[name] = _fid_value(text, FLAGS.fid)
         summary["fid"] = fids
 
@@ -134,6 +142,20 @@ def main(argv):
     print(f"FID ({FLAGS.fid}): start {fids['start']}, end {fids['end']}")
     for what, where in summary["files"].items():
         print(f"  {what}: {where}")
+
+
+def _weights_args():
+    """Metric weights: $TF_STYLEGAN2_WEIGHTS or the cache as usual, else the project machines' ../shared/weights."""
+    shared = REPO.parent / "shared" / "weights"
+    if os.environ.get("TF_STYLEGAN2_WEIGHTS") or not shared.is_dir():
+        return []
+    return ["--weights-dir", str(shared)]
+
+
+def _default_source():
+    """The project machines' copy of Fashion-MNIST (../shared/data), else the dataset tool's own search."""
+    shared = REPO.parent / "shared" / "data" / "fashion-mnist"
+    return str(shared) if (shared / "train-images-idx3-ubyte.gz").exists() else None
 
 
 def _first(folder, pattern):

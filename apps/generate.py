@@ -236,7 +236,6 @@ def main(argv):
         common.resolve_network(FLAGS.network)
         if projected_w:
             ws, noises = _load_projected_w(projected_w)
-        outdir = common.make_outdir(FLAGS.outdir)
         psi, cutoff = FLAGS.trunc, FLAGS["trunc-cutoff"].value
         noise_mode = FLAGS["noise-mode"].value
 
@@ -252,6 +251,7 @@ def main(argv):
             raise common.UserError(f"--trunc-cutoff {cutoff}: outside 0..{G.num_ws} (num_ws)")
         for k in classes:  # validate before writing anything
             common.class_labels(G, k)
+        outdir = common.make_outdir(FLAGS.outdir)
 
         if projected_w:
             if noises is not None and len(noises) != len(common.noise_variables(G)):

@@ -23,7 +23,7 @@ import sys
 import numpy as np
 from absl import app, flags
 
-from apps import common
+from apps import common, generate
 
 FLAGS = flags.FLAGS
 
@@ -237,11 +237,9 @@ def project(G, target, lpips, num_steps=1000, seed=303, class_idx=None, progress
 
 
 def render(G, ws, noises):
-    """uint8 [N,H,W,C] images of ws [N,num_ws,w_dim] with the given noise maps (TF1 order)."""
-    import tensorflow as tf
-
-    with common.noise_maps_set(G, noises):
-        return common.to_uint8(G.synthesis(tf.constant(ws, tf.float32), noise_mode="const").numpy())
+    """uint8 [N,H,W,C] images of ws [N,num_ws,w_dim] with the given noise maps (TF1 order); the same
+    code path as generate.py --projected-w, so proj.png and proj00.png are equal."""
+    return generate.images_from_ws(G, ws, noises=noises)
 
 
 # ----------------------------------------------------------------------------

@@ -94,7 +94,6 @@ def main(argv):
         cols = common.parse_seeds(FLAGS.cols, "cols")
         styles = common.parse_range(FLAGS.styles, "styles")
         common.resolve_network(FLAGS.network)
-        outdir = common.make_outdir(FLAGS.outdir)
         G, file = common.load_generator(FLAGS.network)
         print(f"Loaded {file}: {G.img_resolution}x{G.img_resolution}, num_ws {G.num_ws}")
         images, grid = style_mixing(
@@ -107,6 +106,7 @@ def main(argv):
             FLAGS["class"].value,
             FLAGS["noise-mode"].value,
         )
+        outdir = common.make_outdir(FLAGS.outdir)
         for (r, k), img in images.items():
             common.save_image(outdir / f"{r}-{k}.png", img)
         common.save_image(outdir / "grid.png", grid)

@@ -7,7 +7,7 @@ apps.export, reloads it with tf.saved_model.load, and times the same job three w
 called eagerly, the Keras model under tf.function, and the SavedModel's serving_default signature
 (z -> uint8 images, const noise, psi 0.7; the uint8 conversion is timed in all three).
 Latency: median of --repeats calls at batch 1. Throughput: images/s over --repeats // 4 (>= 3) calls
-at batch 16. Prints a Markdown table.
+at batch 16. The three take turns call by call (fair on a shared machine). Prints a Markdown table.
 """
 
 import os
@@ -36,15 +36,19 @@ def define_flags():
     flags.DEFINE_integer("threads", 0, "TF intra/inter-op threads (0 = TF default).")
 
 
-def _time(fn, repeats, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return np.asarray(times)
+def _time_interleaved(fns, repeats, warmup=2):
+    """Seconds per call [len(fns), repeats]; the functions take turns, so a load change on a shared
+    machine hits all of them alike."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = np.zeros([len(fns), repeats])
+    for r in range(repeats):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            times[i, r] = time.perf_counter() - t0
+    return times
 
 
 def main(argv):
@@ -77,19 +81,17 @@ def main(argv):
                 kw["c"] = c
             return serve(**kw)["images"]
 
-        rows = []
-        for name, fn in (
-            ("Keras eager", keras_eager),
-            ("Keras tf.function", keras_graph),
-            ("SavedModel serving_default", exported),
-        ):
-            res = {}
-            for batch, repeats in ((1, FLAGS.repeats), (16, max(3, FLAGS.repeats // 4))):
-                z = tf.constant(np.random.RandomState(batch).randn(batch, G.z_dim), tf.float32)
-                c = tf.one_hot(np.arange(batch) % c_dim, c_dim) if c_dim else None
-                t = _time(lambda: fn(z, c).numpy(), repeats)
-                res[batch] = (np.median(t), batch * len(t) / t.sum())
-            rows.append((name, res[1][0] * 1000, res[16][1]))
+        names = ("Keras eager", "Keras tf.function", "SavedModel serving_default")
+        fns = (keras_eager, keras_graph, exported)
+        res = {}
+        for batch, repeats in ((1, FLAGS.repeats), (16, max(3, FLAGS.repeats // 4))):
+            z = tf.constant(np.random.RandomState(batch).randn(batch, G.z_dim), tf.float32)
+            c = tf.one_hot(np.arange(batch) % c_dim, c_dim) if c_dim else None
+            calls = [lambda fn=fn: fn(z, c).numpy() for fn in fns]
+            res[batch] = _time_interleaved(calls, repeats)  # [3, repeats] seconds
+        latency_ms = np.median(res[1], axis=1) * 1000
+        throughput = 16 * res[16].shape[1] / res[16].sum(axis=1)
+        rows = list(zip(names, latency_ms, throughput))
 
     n_params = sum(int(np.prod(v.shape)) for v in G.trainable_weights)
     print(

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from metrics import fid, inception, inception_score, kid, metric_utils, ppl, precision_recall
+# The metric modules (and TensorFlow) are imported when a metric runs, so name checks are instant.
 
 _COUNT = r"(\d+)(k?)"
 
@@ -76,6 +76,7 @@ _DETECTORS = {}
 
 def get_detector(name="inception", weights_dir=None, weights_path=None, jit_compile=False):
     """Detectors are loaded once per process (the Inception takes seconds to build)."""
+    from metrics import inception
     key = (name, str(weights_dir), str(weights_path), jit_compile)
     if key not in _DETECTORS:
         _DETECTORS[key] = inception.make_detector(name, weights_path=weights_path,
@@ -111,6 +112,7 @@ def calc_metric(name, generator=None, data=None, *, z_dim=None, c_dim=None, mapp
       None = no cache). strategy: a tf.distribute strategy (default: the current one, if any).
     seed: None draws fresh latents each call (as NVIDIA's metrics); an int makes it repeatable.
     """
+    from metrics import fid, inception_score, kid, metric_utils, ppl, precision_recall
     kind, args = parse_metric(name)
     start = time.time()
     gen = metric_utils.GeneratorAdapter(generator, z_dim=z_dim, c_dim=c_dim, mapping=mapping,
@@ -159,7 +161,7 @@ def calc_metric(name, generator=None, data=None, *, z_dim=None, c_dim=None, mapp
         extra["comparable"] = bool(getattr(detector, "comparable", False))
     total = time.time() - start
     if num_gpus is None:
-        st = metric_utils._get_strategy(strategy)
+        st = metric_utils.get_strategy(strategy)
         num_gpus = st.num_replicas_in_sync if st is not None else 1
     return dict(results=results, metric=name, total_time=total, total_time_str=format_time(total),
                 num_gpus=num_gpus, snapshot_pkl=snapshot, timestamp=time.time(), **extra)

@@ -247,11 +247,13 @@ class GeneratorAdapter:
         if generator is not None and self.z_dim is None:
             raise ValueError("the generator has no z_dim attribute: pass z_dim=")
 
-    def generate(self, z, c):
-        """[N,H,W,C] float32 in [-1,1]; metrics never truncate; random noise as the official code."""
+    def generate(self, z, c, noise_seed=None):
+        """[N,H,W,C] float32 in [-1,1]; metrics never truncate; random noise as the official code
+        (drawn from noise_seed, int32 [2], so runs are repeatable and work under op determinism)."""
         c = c if self.c_dim else None
         if self._is_network:
-            return self.G(z, c, truncation_psi=1.0, noise_mode=self.noise_mode)
+            return self.G(z, c, truncation_psi=1.0, noise_mode=self.noise_mode,
+                          noise_seed=noise_seed)
         return self.G(z, c)
 
     @property
@@ -371,7 +373,7 @@ class FeatureStats:
 # Running a detector on batches, split across the replicas of a tf.distribute strategy.
 
 
-def _get_strategy(strategy):
+def get_strategy(strategy):
     if strategy is not None:
         return strategy
     return tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
@@ -382,7 +384,7 @@ def run_split(fn, inputs, strategy=None):
 
     Pads N to a multiple of the replica count and drops the padding from the gathered result.
     """
-    strategy = _get_strategy(strategy)
+    strategy = get_strategy(strategy)
     if strategy is None or strategy.num_replicas_in_sync == 1:
         return fn(*inputs)
     r = strategy.num_replicas_in_sync
@@ -451,14 +453,15 @@ def compute_feature_stats_for_generator(detector, gen, num_items, batch_size=32,
                          max_items=num_items)
     progress = Progress(desc, num_items, verbose)
 
-    def fn(z, c):
-        return detector(to_uint8(gen.generate(z, c)))
+    def fn(z, c, seeds):  # seeds [n,2]: one row per image; a replica uses its slice's first row
+        return detector(to_uint8(gen.generate(z, c, noise_seed=seeds[0])))
 
     while not stats.is_full():
         n = min(batch_size, num_items - stats.num_items)
         z = rng.standard_normal([n, gen.z_dim]).astype(np.float32)
         c = sample_labels(labels, n, rng)
-        stats.append(np.asarray(run_split(fn, [z, c], strategy)))
+        seeds = rng.randint(0, 2**31 - 1, size=[n, 2]).astype(np.int32)
+        stats.append(np.asarray(run_split(fn, [z, c, seeds], strategy)))
         progress.update(n)
     progress.close()
     return stats

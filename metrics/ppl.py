@@ -77,12 +77,12 @@ def ppl_distances(gen, lpips, num_samples, epsilon=1e-4, space="w", sampling="en
         z = rng.standard_normal([2 * n, gen.z_dim]).astype(np.float32)
         t = (rng.uniform(size=[n, 1]) if sampling == "full" else np.zeros([n, 1])).astype(np.float32)
         c = metric_utils.sample_labels(labels, n, rng)
-        noise_seed = rng.randint(0, 2**31 - 1, size=[2]).astype(np.int32)
+        seeds = rng.randint(0, 2**31 - 1, size=[n, 2]).astype(np.int32)
 
-        def fn(z0, z1, t, c):
-            return pair_images(z0, z1, t, c, tf.constant(noise_seed))
+        def fn(z0, z1, t, c, seeds):  # one noise seed per replica slice, shared by a pair's ends
+            return pair_images(z0, z1, t, c, seeds[0])
 
-        d = metric_utils.run_split(fn, [z[0::2], z[1::2], t, c], strategy)
+        d = metric_utils.run_split(fn, [z[0::2], z[1::2], t, c, seeds], strategy)
         dists.extend(np.asarray(d, np.float64).tolist())
         progress.update(n)
     progress.close()

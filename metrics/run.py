@@ -65,9 +65,9 @@ def _exists(path, what):
 
 
 def main_two_sets(kind, a, b):
-    from metrics import fid, kid, metric_main, weights
     _exists(a, "folder or dataset")
     _exists(b, "folder or dataset")
+    from metrics import fid, kid, metric_main, weights
     try:
         det = metric_main.get_detector(FLAGS.detector, weights_dir=FLAGS["weights-dir"].value)
         fn = fid.fid_between if kind == "fid" else kid.kid_between

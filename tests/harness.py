@@ -11,7 +11,11 @@ class _Holder(keras.Model):
 
     def __init__(self, inner, **kwargs):
         super().__init__(**kwargs)
-        self.inner = inner if isinstance(inner, keras.layers.Layer) else keras.saving.deserialize_keras_object(inner)
+        self.inner = (
+            inner
+            if isinstance(inner, keras.layers.Layer)
+            else keras.saving.deserialize_keras_object(inner)
+        )
         self.built = True
 
     def call(self, *args, **kwargs):
@@ -37,9 +41,18 @@ def _assert_same(a, b, what, atol):
         np.testing.assert_allclose(x, y, rtol=0, atol=atol, err_msg=what)
 
 
-def assert_layer_contract(cls, init_kwargs, call_args, call_kwargs=None, expected_output_shape=None,
-                          num_trainable=None, num_non_trainable=None, tmp_path=None, atol=0.0):
-    """Check the Keras contract of `cls(**init_kwargs)` called as `layer(*call_args, **call_kwargs)`.
+def assert_layer_contract(
+    cls,
+    init_kwargs,
+    call_args,
+    call_kwargs=None,
+    expected_output_shape=None,
+    num_trainable=None,
+    num_non_trainable=None,
+    tmp_path=None,
+    atol=0.0,
+):
+    """Check the Keras contract of `layer = cls(**init_kwargs)`, `layer(*call_args, **call_kwargs)`.
 
     - weights exist after build and match the expected counts (when given);
     - get_config() holds every init kwarg and from_config() + set_weights() reproduces the outputs;
@@ -52,11 +65,18 @@ def assert_layer_contract(cls, init_kwargs, call_args, call_kwargs=None, expecte
     out = _outputs(layer, call_args, call_kwargs)
     assert layer.built, f"{cls.__name__} is not built after a call"
     if expected_output_shape is not None:
-        assert tuple(out[0].shape) == tuple(expected_output_shape), (out[0].shape, expected_output_shape)
+        assert tuple(out[0].shape) == tuple(expected_output_shape), (
+            out[0].shape,
+            expected_output_shape,
+        )
     if num_trainable is not None:
-        assert len(layer.trainable_weights) == num_trainable, [w.path for w in layer.trainable_weights]
+        assert len(layer.trainable_weights) == num_trainable, [
+            w.path for w in layer.trainable_weights
+        ]
     if num_non_trainable is not None:
-        assert len(layer.non_trainable_weights) == num_non_trainable, [w.path for w in layer.non_trainable_weights]
+        assert len(layer.non_trainable_weights) == num_non_trainable, [
+            w.path for w in layer.non_trainable_weights
+        ]
     again = _outputs(layer, call_args, call_kwargs)
     _assert_same(out, again, f"{cls.__name__}: repeated call", 0.0)
 
@@ -67,7 +87,12 @@ def assert_layer_contract(cls, init_kwargs, call_args, call_kwargs=None, expecte
     _outputs(clone, call_args, call_kwargs)  # builds
     assert [tuple(w.shape) for w in clone.weights] == [tuple(w.shape) for w in layer.weights]
     clone.set_weights(layer.get_weights())
-    _assert_same(out, _outputs(clone, call_args, call_kwargs), f"{cls.__name__}: from_config round trip", atol)
+    _assert_same(
+        out,
+        _outputs(clone, call_args, call_kwargs),
+        f"{cls.__name__}: from_config round trip",
+        atol,
+    )
     assert cls.from_config(clone.get_config()).get_config() == config
 
     if tmp_path is not None:
@@ -76,5 +101,10 @@ def assert_layer_contract(cls, init_kwargs, call_args, call_kwargs=None, expecte
         holder.save(path)
         loaded = keras.saving.load_model(path, compile=False)
         assert type(loaded.inner) is cls
-        _assert_same(out, _outputs(loaded.inner, call_args, call_kwargs), f"{cls.__name__}: .keras round trip", atol)
+        _assert_same(
+            out,
+            _outputs(loaded.inner, call_args, call_kwargs),
+            f"{cls.__name__}: .keras round trip",
+            atol,
+        )
     return layer

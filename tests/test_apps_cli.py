@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -22,6 +23,15 @@ from tf_stylegan2.networks import Generator, presets
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SAVED_MODEL_CLI = pathlib.Path(sys.executable).with_name("saved_model_cli")
+
+
+def assert_u8_close(a, b):
+    """uint8 images from two code paths (eager / graph / another process): float rounding may flip a
+    value across a rounding boundary: allow 0.1 % of the values (at least one) off by 1."""
+    a, b = np.asarray(a).astype(int), np.asarray(b).astype(int)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    off = int(np.sum(a != b))
+    assert off <= max(1, 1e-3 * a.size) and np.abs(a - b).max(initial=0) <= 1, off
 
 
 def _run(*args, cwd=REPO):
@@ -44,6 +54,7 @@ def _error_line(proc):
 
 
 def _tiny_G(c_dim):
+    keras.utils.set_random_seed(2000 + c_dim)  # the same weights in every run
     G = Generator(**presets.network_kwargs("tiny", 16, 3, c_dim)[0])
     for v in G.synthesis.weights:
         if "noise_strength" in v.path:
@@ -101,7 +112,7 @@ def test_generate_cli_files_and_grid(nets, tmp_path):
         "seed0010.png",
     ]
     png = np.asarray(Image.open(out / "seed0010.png"))
-    np.testing.assert_array_equal(png, generate.generate_images(nets["G0"], [10], 0.7)[0])
+    assert_u8_close(png, generate.generate_images(nets["G0"], [10], 0.7)[0])
 
     # Conditional network from a run folder: --class all --grid = one row per class.
     proc = _run(
@@ -120,9 +131,7 @@ def test_generate_cli_files_and_grid(nets, tmp_path):
     assert "network-snapshot-000040.keras" in proc.stdout
     grid = np.asarray(Image.open(tmp_path / "grid" / "grid.png"))
     assert grid.shape == (3 * 16, 5 * 16, 3)
-    np.testing.assert_array_equal(
-        grid[16:32, 32:48], generate.generate_images(nets["G3"], [3], class_idx=1)[0]
-    )
+    assert_u8_close(grid[16:32, 32:48], generate.generate_images(nets["G3"], [3], class_idx=1)[0])
 
 
 def test_bad_input_errors(nets, tmp_path):
@@ -190,9 +199,7 @@ def test_bad_input_errors(nets, tmp_path):
         )
     )
     assert msg == "error: --class 3: outside the network's classes 0..2"
-    assert not any(
-        (tmp_path / d).exists() and any((tmp_path / d).iterdir()) for d in ("o1", "o2", "o3", "o5")
-    )
+    assert not any((tmp_path / d).exists() for d in ("o1", "o2", "o3", "o4", "o5"))  # no output
 
 
 def test_style_mixing_and_projector_cli(nets, tmp_path):
@@ -255,7 +262,7 @@ def test_style_mixing_and_projector_cli(nets, tmp_path):
         assert data["noise0"].shape == (4, 4)
     # generate.py --projected-w renders proj.png again (w and the optimised noise maps).
     ws, noises = generate._load_projected_w(tmp_path / "proj" / "projected_w.npz")
-    np.testing.assert_array_equal(
+    assert_u8_close(
         generate.images_from_ws(nets["G0"], ws, noises=noises)[0],
         np.asarray(Image.open(tmp_path / "proj" / "proj.png")),
     )
@@ -327,7 +334,7 @@ def test_export_matches_keras_in_fresh_process(nets, tmp_path):
         assert out["images"].dtype == np.uint8 and out["images"].shape == (3, 16, 16, 3)
         assert np.mean(out["images"] != keras_u8) < 1e-3
         assert np.abs(out["images"].astype(int) - keras_u8).max() <= 1
-        np.testing.assert_array_equal(out["images1"], out["images"][:1])  # variable batch
+        assert_u8_close(out["images1"], out["images"][:1])  # variable batch
         keras_half = common.to_uint8(
             G(tf.constant(z), c, truncation_psi=0.5, noise_mode="const").numpy()
         )

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from harness import assert_layer_contract
+
 from tf_stylegan2 import layers
 
 RNG = np.random.default_rng(1)
@@ -40,32 +40,64 @@ def test_conv_layer_gain_and_clamp():
     assert conv.weight_gain == pytest.approx(1 / np.sqrt(27))
 
 
-@pytest.mark.parametrize("kwargs,shape", [
-    (dict(in_features=5, out_features=3, activation="lrelu", lr_multiplier=0.01), (2, 3)),
-])
+@pytest.mark.parametrize(
+    "kwargs,shape",
+    [
+        (dict(in_features=5, out_features=3, activation="lrelu", lr_multiplier=0.01), (2, 3)),
+    ],
+)
 def test_fully_connected_contract(kwargs, shape, tmp_path):
-    assert_layer_contract(layers.FullyConnectedLayer, kwargs, [randn(2, 5)], expected_output_shape=shape,
-                          num_trainable=2, tmp_path=tmp_path)
+    assert_layer_contract(
+        layers.FullyConnectedLayer,
+        kwargs,
+        [randn(2, 5)],
+        expected_output_shape=shape,
+        num_trainable=2,
+        tmp_path=tmp_path,
+    )
 
 
-@pytest.mark.parametrize("kwargs,shape", [
-    (dict(in_channels=3, out_channels=4, kernel_size=3, activation="lrelu"), (2, 8, 8, 4)),
-    (dict(in_channels=3, out_channels=4, kernel_size=3, down=2, conv_clamp=1.0), (2, 4, 4, 4)),
-    (dict(in_channels=3, out_channels=4, kernel_size=1, bias=False, up=2), (2, 16, 16, 4)),
-])
+@pytest.mark.parametrize(
+    "kwargs,shape",
+    [
+        (dict(in_channels=3, out_channels=4, kernel_size=3, activation="lrelu"), (2, 8, 8, 4)),
+        (dict(in_channels=3, out_channels=4, kernel_size=3, down=2, conv_clamp=1.0), (2, 4, 4, 4)),
+        (dict(in_channels=3, out_channels=4, kernel_size=1, bias=False, up=2), (2, 16, 16, 4)),
+    ],
+)
 def test_conv_contract(kwargs, shape, tmp_path):
-    assert_layer_contract(layers.Conv2dLayer, kwargs, [randn(2, 8, 8, 3)], expected_output_shape=shape,
-                          num_trainable=1 + kwargs.get("bias", True), tmp_path=tmp_path)
+    assert_layer_contract(
+        layers.Conv2dLayer,
+        kwargs,
+        [randn(2, 8, 8, 3)],
+        expected_output_shape=shape,
+        num_trainable=1 + kwargs.get("bias", True),
+        tmp_path=tmp_path,
+    )
 
 
 def test_synthesis_layer_contract_and_noise(tmp_path):
     kwargs = dict(in_channels=4, out_channels=5, w_dim=6, resolution=16, up=2)
     x, w = randn(2, 8, 8, 4), randn(2, 6)
-    layer = assert_layer_contract(layers.SynthesisLayer, kwargs, [x, w], dict(noise_mode="const"),
-                                  expected_output_shape=(2, 16, 16, 5), num_trainable=5, num_non_trainable=1,
-                                  tmp_path=tmp_path)
+    layer = assert_layer_contract(
+        layers.SynthesisLayer,
+        kwargs,
+        [x, w],
+        dict(noise_mode="const"),
+        expected_output_shape=(2, 16, 16, 5),
+        num_trainable=5,
+        num_non_trainable=1,
+        tmp_path=tmp_path,
+    )
     names = sorted(v.path.split("/", 1)[1] for v in layer.weights)
-    assert names == ["affine/bias", "affine/weight", "bias", "noise_const", "noise_strength", "weight"], names
+    assert names == [
+        "affine/bias",
+        "affine/weight",
+        "bias",
+        "noise_const",
+        "noise_strength",
+        "weight",
+    ], names
     layer.noise_strength.assign(0.5)
     const = layer(x, w, noise_mode="const").numpy()
     none = layer(x, w, noise_mode="none").numpy()
@@ -82,20 +114,38 @@ def test_synthesis_layer_contract_and_noise(tmp_path):
 
 
 def test_torgb_contract(tmp_path):
-    assert_layer_contract(layers.ToRGBLayer, dict(in_channels=4, out_channels=3, w_dim=6, conv_clamp=256),
-                          [randn(2, 8, 8, 4), randn(2, 6)], expected_output_shape=(2, 8, 8, 3), num_trainable=4,
-                          tmp_path=tmp_path)
+    assert_layer_contract(
+        layers.ToRGBLayer,
+        dict(in_channels=4, out_channels=3, w_dim=6, conv_clamp=256),
+        [randn(2, 8, 8, 4), randn(2, 6)],
+        expected_output_shape=(2, 8, 8, 3),
+        num_trainable=4,
+        tmp_path=tmp_path,
+    )
 
 
 @pytest.mark.parametrize("architecture", ["orig", "skip", "resnet"])
 def test_synthesis_block_contract(architecture, tmp_path):
-    kwargs = dict(in_channels=4, out_channels=5, w_dim=6, resolution=8, img_channels=3, is_last=True,
-                  architecture=architecture)
+    kwargs = dict(
+        in_channels=4,
+        out_channels=5,
+        w_dim=6,
+        resolution=8,
+        img_channels=3,
+        is_last=True,
+        architecture=architecture,
+    )
     x, img, ws = randn(2, 4, 4, 4), randn(2, 4, 4, 3), randn(2, 3, 6)
     if architecture != "skip":
         img = None
-    assert_layer_contract(layers.SynthesisBlock, kwargs, [x, img, ws], dict(noise_mode="const"),
-                          expected_output_shape=(2, 8, 8, 5), tmp_path=tmp_path)
+    assert_layer_contract(
+        layers.SynthesisBlock,
+        kwargs,
+        [x, img, ws],
+        dict(noise_mode="const"),
+        expected_output_shape=(2, 8, 8, 5),
+        tmp_path=tmp_path,
+    )
 
 
 def test_first_synthesis_block_has_const():
@@ -106,23 +156,52 @@ def test_first_synthesis_block_has_const():
 
 
 def test_minibatch_std_contract(tmp_path):
-    assert_layer_contract(layers.MinibatchStdLayer, dict(group_size=2, num_channels=1), [randn(4, 4, 4, 3)],
-                          expected_output_shape=(4, 4, 4, 4), num_trainable=0, tmp_path=tmp_path)
+    assert_layer_contract(
+        layers.MinibatchStdLayer,
+        dict(group_size=2, num_channels=1),
+        [randn(4, 4, 4, 3)],
+        expected_output_shape=(4, 4, 4, 4),
+        num_trainable=0,
+        tmp_path=tmp_path,
+    )
 
 
 @pytest.mark.parametrize("architecture", ["orig", "skip", "resnet"])
 def test_discriminator_block_contract(architecture, tmp_path):
-    kwargs = dict(in_channels=0, tmp_channels=4, out_channels=5, resolution=8, img_channels=3,
-                  architecture=architecture)
-    assert_layer_contract(layers.DiscriminatorBlock, kwargs, [None, randn(2, 8, 8, 3)],
-                          expected_output_shape=(2, 4, 4, 5), tmp_path=tmp_path)
+    kwargs = dict(
+        in_channels=0,
+        tmp_channels=4,
+        out_channels=5,
+        resolution=8,
+        img_channels=3,
+        architecture=architecture,
+    )
+    assert_layer_contract(
+        layers.DiscriminatorBlock,
+        kwargs,
+        [None, randn(2, 8, 8, 3)],
+        expected_output_shape=(2, 4, 4, 5),
+        tmp_path=tmp_path,
+    )
 
 
 @pytest.mark.parametrize("cmap_dim", [0, 6])
 def test_discriminator_epilogue_contract(cmap_dim, tmp_path):
-    kwargs = dict(in_channels=5, cmap_dim=cmap_dim, resolution=4, img_channels=3, architecture="resnet",
-                  mbstd_group_size=2)
+    kwargs = dict(
+        in_channels=5,
+        cmap_dim=cmap_dim,
+        resolution=4,
+        img_channels=3,
+        architecture="resnet",
+        mbstd_group_size=2,
+    )
     args = [randn(4, 4, 4, 5), None] + ([randn(4, 6)] if cmap_dim else [])
-    layer = assert_layer_contract(layers.DiscriminatorEpilogue, kwargs, args, expected_output_shape=(4, 1),
-                                  num_trainable=6, tmp_path=tmp_path)
+    layer = assert_layer_contract(
+        layers.DiscriminatorEpilogue,
+        kwargs,
+        args,
+        expected_output_shape=(4, 1),
+        num_trainable=6,
+        tmp_path=tmp_path,
+    )
     assert layer.conv.weight.shape == (3, 3, 6, 5) and layer.fc.weight.shape == (80, 5)

@@ -5,10 +5,16 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from harness import assert_layer_contract
 
 import tf_stylegan2
-from harness import assert_layer_contract
-from tf_stylegan2.networks import Discriminator, Generator, MappingNetwork, SynthesisNetwork, presets
+from tf_stylegan2.networks import (
+    Discriminator,
+    Generator,
+    MappingNetwork,
+    SynthesisNetwork,
+    presets,
+)
 
 tf.random.set_seed(2)  # conftest enables deterministic ops, which need a seed for random noise
 RNG = np.random.default_rng(2)
@@ -28,9 +34,22 @@ def tiny(c_dim=0, res=16, **synthesis):
 def test_generator_contract(architecture, tmp_path):
     G_kwargs, _ = tiny(c_dim=3, architecture=architecture)
     z, c = randn(4, 32), np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
-    G = assert_layer_contract(Generator, G_kwargs, [z, c], dict(truncation_psi=0.5), expected_output_shape=(4, 16, 16, 3),
-                              tmp_path=tmp_path)
-    assert (G.z_dim, G.c_dim, G.w_dim, G.num_ws, G.img_resolution, G.img_channels) == (32, 3, 32, 6, 16, 3)
+    G = assert_layer_contract(
+        Generator,
+        G_kwargs,
+        [z, c],
+        dict(truncation_psi=0.5),
+        expected_output_shape=(4, 16, 16, 3),
+        tmp_path=tmp_path,
+    )
+    assert (G.z_dim, G.c_dim, G.w_dim, G.num_ws, G.img_resolution, G.img_channels) == (
+        32,
+        3,
+        32,
+        6,
+        16,
+        3,
+    )
     assert G.mapping(z, c).shape == (4, 6, 32)
 
 
@@ -39,16 +58,27 @@ def test_discriminator_contract(architecture, tmp_path):
     _, D_kwargs = tiny(c_dim=3)
     D_kwargs["architecture"] = architecture
     img, c = randn(4, 16, 16, 3), np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
-    assert_layer_contract(Discriminator, D_kwargs, [img, c], expected_output_shape=(4, 1), tmp_path=tmp_path)
+    assert_layer_contract(
+        Discriminator, D_kwargs, [img, c], expected_output_shape=(4, 1), tmp_path=tmp_path
+    )
 
 
 def test_mapping_and_synthesis_contract(tmp_path):
-    assert_layer_contract(MappingNetwork, dict(z_dim=8, c_dim=2, w_dim=6, num_ws=3, num_layers=2),
-                          [randn(2, 8), randn(2, 2)], expected_output_shape=(2, 3, 6), num_non_trainable=1,
-                          tmp_path=tmp_path)
-    assert_layer_contract(SynthesisNetwork, dict(w_dim=6, img_resolution=8, img_channels=3, channel_base=64,
-                                                 channel_max=8), [randn(2, 4, 6)], expected_output_shape=(2, 8, 8, 3),
-                          tmp_path=tmp_path)
+    assert_layer_contract(
+        MappingNetwork,
+        dict(z_dim=8, c_dim=2, w_dim=6, num_ws=3, num_layers=2),
+        [randn(2, 8), randn(2, 2)],
+        expected_output_shape=(2, 3, 6),
+        num_non_trainable=1,
+        tmp_path=tmp_path,
+    )
+    assert_layer_contract(
+        SynthesisNetwork,
+        dict(w_dim=6, img_resolution=8, img_channels=3, channel_base=64, channel_max=8),
+        [randn(2, 4, 6)],
+        expected_output_shape=(2, 8, 8, 3),
+        tmp_path=tmp_path,
+    )
 
 
 def test_truncation_and_w_avg():
@@ -64,8 +94,9 @@ def test_truncation_and_w_avg():
     np.testing.assert_allclose(cut[:, :2], t[:, :2], atol=1e-6)
     np.testing.assert_array_equal(cut[:, 2:], ws[:, 2:])
     G.mapping(z, update_w_avg=True)
-    np.testing.assert_allclose(G.mapping.w_avg.numpy(), ws[:, 0].mean(0) + 0.995 * (w_avg - ws[:, 0].mean(0)),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        G.mapping.w_avg.numpy(), ws[:, 0].mean(0) + 0.995 * (w_avg - ws[:, 0].mean(0)), atol=1e-5
+    )
 
 
 def test_noise_modes_and_seed():
@@ -78,15 +109,23 @@ def test_noise_modes_and_seed():
     np.testing.assert_array_equal(const[0], const[1])
     none = G(z, None, noise_mode="none").numpy()
     rand = G(z, None, noise_mode="random").numpy()
-    seeded = [G(z, None, noise_mode="random", noise_seed=tf.constant([1, 2])).numpy() for _ in range(2)]
+    seeded = [
+        G(z, None, noise_mode="random", noise_seed=tf.constant([1, 2])).numpy() for _ in range(2)
+    ]
     np.testing.assert_array_equal(seeded[0], seeded[1])
     assert np.abs(const[0] - none).max() > 1e-3 and np.abs(rand - const[0]).max() > 1e-3
-    assert np.abs(G(z, None, noise_mode="random", noise_seed=tf.constant([1, 3])).numpy() - seeded[0]).max() > 1e-3
+    assert (
+        np.abs(
+            G(z, None, noise_mode="random", noise_seed=tf.constant([1, 3])).numpy() - seeded[0]
+        ).max()
+        > 1e-3
+    )
     names = G.synthesis.layer_names()
     assert names == ["b4.conv1", "b8.conv0", "b8.conv1", "b16.conv0", "b16.conv1"]
     zero = {n: np.zeros([2] + [int(n.split(".")[0][1:])] * 2 + [1], np.float32) for n in names}
-    np.testing.assert_allclose(G.synthesis(G.mapping(z), noise_mode="random", noise_inputs=zero).numpy(), none,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        G.synthesis(G.mapping(z), noise_mode="random", noise_inputs=zero).numpy(), none, atol=1e-6
+    )
 
 
 def test_per_layer_ws_and_fused_equals_unfused():
@@ -119,7 +158,7 @@ def _count(net):
 
 
 def test_parameter_counts_match_spec():
-    # spec 4.4 (derived from TF1 shape rules): config-f at 256^2, and config-e G orig / resnet at 1024^2.
+    # spec 4.4 (from the TF1 shape rules): config-f at 256^2; config-e G orig, D skip at 1024^2.
     G_kwargs, D_kwargs = presets.network_kwargs("config-f", 256, 3, 0)
     G = Generator(**G_kwargs)
     assert _count(G.mapping) == 2_101_248
@@ -136,11 +175,23 @@ def test_variable_names_are_ada_module_names():
     G_kwargs, D_kwargs = tiny()
     G, D = Generator(**G_kwargs), Discriminator(**D_kwargs)
     g = {"/".join(v.path.split("/")[1:]) for v in G.weights}
-    assert {"mapping/fc0/weight", "mapping/w_avg", "synthesis/b4/const", "synthesis/b8/conv0/affine/bias",
-            "synthesis/b16/conv1/noise_const", "synthesis/b16/torgb/weight"} <= g
+    assert {
+        "mapping/fc0/weight",
+        "mapping/w_avg",
+        "synthesis/b4/const",
+        "synthesis/b8/conv0/affine/bias",
+        "synthesis/b16/conv1/noise_const",
+        "synthesis/b16/torgb/weight",
+    } <= g
     d = {"/".join(v.path.split("/")[1:]) for v in D.weights}
-    assert {"b16/fromrgb/weight", "b16/skip/weight", "b8/conv1/bias", "b4/conv/weight", "b4/fc/weight",
-            "b4/out/bias"} <= d
+    assert {
+        "b16/fromrgb/weight",
+        "b16/skip/weight",
+        "b8/conv1/bias",
+        "b4/conv/weight",
+        "b4/fc/weight",
+        "b4/out/bias",
+    } <= d
 
 
 def test_presets():
@@ -149,10 +200,18 @@ def test_presets():
         assert G_kwargs["img_resolution"] == 64 and D_kwargs["img_channels"] == 3
         assert set(presets.training_kwargs(name)) >= {"batch", "lr", "gamma"}
     G_kwargs, _ = presets.network_kwargs("config-f", 1024, 3, 0)
-    assert G_kwargs["synthesis_kwargs"]["channel_base"] == 32768 and G_kwargs["mapping_kwargs"]["num_layers"] == 8
+    assert (
+        G_kwargs["synthesis_kwargs"]["channel_base"] == 32768
+        and G_kwargs["mapping_kwargs"]["num_layers"] == 8
+    )
     assert presets.network_kwargs("cifar", 32, 3, 10)[1]["architecture"] == "orig"
     G_kwargs, D_kwargs = presets.network_kwargs("demo", 32, 3, 10)
-    assert Generator(**G_kwargs)(randn(2, 128), np.eye(10, dtype=np.float32)[:2]).shape == (2, 32, 32, 3)
+    assert Generator(**G_kwargs)(randn(2, 128), np.eye(10, dtype=np.float32)[:2]).shape == (
+        2,
+        32,
+        32,
+        3,
+    )
     with pytest.raises(ValueError, match="unknown network preset 'nope'"):
         presets.network_kwargs("nope", 32)
 
@@ -168,7 +227,9 @@ def test_snapshot_round_trip(tmp_path):
     assert set(nets) == {"G", "D", "G_ema"}
     z, c = randn(2, 32), np.eye(2, dtype=np.float32)
     for name, net in (("G", G), ("G_ema", G_ema)):
-        np.testing.assert_array_equal(nets[name](z, c, truncation_psi=0.5).numpy(), net(z, c, truncation_psi=0.5))
+        np.testing.assert_array_equal(
+            nets[name](z, c, truncation_psi=0.5).numpy(), net(z, c, truncation_psi=0.5)
+        )
     img = randn(2, 16, 16, 3)
     np.testing.assert_array_equal(nets["D"](img, c).numpy(), D(img, c).numpy())
     only = tf_stylegan2.load_network(tf_stylegan2.save_snapshot(tmp_path / "g.keras", G_ema=G_ema))
@@ -219,3 +280,46 @@ def test_second_order_through_networks_in_function():
     g_none = [v.path for v, g in zip(G.trainable_variables, g_grads) if g is None]
     assert d_none == [D.b4.out.bias.path]  # the only parameter outside the R1 graph
     assert all(p.endswith("torgb/bias") or p.endswith("noise_strength") for p in g_none), g_none
+
+
+def test_bad_arguments_are_reported():
+    G_kwargs, D_kwargs = tiny(architecture="bogus")
+    with pytest.raises(
+        ValueError, match="architecture must be 'orig', 'skip' or 'resnet', got 'bogus'"
+    ):
+        Generator(**G_kwargs)
+    with pytest.raises(ValueError, match="power of 2 >= 4, got 24"):
+        Discriminator(**dict(D_kwargs, img_resolution=24))
+    with pytest.raises(ValueError, match="noise_mode must be one of"):
+        Generator(**tiny()[0])(randn(1, 32), None, noise_mode="fixed")
+
+
+def test_dynamic_batch_and_saved_model_export(tmp_path):
+    G_kwargs, D_kwargs = tiny(c_dim=3)
+    G, D = Generator(**G_kwargs), Discriminator(**D_kwargs)
+    z, c = randn(4, 32), np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
+    for fused in (True, False):
+        fn = tf.function(
+            lambda z, c: G(z, c, fused_modconv=fused),
+            input_signature=[tf.TensorSpec([None, 32]), tf.TensorSpec([None, 3])],
+        )
+        np.testing.assert_allclose(
+            fn(z, c).numpy(), G(z, c, fused_modconv=fused).numpy(), atol=1e-5
+        )
+
+    class Export(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.G, self.D = G, D
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 32]), tf.TensorSpec([None, 3])])
+        def generate(self, z, c):
+            img = self.G(z, c, truncation_psi=0.5)
+            return {"img": img, "logits": self.D(img, c)}
+
+    tf.saved_model.save(Export(), str(tmp_path / "sm"))
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))  # keep a reference: it owns the variables
+    out = loaded.generate(z, c)
+    ref = G(z, c, truncation_psi=0.5)
+    np.testing.assert_allclose(out["img"].numpy(), ref.numpy(), atol=1e-5)
+    np.testing.assert_allclose(out["logits"].numpy(), D(ref, c).numpy(), rtol=1e-4, atol=1e-5)

@@ -23,7 +23,9 @@ def np_correlate(x, w, stride=1):
     y = np.zeros([x.shape[0], ho, wo, w.shape[3]], np.float64)
     for a in range(kh):
         for b in range(kw):
-            patch = x[:, a:a + stride * (ho - 1) + 1:stride, b:b + stride * (wo - 1) + 1:stride, :]
+            patch = x[
+                :, a : a + stride * (ho - 1) + 1 : stride, b : b + stride * (wo - 1) + 1 : stride, :
+            ]
             y += np.einsum("nhwi,io->nhwo", patch, w[a, b])
     return y
 
@@ -35,7 +37,7 @@ def np_upfirdn2d(x, f, up=1, down=1, pad=(0, 0), gain=1.0):
     u[:, ::up, ::up, :] = x
     p0, p1 = pad
     u = np.pad(u, [(0, 0), (max(p0, 0), max(p1, 0)), (max(p0, 0), max(p1, 0)), (0, 0)])
-    u = u[:, max(-p0, 0): u.shape[1] - max(-p1, 0), max(-p0, 0): u.shape[2] - max(-p1, 0), :]
+    u = u[:, max(-p0, 0) : u.shape[1] - max(-p1, 0), max(-p0, 0) : u.shape[2] - max(-p1, 0), :]
     k = np.asarray(f, np.float64)[::-1, ::-1] * gain  # true convolution = correlation with the flip
     kern = np.zeros(k.shape + (c, c))
     for i in range(c):
@@ -65,14 +67,26 @@ def test_impulse_through_filter_gives_normalized_outer_product():
     assert abs(y.sum() - 1) < 1e-6
 
 
-@pytest.mark.parametrize("up,down,pad", [(1, 1, (2, 1)), (2, 1, (2, 1)), (1, 2, (1, 1)), (2, 2, (1, 2)),
-                                         (1, 1, (-1, 2)), (3, 1, (0, 0)), (1, 1, (0, 0))])
+@pytest.mark.parametrize(
+    "up,down,pad",
+    [
+        (1, 1, (2, 1)),
+        (2, 1, (2, 1)),
+        (1, 2, (1, 1)),
+        (2, 2, (1, 2)),
+        (1, 1, (-1, 2)),
+        (3, 1, (0, 0)),
+        (1, 1, (0, 0)),
+    ],
+)
 def test_upfirdn2d_matches_numpy(up, down, pad):
     x = randn(2, 8, 8, 3)
     f = np.outer([1, 2, 3, 4], [1, 3, 3, 1]).astype(np.float32)  # asymmetric: orientation matters
     f /= f.sum()
     ref = np_upfirdn2d(x, f, up=up, down=down, pad=pad, gain=1.5)
-    out = ops.upfirdn2d(x, f, up=up, down=down, padding=[pad[0], pad[1], pad[0], pad[1]], gain=1.5).numpy()
+    out = ops.upfirdn2d(
+        x, f, up=up, down=down, padding=[pad[0], pad[1], pad[0], pad[1]], gain=1.5
+    ).numpy()
     assert out.shape == ref.shape
     assert out.shape[1] == (8 * up + pad[0] + pad[1] - 4) // down + 1
     np.testing.assert_allclose(out, ref, atol=1e-5)
@@ -88,7 +102,9 @@ def test_upsample_downsample_shapes_and_constant():
     assert down.shape == (1, 4, 4, 2)
     np.testing.assert_allclose(down[:, 1:-1, 1:-1], 3.0, atol=1e-5)
     np.testing.assert_allclose(down, np_upfirdn2d(x, F4, down=2, pad=(1, 1)), atol=1e-5)
-    np.testing.assert_allclose(ops.filter2d(x, F4).numpy(), np_upfirdn2d(x, F4, pad=(2, 1)), atol=1e-5)
+    np.testing.assert_allclose(
+        ops.filter2d(x, F4).numpy(), np_upfirdn2d(x, F4, pad=(2, 1)), atol=1e-5
+    )
 
 
 # ---------------------------------------------------------------- resampling convs (spec 1.5)
@@ -99,9 +115,13 @@ def test_up_conv_is_the_fused_definition_not_upsample_then_same():
     ref = np_correlate(np_upfirdn2d(x, F4, up=2, pad=(3, 2), gain=4), w[::-1, ::-1])
     assert out.shape == (2, 10, 10, 4)
     np.testing.assert_allclose(out, ref, atol=1e-4)
-    naive = np_correlate(np.pad(np_upfirdn2d(x, F4, up=2, pad=(2, 1), gain=4), [(0, 0), (1, 1), (1, 1), (0, 0)]),
-                         w[::-1, ::-1])
-    np.testing.assert_allclose(out[:, 2:-2, 2:-2], naive[:, 2:-2, 2:-2], atol=1e-4)  # interior agrees
+    naive = np_correlate(
+        np.pad(np_upfirdn2d(x, F4, up=2, pad=(2, 1), gain=4), [(0, 0), (1, 1), (1, 1), (0, 0)]),
+        w[::-1, ::-1],
+    )
+    np.testing.assert_allclose(
+        out[:, 2:-2, 2:-2], naive[:, 2:-2, 2:-2], atol=1e-4
+    )  # interior agrees
     assert np.abs(out[:, 0] - naive[:, 0]).max() > 1e-3  # borders differ
 
 
@@ -116,15 +136,21 @@ def test_down_conv_is_the_fused_definition():
 def test_1x1_resampling_convs():
     x, w = randn(2, 8, 8, 3), randn(1, 1, 3, 4)
     down = ops.conv2d_resample(x, w, f=F4, down=2).numpy()
-    np.testing.assert_allclose(down, np_correlate(np_upfirdn2d(x, F4, down=2, pad=(1, 1)), w), atol=1e-4)
+    np.testing.assert_allclose(
+        down, np_correlate(np_upfirdn2d(x, F4, down=2, pad=(1, 1)), w), atol=1e-4
+    )
     up = ops.conv2d_resample(x, w, f=F4, up=2).numpy()
-    np.testing.assert_allclose(up, np_upfirdn2d(np_correlate(x, w), F4, up=2, pad=(2, 1), gain=4), atol=1e-4)
+    np.testing.assert_allclose(
+        up, np_upfirdn2d(np_correlate(x, w), F4, up=2, pad=(2, 1), gain=4), atol=1e-4
+    )
 
 
 def test_plain_conv_same_padding():
     x, w = randn(2, 6, 6, 3), randn(3, 3, 3, 2)
     out = ops.conv2d_resample(x, w, padding=1).numpy()
-    np.testing.assert_allclose(out, np_correlate(np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)]), w), atol=1e-4)
+    np.testing.assert_allclose(
+        out, np_correlate(np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)]), w), atol=1e-4
+    )
 
 
 # ---------------------------------------------------------------- bias_act, mbstd, normalization
@@ -146,31 +172,37 @@ def test_minibatch_std_uses_strided_groups():
     for m in range(2):  # group m = samples {m, m+2, m+4, m+6}
         g = x[m::2].astype(np.float64)
         for f in range(2):
-            part = g[..., f * 3:(f + 1) * 3]
+            part = g[..., f * 3 : (f + 1) * 3]
             std = np.sqrt(part.var(axis=0) + 1e-8).mean()
             np.testing.assert_allclose(y[m::2, :, :, 6 + f], std, rtol=1e-5)
     whole = ops.minibatch_std(x, group_size=None).numpy()[..., 6]
-    np.testing.assert_allclose(whole, np.sqrt(x.astype(np.float64).var(axis=0) + 1e-8).mean(), rtol=1e-5)
+    np.testing.assert_allclose(
+        whole, np.sqrt(x.astype(np.float64).var(axis=0) + 1e-8).mean(), rtol=1e-5
+    )
 
 
 def test_normalize_2nd_moment():
     x = randn(3, 7)
     y = ops.normalize_2nd_moment(x).numpy()
-    np.testing.assert_allclose(np.mean(y ** 2, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(np.mean(y**2, axis=1), 1.0, rtol=1e-5)
 
 
 # ---------------------------------------------------------------- modulated conv
 def np_modconv_ref(x, w, s, demodulate, up):
     wm = w[None] * s[:, None, None, :, None]
     if demodulate:
-        wm = wm / np.sqrt((wm ** 2).sum(axis=(1, 2, 3), keepdims=True) + 1e-8)
+        wm = wm / np.sqrt((wm**2).sum(axis=(1, 2, 3), keepdims=True) + 1e-8)
     outs = []
     for n in range(x.shape[0]):
         if up == 1:
             p = w.shape[0] // 2
-            outs.append(np_correlate(np.pad(x[n:n + 1], [(0, 0), (p, p), (p, p), (0, 0)]), wm[n]))
+            outs.append(np_correlate(np.pad(x[n : n + 1], [(0, 0), (p, p), (p, p), (0, 0)]), wm[n]))
         else:
-            outs.append(np_correlate(np_upfirdn2d(x[n:n + 1], F4, up=2, pad=(3, 2), gain=4), wm[n][::-1, ::-1]))
+            outs.append(
+                np_correlate(
+                    np_upfirdn2d(x[n : n + 1], F4, up=2, pad=(3, 2), gain=4), wm[n][::-1, ::-1]
+                )
+            )
     return np.concatenate(outs)
 
 
@@ -205,10 +237,15 @@ def test_modulated_conv_dynamic_batch_in_tf_function():
     x, w, s = randn(2, 4, 4, 3), randn(3, 3, 3, 2), randn(2, 3)
     spec = [tf.TensorSpec([None, 4, 4, 3]), tf.TensorSpec([None, 3])]
     for up in (1, 2):
-        fn = tf.function(lambda x, s: ops.modulated_conv2d(x, w, s, up=up, padding=1, resample_filter=F4),
-                         input_signature=spec)
-        np.testing.assert_allclose(fn(x, s).numpy(), ops.modulated_conv2d(x, w, s, up=up, padding=1,
-                                                                          resample_filter=F4).numpy(), atol=1e-5)
+        fn = tf.function(
+            lambda x, s: ops.modulated_conv2d(x, w, s, up=up, padding=1, resample_filter=F4),
+            input_signature=spec,
+        )
+        np.testing.assert_allclose(
+            fn(x, s).numpy(),
+            ops.modulated_conv2d(x, w, s, up=up, padding=1, resample_filter=F4).numpy(),
+            atol=1e-5,
+        )
 
 
 # ---------------------------------------------------------------- second-order gradients
@@ -230,20 +267,33 @@ OPS_2ND = {
     "upfirdn2d_up": (lambda x: ops.upfirdn2d(x, F4, up=2, padding=[2, 1, 2, 1], gain=4), []),
     "upfirdn2d_down": (lambda x: ops.downsample2d(x, F4), []),
     "conv_up": (lambda x, w: ops.conv2d_resample(x, w, f=F4, up=2, padding=1), [randn(3, 3, 3, 4)]),
-    "conv_down": (lambda x, w: ops.conv2d_resample(x, w, f=F4, down=2, padding=1), [randn(3, 3, 3, 4)]),
+    "conv_down": (
+        lambda x, w: ops.conv2d_resample(x, w, f=F4, down=2, padding=1),
+        [randn(3, 3, 3, 4)],
+    ),
     "conv_1x1_down": (lambda x, w: ops.conv2d_resample(x, w, f=F4, down=2), [randn(1, 1, 3, 4)]),
     "conv_1x1_up": (lambda x, w: ops.conv2d_resample(x, w, f=F4, up=2), [randn(1, 1, 3, 4)]),
     "bias_act": (lambda x, b: ops.bias_act(x, b, act="lrelu", clamp=2.0), [randn(3)]),
     "mbstd": (lambda x: ops.minibatch_std(x, 2), []),
     "normalize": (lambda x: ops.normalize_2nd_moment(tf.reshape(x, [4, -1])), []),
-    "modconv_fused": (lambda x, w, s: ops.modulated_conv2d(x, w, s, padding=1), [randn(3, 3, 3, 4), randn(4, 3)]),
-    "modconv_unfused": (lambda x, w, s: ops.modulated_conv2d(x, w, s, padding=1, fused_modconv=False),
-                        [randn(3, 3, 3, 4), randn(4, 3)]),
-    "modconv_up_fused": (lambda x, w, s: ops.modulated_conv2d(x, w, s, up=2, padding=1, resample_filter=F4),
-                         [randn(3, 3, 3, 4), randn(4, 3)]),
-    "modconv_up_unfused": (lambda x, w, s: ops.modulated_conv2d(x, w, s, up=2, padding=1, resample_filter=F4,
-                                                                fused_modconv=False),
-                           [randn(3, 3, 3, 4), randn(4, 3)]),
+    "modconv_fused": (
+        lambda x, w, s: ops.modulated_conv2d(x, w, s, padding=1),
+        [randn(3, 3, 3, 4), randn(4, 3)],
+    ),
+    "modconv_unfused": (
+        lambda x, w, s: ops.modulated_conv2d(x, w, s, padding=1, fused_modconv=False),
+        [randn(3, 3, 3, 4), randn(4, 3)],
+    ),
+    "modconv_up_fused": (
+        lambda x, w, s: ops.modulated_conv2d(x, w, s, up=2, padding=1, resample_filter=F4),
+        [randn(3, 3, 3, 4), randn(4, 3)],
+    ),
+    "modconv_up_unfused": (
+        lambda x, w, s: ops.modulated_conv2d(
+            x, w, s, up=2, padding=1, resample_filter=F4, fused_modconv=False
+        ),
+        [randn(3, 3, 3, 4), randn(4, 3)],
+    ),
 }
 
 
@@ -265,11 +315,18 @@ def test_second_order_gradients_eager_and_function(name):
 def test_second_order_gradients_grouped_fused_form(up, monkeypatch):
     import importlib
 
-    monkeypatch.setattr(importlib.import_module("tf_stylegan2.ops.modulated_conv2d"), "_BMM_MAX_ELEMENTS", 0)
+    monkeypatch.setattr(
+        importlib.import_module("tf_stylegan2.ops.modulated_conv2d"), "_BMM_MAX_ELEMENTS", 0
+    )
     fn = lambda x, w, s: ops.modulated_conv2d(x, w, s, up=up, padding=1, resample_filter=F4)  # noqa: E731
-    x, params = tf.constant(randn(4, 8, 8, 3)), [tf.constant(randn(3, 3, 3, 4)), tf.constant(randn(4, 3))]
+    x, params = (
+        tf.constant(randn(4, 8, 8, 3)),
+        [tf.constant(randn(3, 3, 3, 4)), tf.constant(randn(4, 3))],
+    )
     eager = _second_order(fn, x, params)
     graph = tf.function(_second_order)(fn, x, params)
     for a, b in zip(eager, graph):
         assert np.all(np.isfinite(a.numpy())) and np.abs(a.numpy()).max() > 0
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-3 * np.abs(a.numpy()).max())
+        np.testing.assert_allclose(
+            a.numpy(), b.numpy(), rtol=1e-3, atol=1e-3 * np.abs(a.numpy()).max()
+        )

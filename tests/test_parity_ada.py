@@ -8,8 +8,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
+
 from tf_stylegan2.legacy.ada_state import ada_kwargs_to_ours, apply_ada_state
 from tf_stylegan2.networks import Discriminator, Generator
 
@@ -21,7 +21,7 @@ def fx():
     meta = json.loads(str(data["meta/json"]))
 
     def state(prefix):
-        return {k[len(prefix) + 1:]: v for k, v in data.items() if k.startswith(prefix + "/")}
+        return {k[len(prefix) + 1 :]: v for k, v in data.items() if k.startswith(prefix + "/")}
 
     nets = {}
     for name in ("G", "G_ema"):
@@ -48,8 +48,11 @@ def test_mapping(fx):
     G_ema = nets["G_ema"]
     assert_close(G_ema.mapping(z, None), data["out/G_ema/ws"], "ws")
     assert_close(G_ema.mapping(z, None, truncation_psi=0.7), data["out/G_ema/ws_psi0.7"], "ws psi")
-    assert_close(G_ema.mapping(z, None, truncation_psi=0.7, truncation_cutoff=cutoff),
-                 data["out/G_ema/ws_psi0.7_cutoff"], "ws psi cutoff")
+    assert_close(
+        G_ema.mapping(z, None, truncation_psi=0.7, truncation_cutoff=cutoff),
+        data["out/G_ema/ws_psi0.7_cutoff"],
+        "ws psi cutoff",
+    )
     assert_close(nets["G"].mapping(z, None), data["out/G/ws"], "G ws")
 
 
@@ -58,17 +61,29 @@ def test_images(fx, fused):
     data, meta, nets = fx
     G_ema = nets["G_ema"]
     ws = data["out/G_ema/ws"]
-    assert [f"synthesis.{n}" for n in G_ema.synthesis.layer_names()] == meta["synthesis_layer_order"]
+    assert [f"synthesis.{n}" for n in G_ema.synthesis.layer_names()] == meta[
+        "synthesis_layer_order"
+    ]
     kw = dict(fused_modconv=fused)
     const = data["out/G_ema/img_const" if fused else "out/G_ema/img_const_unfused"]
     assert_close(G_ema.synthesis(ws, noise_mode="const", **kw), nhwc(const), "img const")
-    assert_close(G_ema.synthesis(ws, noise_mode="none", **kw), nhwc(data["out/G_ema/img_none"]), "img none")
-    noise = {k[len("in/noise/"):]: nhwc(v) for k, v in data.items() if k.startswith("in/noise/")}
-    assert_close(G_ema.synthesis(ws, noise_mode="random", noise_inputs=noise, **kw),
-                 nhwc(data["out/G_ema/img_noise"]), "img noise")
-    assert_close(G_ema(data["in/z"], None, truncation_psi=0.7, **kw), nhwc(data["out/G_ema/img_psi0.7_const"]),
-                 "img psi 0.7")
-    assert_close(nets["G"].synthesis(data["out/G/ws"], **kw), nhwc(data["out/G/img_const"]), "G img")
+    assert_close(
+        G_ema.synthesis(ws, noise_mode="none", **kw), nhwc(data["out/G_ema/img_none"]), "img none"
+    )
+    noise = {k[len("in/noise/") :]: nhwc(v) for k, v in data.items() if k.startswith("in/noise/")}
+    assert_close(
+        G_ema.synthesis(ws, noise_mode="random", noise_inputs=noise, **kw),
+        nhwc(data["out/G_ema/img_noise"]),
+        "img noise",
+    )
+    assert_close(
+        G_ema(data["in/z"], None, truncation_psi=0.7, **kw),
+        nhwc(data["out/G_ema/img_psi0.7_const"]),
+        "img psi 0.7",
+    )
+    assert_close(
+        nets["G"].synthesis(data["out/G/ws"], **kw), nhwc(data["out/G/img_const"]), "G img"
+    )
 
 
 def test_w_avg_update(fx):
@@ -81,7 +96,10 @@ def test_w_avg_update(fx):
 
 def test_discriminator_logits(fx):
     data, _, nets = fx
-    for key, img in (("logits_real", data["in/real_img"]), ("logits_gen", data["out/G_ema/img_const"])):
+    for key, img in (
+        ("logits_real", data["in/real_img"]),
+        ("logits_gen", data["out/G_ema/img_const"]),
+    ):
         ref = data[f"out/D/{key}"]
         ours = nets["D"](nhwc(img), None).numpy()
         rel = float(np.abs(ours - ref).max() / np.abs(ref).max())
@@ -94,7 +112,9 @@ def test_state_loading_fails_loudly(fx):
     G = Generator(**ada_kwargs_to_ours(meta["G_kwargs"]))
     missing = dict(state)
     del missing["synthesis.b8.conv0.noise_const"]
-    with pytest.raises(ValueError, match=r"variables not in the state: synthesis\.b8\.conv0\.noise_const"):
+    with pytest.raises(
+        ValueError, match=r"variables not in the state: synthesis\.b8\.conv0\.noise_const"
+    ):
         apply_ada_state(G, missing)
     extra = dict(state, **{"synthesis.b8.conv9.weight": np.zeros(3)})
     with pytest.raises(ValueError, match=r"no matching variable: synthesis\.b8\.conv9\.weight"):

@@ -20,7 +20,8 @@ import pytest
 import tensorflow as tf
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1"}
+# TF_STYLEGAN2_NO_GRAPPLER: skip graph optimization (most of the start-up of these tiny runs is tracing).
+QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1", "TF_STYLEGAN2_NO_GRAPPLER": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,7 @@ def _max_diff(a, b):
 
 REPLICAS_SCRIPT = textwrap.dedent("""
     import sys, numpy as np, tensorflow as tf
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
                                                [tf.config.LogicalDeviceConfiguration()] * 4)
     from training import config as C, loop
@@ -192,3 +194,34 @@ def _check_run_dir(run_dir):
     # the final snapshot holds the final G_ema
     w_avg = [k for k in state if k.startswith("G_ema/") and "w_avg" in k]
     assert w_avg and np.allclose(state[w_avg[0]], G_ema.mapping.w_avg.numpy())
+
+
+@pytest.mark.slow
+def test_resume_from_snapshot_starts_new_run_from_its_weights(data16, tmp_path):
+    """--resume SNAPSHOT.keras (transfer learning): a fresh run whose networks hold the snapshot's weights."""
+    import tf_stylegan2
+    from training import config as config_lib
+    from training import loop
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    src = config_lib.make_config("tiny", data=data16, outdir=str(tmp_path), resolution=16, channels=3,
+                                 seed=5)
+    os.makedirs(tmp_path / "src")
+    trainer = loop.Trainer(src, strategy)
+    snapshot = str(tmp_path / "snap.keras")
+    tf_stylegan2.save_snapshot(snapshot, G=trainer.G, D=trainer.D, G_ema=trainer.G_ema)
+
+    cfg = config_lib.make_config("tiny", data=data16, outdir=str(tmp_path), resolution=16, channels=3,
+                                 seed=0, resume=snapshot)
+    os.makedirs(tmp_path / "run")
+    new = loop.train(cfg, str(tmp_path / "run"), strategy, stop_after_nimg=0, log=lambda *a: None)
+    for name in ("G", "D", "G_ema"):
+        for a, b in zip(getattr(trainer, name).weights, getattr(new, name).weights):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert os.path.exists(tmp_path / "run" / "fakes_init.png")
+
+    wrong = config_lib.make_config("demo", data=data16, outdir=str(tmp_path), resolution=16,
+                                   channels=3, resume=snapshot)
+    os.makedirs(tmp_path / "wrong")
+    with pytest.raises(loop.ResumeError, match="G does not fit --config demo at 16x16"):
+        loop.train(wrong, str(tmp_path / "wrong"), strategy, stop_after_nimg=0, log=lambda *a: None)

@@ -14,7 +14,7 @@ NET_NAMES = ("G", "D", "G_ema")
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class NetworkSnapshot(keras.Model):
-    """Container model holding the networks of a snapshot as attributes `G`, `D`, `G_ema` (any may be None).
+    """Container model holding a snapshot's networks as attributes `G`, `D`, `G_ema` (or None).
 
     It only exists to be saved and loaded; calling it is not supported.
     """
@@ -51,7 +51,7 @@ def _deserialize(obj):
 
 
 def save_snapshot(path, G=None, D=None, G_ema=None):
-    """Write G, D, G_ema (any may be None, not all) to `path` (.keras), via a temporary name + rename."""
+    """Write G, D, G_ema (any may be None, not all) to `path` (.keras): temporary name + rename."""
     path = pathlib.Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"{path}: snapshot files must end in .keras")
@@ -79,15 +79,19 @@ def load_snapshot(path):
     try:
         snap = keras.saving.load_model(str(path), compile=False)
     except Exception as e:  # keras raises many types for a bad archive
-        raise ValueError(f"{path}: not a readable tf_stylegan2 snapshot ({type(e).__name__}: {e})") from None
+        raise ValueError(
+            f"{path}: not a readable tf_stylegan2 snapshot ({type(e).__name__}: {e})"
+        ) from None
     if not isinstance(snap, NetworkSnapshot):
-        raise ValueError(f"{path}: a Keras archive but not a tf_stylegan2 network snapshot "
-                         f"(holds {type(snap).__name__})")
+        raise ValueError(
+            f"{path}: a Keras archive but not a tf_stylegan2 network snapshot "
+            f"(holds {type(snap).__name__})"
+        )
     return snap.nets()
 
 
 def load_network(path):
-    """dict(G=, D=, G_ema=) from our `.keras` snapshot or an official pickle (`.pkl`, TF1 or ADA-PT)."""
+    """dict(G=, D=, G_ema=) from our `.keras` snapshot or an official `.pkl` (TF1 or ADA-PT)."""
     path = pathlib.Path(path)
     if path.suffix == ".pkl":
         from tf_stylegan2 import legacy  # lazy: legacy imports networks

@@ -14,10 +14,8 @@ produces once per phase, so 1, 2 or 4 replicas (or 2 workers) give the same numb
 """
 
 import dataclasses
-import glob
 import json
 import os
-import re
 import sys
 import time
 
@@ -26,6 +24,7 @@ import tensorflow as tf
 
 from training import config as config_lib
 from training import loss as loss_lib
+from training import rundir
 from training import summaries
 
 # ---------------------------------------------------------------------------------------------
@@ -132,6 +131,10 @@ def make_phases(cfg):
 
 class NonFiniteError(RuntimeError):
     pass
+
+
+class ResumeError(ValueError):
+    """The snapshot/pickle given to --resume does not fit the configured networks."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,7 +254,7 @@ class Trainer:
         all_reduce = (self.replicas > 1)
 
         def draws(key, rid, n, grp):
-            """z, z_mix, cutoff, noise noise for n samples starting at global index rid*n."""
+            """z, z_mix, cutoff, synthesis noise for n samples starting at global index rid*n."""
             index = rid * n + tf.range(n, dtype=tf.int32)
             z = per_sample_normal(_fold(key, 0), index, [G.z_dim])
             noise = per_sample_noise(_fold(key, 2), index, layer_names)
@@ -362,9 +365,12 @@ class Trainer:
                 w_mean = local0(res["w_sum"]) / tf.cast(
                     cfg.batch // (cfg.loss.pl_batch_shrink if phase.name == "Greg" else 1),
                     tf.float32)
-                self.w_avg.assign(loss_lib.update_w_avg(self.w_avg, w_mean, self.w_avg_beta))
+                w_new = loss_lib.update_w_avg(self.w_avg, w_mean, self.w_avg_beta)
+                ok = tf.reduce_all(tf.math.is_finite(w_new))
+                self.w_avg.assign(tf.where(ok, w_new, self.w_avg))  # never poison w_avg with NaN
             if "pl_mean" in res:
-                self.pl_mean.assign(local0(res["pl_mean"]))
+                pl_new = local0(res["pl_mean"])
+                self.pl_mean.assign(tf.where(tf.math.is_finite(pl_new), pl_new, self.pl_mean))
                 stats["pl_mean"] = local0(res["pl_mean"])
             return applied, stats
 
@@ -432,121 +438,7 @@ class Stats:
 
 
 # ---------------------------------------------------------------------------------------------
-# Run directory: naming, logging, image grids, snapshots.
-
-
-def next_run_dir(outdir, desc):
-    os.makedirs(outdir, exist_ok=True)
-    ids = [int(m.group(1)) for m in (re.match(r"^(\d+)", d) for d in os.listdir(outdir)) if m]
-    run_dir = os.path.join(outdir, f"{max(ids, default=-1) + 1:05d}-{desc}")
-    if os.path.exists(run_dir):
-        raise FileExistsError(f"{run_dir}: run directory already exists")
-    return run_dir
-
-
-def latest_run_dir(outdir):
-    """The newest run directory under `outdir` that has a checkpoint, or None."""
-    best = None
-    for d in sorted(glob.glob(os.path.join(outdir, "[0-9]*"))):
-        if tf.train.latest_checkpoint(os.path.join(d, "checkpoints", "worker0")):
-            best = d
-    return best
-
-
-class Tee:
-    """Copy of stdout/stderr into log.txt (ADA-PT dnnlib.util.Logger)."""
-
-    def __init__(self, path, stream):
-        self.file = open(path, "a", encoding="utf-8")
-        self.stream = stream
-
-    def write(self, text):
-        self.stream.write(text)
-        self.file.write(text)
-        self.file.flush()
-
-    def flush(self):
-        self.stream.flush()
-        self.file.flush()
-
-    def isatty(self):
-        return False
-
-    def close(self):
-        self.file.close()
-
-
-def atomic_write(path, data, mode="w"):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, mode) as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
-def save_grid(path, images, grid):
-    """images [N,H,W,C] float in [-1,1] -> PNG grid of gh rows and gw columns (atomic)."""
-    from PIL import Image
-
-    gw, gh = grid
-    img = np.rint(np.clip((np.asarray(images, np.float32) + 1) * 127.5, 0, 255)).astype(np.uint8)
-    n, h, w, c = img.shape
-    img = img[:gw * gh].reshape(gh, gw, h, w, c).transpose(0, 2, 1, 3, 4).reshape(gh * h, gw * w, c)
-    pil = Image.fromarray(img[..., 0] if c == 1 else img[..., :3] if c >= 3 else img[..., 0])
-    tmp = f"{path}.tmp{os.getpid()}.png"
-    pil.save(tmp)
-    os.replace(tmp, path)
-    return img
-
-
-def generate_grid(G_ema, grid_z, grid_c, batch=32):
-    out = []
-    for i in range(0, len(grid_z), batch):
-        z = tf.constant(grid_z[i:i + batch])
-        c = tf.constant(grid_c[i:i + batch]) if grid_c is not None else None
-        out.append(G_ema(z, c, noise_mode="const").numpy())
-    return np.concatenate(out)
-
-
-def peak_memory_gb():
-    try:
-        if tf.config.list_physical_devices("GPU"):
-            return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**30
-    except (ValueError, RuntimeError):
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
-def _fmt_time(s):
-    s = int(s)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s // 3600}h {(s // 60) % 60:02d}m"
-
-
-# ---------------------------------------------------------------------------------------------
 # train()
-
-
-def copy_weights(src, dst):
-    """Copy weights by name (then by order for unmatched) from a loaded network into ours."""
-    src_by = {v.path if hasattr(v, "path") else v.name: v for v in src.weights}
-    n = 0
-    for v in dst.weights:
-        key = v.path if hasattr(v, "path") else v.name
-        s = src_by.get(key)
-        if s is not None and tuple(s.shape) == tuple(v.shape):
-            v.assign(s)
-            n += 1
-    if n == 0 and len(src.weights) == len(dst.weights):
-        for s, v in zip(src.weights, dst.weights):
-            if tuple(s.shape) == tuple(v.shape):
-                v.assign(s)
-                n += 1
-    return n
 
 
 def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn=None,
@@ -576,7 +468,7 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
     ckpt_dir = os.path.join(run_dir, "checkpoints", f"worker{trainer.worker_index}")
     manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=2)
 
-    ema_rampup = None
+    ema_rampup = 0.0 if cfg.resume else None  # ADA-PT: starting from a pickle turns the ramp-up off
     if resume_from_run:
         path = manager.latest_checkpoint
         if path is None:
@@ -589,11 +481,14 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
         nets = tf_stylegan2.load_network(cfg.resume)
         for name in ("G", "D", "G_ema"):
             if nets.get(name) is not None:
-                n = copy_weights(nets[name], getattr(trainer, name))
+                try:
+                    n = rundir.copy_weights(nets[name], getattr(trainer, name))
+                except ValueError as e:
+                    raise ResumeError(f"--resume {cfg.resume}: {name} does not fit --config "
+                                      f"{cfg.preset} at {cfg.resolution}x{cfg.resolution}: {e}")
                 log(f"Loaded {n} weights of {name} from {cfg.resume}")
-        ema_rampup = 0.0  # ADA-PT: resuming from a pickle turns the EMA ramp-up off
 
-    # Grids (fixed noise).
+    # Grids (fixed latents).
     gw, gh = config_lib.grid_size(cfg)
     rnd = np.random.RandomState(cfg.seed)
     grid_z = rnd.randn(gw * gh, trainer.G.z_dim).astype(np.float32)
@@ -603,12 +498,12 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
         grid_ds = make_dataset(cfg.data, gw * gh, resolution=cfg.resolution, shuffle=True,
                                mirror=False, repeat=True, seed=0)
         reals, labels = next(iter(grid_ds))
-        save_grid(os.path.join(run_dir, "reals.png"),
+        rundir.save_grid(os.path.join(run_dir, "reals.png"),
                   tf.cast(reals, tf.float32).numpy() / 127.5 - 1, (gw, gh))
         grid_c = labels.numpy() if cfg.c_dim else None
         np.save(os.path.join(run_dir, "grid_c.npy"), labels.numpy())
-        imgs = generate_grid(trainer.G_ema, grid_z, grid_c)
-        save_grid(os.path.join(run_dir, "fakes_init.png"), imgs, (gw, gh))
+        imgs = rundir.generate_grid(trainer.G_ema, grid_z, grid_c)
+        rundir.save_grid(os.path.join(run_dir, "fakes_init.png"), imgs, (gw, gh))
     elif cfg.c_dim and os.path.exists(os.path.join(run_dir, "grid_c.npy")):
         grid_c = np.load(os.path.join(run_dir, "grid_c.npy"))
 
@@ -630,8 +525,8 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
         tick_imgs = cur_nimg - trainer.counter("tick_start_nimg")
         sec_per_kimg = tick_time / max(tick_imgs, 1) * 1000
         means = stats.means()
-        mem = peak_memory_gb()
-        line = (f"tick {tick:<5d} kimg {cur_nimg / 1000:<9.3f} time {_fmt_time(t0 - start_time):<9s} "
+        mem = rundir.peak_memory_gb()
+        line = (f"tick {tick:<5d} kimg {cur_nimg / 1000:<9.3f} time {rundir.fmt_time(t0 - start_time):<9s} "
                 f"sec/tick {tick_time:<7.1f} sec/kimg {sec_per_kimg:<8.2f} "
                 f"img/s {tick_imgs / max(tick_time, 1e-9):<7.2f} maintenance {maintenance:<5.1f} "
                 f"mem {mem:<5.2f}")
@@ -657,8 +552,8 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
         if snapshot:
             kimg = cur_nimg // 1000
             if is_chief:
-                imgs = generate_grid(trainer.G_ema, grid_z, grid_c)
-                grid = save_grid(os.path.join(run_dir, f"fakes{kimg:06d}.png"), imgs, (gw, gh))
+                imgs = rundir.generate_grid(trainer.G_ema, grid_z, grid_c)
+                grid = rundir.save_grid(os.path.join(run_dir, f"fakes{kimg:06d}.png"), imgs, (gw, gh))
                 with writer.as_default():
                     summaries.image("fakes", grid, cur_nimg)
             snap_path = os.path.join(run_dir, f"network-snapshot-{kimg:06d}.keras")

@@ -2,7 +2,7 @@
 
 Every function works on one replica's share of the global batch and returns a loss already divided by
 the *global* number of samples, so gradients summed over replicas are those of the global mean
-(tf.nn.compute_average_loss semantics). Random numbers (z, mixing cutoffs, noise seeds, path-length
+(tf.nn.compute_average_loss semantics). Random numbers (z, mixing cutoffs, synthesis noise, path-length
 noise) come in as arguments: the loop draws them per global sample index, so results do not depend on
 how the global batch is split. Cross-replica reductions come in as callables (identity by default).
 """

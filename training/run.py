@@ -139,13 +139,13 @@ def resolve(run_dir_for_resume=None):
 
 def _resume_run_dir():
     """RUN_DIR to continue, or None (new run, possibly from a snapshot file)."""
-    from training import loop
+    from training import rundir
 
     resume = _flag("resume")
     if resume is None:
         return None
     if resume == "latest":
-        run_dir = loop.latest_run_dir(_flag("outdir"))
+        run_dir = rundir.latest_run_dir(_flag("outdir"))
         if run_dir is None:
             raise UserError(f"--resume latest: no run with a checkpoint under {_flag('outdir')}")
         return run_dir
@@ -198,7 +198,12 @@ def main(argv):
 
     from training import config as config_lib
     from training import loop
+    from training import rundir
 
+    if os.environ.get("TF_STYLEGAN2_NO_GRAPPLER"):  # tests: faster tracing of tiny networks
+        import tensorflow as tf
+
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     strategy = loop.make_strategy(cfg.gpus, log=lambda m: print(m, file=sys.stderr))
     num_workers, worker_index, _ = loop.worker_info(strategy)
     is_chief = worker_index == 0
@@ -212,23 +217,23 @@ def main(argv):
     resume_from_run = run_dir is not None
     if not resume_from_run:
         desc = config_lib.describe(cfg)
-        candidate = loop.next_run_dir(cfg.outdir, desc)
+        candidate = rundir.next_run_dir(cfg.outdir, desc)
         run_id = int(os.path.basename(candidate)[:5])
         if num_workers > 1:
             run_id = _broadcast_run_id(strategy, run_id, is_chief)
         run_dir = os.path.join(cfg.outdir, f"{run_id:05d}-{desc}")
         if is_chief:
             os.makedirs(run_dir, exist_ok=num_workers > 1)
-            loop.atomic_write(os.path.join(run_dir, "config.json"), cfg.to_json() + "\n")
+            rundir.atomic_write(os.path.join(run_dir, "config.json"), cfg.to_json() + "\n")
         else:
             os.makedirs(run_dir, exist_ok=True)
     elif is_chief:
-        loop.atomic_write(os.path.join(run_dir, "config.json"), cfg.to_json() + "\n")
+        rundir.atomic_write(os.path.join(run_dir, "config.json"), cfg.to_json() + "\n")
 
     tees = []
     if is_chief:
-        tees = [loop.Tee(os.path.join(run_dir, "log.txt"), sys.stdout),
-                loop.Tee(os.path.join(run_dir, "log.txt"), sys.stderr)]
+        tees = [rundir.Tee(os.path.join(run_dir, "log.txt"), sys.stdout),
+                rundir.Tee(os.path.join(run_dir, "log.txt"), sys.stderr)]
         sys.stdout, sys.stderr = tees
     try:
         print(f"Run directory: {run_dir}")
@@ -238,10 +243,12 @@ def main(argv):
         loop.train(cfg, run_dir, strategy, metric_fn=metric_fn, resume_from_run=resume_from_run,
                    log=print)
         if is_chief:
-            loop.atomic_write(os.path.join(run_dir, "_finished.txt"), "")
+            rundir.atomic_write(os.path.join(run_dir, "_finished.txt"), "")
     except loop.NonFiniteError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
+    except loop.ResumeError as e:
+        raise UserError(str(e)) from e
     finally:
         if tees:
             sys.stdout, sys.stderr = tees[0].stream, tees[1].stream

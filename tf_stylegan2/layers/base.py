@@ -32,8 +32,16 @@ class FullyConnectedLayer(keras.layers.Layer):
     Reference: ADA-PT training/networks.py FullyConnectedLayer.
     """
 
-    def __init__(self, in_features, out_features, bias=True, activation="linear", lr_multiplier=1.0,
-                 bias_init=0.0, **kwargs):
+    def __init__(
+        self,
+        in_features,
+        out_features,
+        bias=True,
+        activation="linear",
+        lr_multiplier=1.0,
+        bias_init=0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
@@ -47,12 +55,18 @@ class FullyConnectedLayer(keras.layers.Layer):
     def build(self, input_shape=None):
         if self.built:
             return
-        self.weight = self.add_weight(name="weight", shape=[self.in_features, self.out_features],
-                                      initializer=normal_init(1.0 / self.lr_multiplier))
+        self.weight = self.add_weight(
+            name="weight",
+            shape=[self.in_features, self.out_features],
+            initializer=normal_init(1.0 / self.lr_multiplier),
+        )
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=[self.out_features],
-                                        initializer=keras.initializers.Constant(self.bias_init))
+            self.bias = self.add_weight(
+                name="bias",
+                shape=[self.out_features],
+                initializer=keras.initializers.Constant(self.bias_init),
+            )
         self.built = True
 
     def call(self, x):
@@ -66,8 +80,14 @@ class FullyConnectedLayer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(in_features=self.in_features, out_features=self.out_features, bias=self.use_bias,
-                      activation=self.activation, lr_multiplier=self.lr_multiplier, bias_init=self.bias_init)
+        config.update(
+            in_features=self.in_features,
+            out_features=self.out_features,
+            bias=self.use_bias,
+            activation=self.activation,
+            lr_multiplier=self.lr_multiplier,
+            bias_init=self.bias_init,
+        )
         return config
 
 
@@ -86,8 +106,19 @@ class Conv2dLayer(keras.layers.Layer):
     Reference: ADA-PT training/networks.py Conv2dLayer.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, bias=True, activation="linear", up=1, down=1,
-                 resample_filter=(1, 3, 3, 1), conv_clamp=None, **kwargs):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        bias=True,
+        activation="linear",
+        up=1,
+        down=1,
+        resample_filter=(1, 3, 3, 1),
+        conv_clamp=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
@@ -96,10 +127,12 @@ class Conv2dLayer(keras.layers.Layer):
         self.activation = activation
         self.up = int(up)
         self.down = int(down)
-        self.resample_filter = None if resample_filter is None else [float(v) for v in resample_filter]
+        self.resample_filter = (
+            None if resample_filter is None else [float(v) for v in resample_filter]
+        )
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.padding = self.kernel_size // 2
-        self.weight_gain = 1.0 / np.sqrt(self.in_channels * self.kernel_size ** 2)
+        self.weight_gain = 1.0 / np.sqrt(self.in_channels * self.kernel_size**2)
         self.act_gain = ops.def_gain(activation)
         self._filter = ops.setup_filter(self.resample_filter)
 
@@ -107,8 +140,11 @@ class Conv2dLayer(keras.layers.Layer):
         if self.built:
             return
         k = self.kernel_size
-        self.weight = self.add_weight(name="weight", shape=[k, k, self.in_channels, self.out_channels],
-                                      initializer=normal_init(1.0))
+        self.weight = self.add_weight(
+            name="weight",
+            shape=[k, k, self.in_channels, self.out_channels],
+            initializer=normal_init(1.0),
+        )
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=[self.out_channels], initializer="zeros")
@@ -116,15 +152,30 @@ class Conv2dLayer(keras.layers.Layer):
 
     def call(self, x, gain=1.0):
         w = tf.convert_to_tensor(self.weight) * self.weight_gain
-        x = ops.conv2d_resample(x, w, f=self._filter, up=self.up, down=self.down, padding=self.padding)
+        x = ops.conv2d_resample(
+            x, w, f=self._filter, up=self.up, down=self.down, padding=self.padding
+        )
         act_gain = self.act_gain * gain
         act_clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         b = None if self.bias is None else tf.convert_to_tensor(self.bias)
         return ops.bias_act(x, b, act=self.activation, gain=act_gain, clamp=act_clamp)
 
+    def compute_output_shape(self, input_shape):
+        h, w = input_shape[1], input_shape[2]
+        scale = lambda v: None if v is None else v * self.up // self.down  # noqa: E731
+        return (input_shape[0], scale(h), scale(w), self.out_channels)
+
     def get_config(self):
         config = super().get_config()
-        config.update(in_channels=self.in_channels, out_channels=self.out_channels, kernel_size=self.kernel_size,
-                      bias=self.use_bias, activation=self.activation, up=self.up, down=self.down,
-                      resample_filter=self.resample_filter, conv_clamp=self.conv_clamp)
+        config.update(
+            in_channels=self.in_channels,
+            out_channels=self.out_channels,
+            kernel_size=self.kernel_size,
+            bias=self.use_bias,
+            activation=self.activation,
+            up=self.up,
+            down=self.down,
+            resample_filter=self.resample_filter,
+            conv_clamp=self.conv_clamp,
+        )
         return config

@@ -47,10 +47,24 @@ class DiscriminatorBlock(keras.layers.Layer):
     Reference: ADA-PT training/networks.py DiscriminatorBlock.
     """
 
-    def __init__(self, in_channels, tmp_channels, out_channels, resolution, img_channels, architecture="resnet",
-                 activation="lrelu", resample_filter=(1, 3, 3, 1), conv_clamp=None, **kwargs):
+    def __init__(
+        self,
+        in_channels,
+        tmp_channels,
+        out_channels,
+        resolution,
+        img_channels,
+        architecture="resnet",
+        activation="lrelu",
+        resample_filter=(1, 3, 3, 1),
+        conv_clamp=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        assert architecture in ("orig", "skip", "resnet"), architecture
+        if architecture not in ("orig", "skip", "resnet"):
+            raise ValueError(
+                f"architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}"
+            )
         self.in_channels = int(in_channels)
         self.tmp_channels = int(tmp_channels)
         self.out_channels = int(out_channels)
@@ -64,13 +78,29 @@ class DiscriminatorBlock(keras.layers.Layer):
         common = dict(activation=activation, conv_clamp=self.conv_clamp)
         self.has_fromrgb = self.in_channels == 0 or architecture == "skip"
         if self.has_fromrgb:
-            self.fromrgb = Conv2dLayer(self.img_channels, self.tmp_channels, 1, name="fromrgb", **common)
+            self.fromrgb = Conv2dLayer(
+                self.img_channels, self.tmp_channels, 1, name="fromrgb", **common
+            )
         self.conv0 = Conv2dLayer(self.tmp_channels, self.tmp_channels, 3, name="conv0", **common)
-        self.conv1 = Conv2dLayer(self.tmp_channels, self.out_channels, 3, down=2,
-                                 resample_filter=self.resample_filter, name="conv1", **common)
+        self.conv1 = Conv2dLayer(
+            self.tmp_channels,
+            self.out_channels,
+            3,
+            down=2,
+            resample_filter=self.resample_filter,
+            name="conv1",
+            **common,
+        )
         if architecture == "resnet":
-            self.skip = Conv2dLayer(self.tmp_channels, self.out_channels, 1, bias=False, down=2,
-                                    resample_filter=self.resample_filter, name="skip")
+            self.skip = Conv2dLayer(
+                self.tmp_channels,
+                self.out_channels,
+                1,
+                bias=False,
+                down=2,
+                resample_filter=self.resample_filter,
+                name="skip",
+            )
 
     def build(self, input_shape=None):
         if self.built:
@@ -101,9 +131,17 @@ class DiscriminatorBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(in_channels=self.in_channels, tmp_channels=self.tmp_channels, out_channels=self.out_channels,
-                      resolution=self.resolution, img_channels=self.img_channels, architecture=self.architecture,
-                      activation=self.activation, resample_filter=self.resample_filter, conv_clamp=self.conv_clamp)
+        config.update(
+            in_channels=self.in_channels,
+            tmp_channels=self.tmp_channels,
+            out_channels=self.out_channels,
+            resolution=self.resolution,
+            img_channels=self.img_channels,
+            architecture=self.architecture,
+            activation=self.activation,
+            resample_filter=self.resample_filter,
+            conv_clamp=self.conv_clamp,
+        )
         return config
 
 
@@ -117,8 +155,19 @@ class DiscriminatorEpilogue(keras.layers.Layer):
     Reference: ADA-PT training/networks.py DiscriminatorEpilogue.
     """
 
-    def __init__(self, in_channels, cmap_dim, resolution, img_channels, architecture="resnet",
-                 mbstd_group_size=4, mbstd_num_channels=1, activation="lrelu", conv_clamp=None, **kwargs):
+    def __init__(
+        self,
+        in_channels,
+        cmap_dim,
+        resolution,
+        img_channels,
+        architecture="resnet",
+        mbstd_group_size=4,
+        mbstd_num_channels=1,
+        activation="lrelu",
+        conv_clamp=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.in_channels = int(in_channels)
         self.cmap_dim = int(cmap_dim)
@@ -131,12 +180,22 @@ class DiscriminatorEpilogue(keras.layers.Layer):
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         c, r = self.in_channels, self.resolution
         if architecture == "skip":
-            self.fromrgb = Conv2dLayer(self.img_channels, c, 1, activation=activation, name="fromrgb")
+            self.fromrgb = Conv2dLayer(
+                self.img_channels, c, 1, activation=activation, name="fromrgb"
+            )
         self.mbstd = None
         if self.mbstd_num_channels > 0:
-            self.mbstd = MinibatchStdLayer(self.mbstd_group_size, self.mbstd_num_channels, name="mbstd")
-        self.conv = Conv2dLayer(c + self.mbstd_num_channels, c, 3, activation=activation,
-                                conv_clamp=self.conv_clamp, name="conv")
+            self.mbstd = MinibatchStdLayer(
+                self.mbstd_group_size, self.mbstd_num_channels, name="mbstd"
+            )
+        self.conv = Conv2dLayer(
+            c + self.mbstd_num_channels,
+            c,
+            3,
+            activation=activation,
+            conv_clamp=self.conv_clamp,
+            name="conv",
+        )
         self.fc = FullyConnectedLayer(c * r * r, c, activation=activation, name="fc")
         self.out = FullyConnectedLayer(c, 1 if self.cmap_dim == 0 else self.cmap_dim, name="out")
 
@@ -156,8 +215,8 @@ class DiscriminatorEpilogue(keras.layers.Layer):
             x = x + self.fromrgb(img)
         if self.mbstd is not None:
             x = self.mbstd(x)
-        x = self.conv(x)                                                   # [N, 4, 4, C]
-        x = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [-1, self.in_channels * self.resolution ** 2])
+        x = self.conv(x)  # [N, 4, 4, C]
+        x = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [-1, self.in_channels * self.resolution**2])
         x = self.fc(x)
         x = self.out(x)
         if self.cmap_dim > 0:
@@ -166,8 +225,15 @@ class DiscriminatorEpilogue(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(in_channels=self.in_channels, cmap_dim=self.cmap_dim, resolution=self.resolution,
-                      img_channels=self.img_channels, architecture=self.architecture,
-                      mbstd_group_size=self.mbstd_group_size, mbstd_num_channels=self.mbstd_num_channels,
-                      activation=self.activation, conv_clamp=self.conv_clamp)
+        config.update(
+            in_channels=self.in_channels,
+            cmap_dim=self.cmap_dim,
+            resolution=self.resolution,
+            img_channels=self.img_channels,
+            architecture=self.architecture,
+            mbstd_group_size=self.mbstd_group_size,
+            mbstd_num_channels=self.mbstd_num_channels,
+            activation=self.activation,
+            conv_clamp=self.conv_clamp,
+        )
         return config

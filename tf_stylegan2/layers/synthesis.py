@@ -1,4 +1,4 @@
-"""Generator layers: the modulated synthesis layer, ToRGB, and the synthesis block (spec 2.6-2.7)."""
+"""Generator layers: the modulated synthesis layer, ToRGB and the synthesis block (spec 2.6-2.7)."""
 
 import keras
 import numpy as np
@@ -30,13 +30,27 @@ class SynthesisLayer(keras.layers.Layer):
         activation: 'lrelu'.
         resample_filter: FIR taps; conv_clamp: None or a clamp value.
         layer_index: position in the synthesis layer order (derives the per-layer noise seed).
-    Call: `layer(x, w, noise_mode='random', fused_modconv=True, gain=1, noise_seed=None, noise=None)`;
+    Call: `layer(x, w, noise_mode='random', fused_modconv=True, gain=1, noise_seed=None,
+        noise=None)`;
         x [N, H, W, I], w [N, w_dim]; `noise` [N, R, R, 1] overrides the drawn/const noise.
     Reference: ADA-PT training/networks.py SynthesisLayer.
     """
 
-    def __init__(self, in_channels, out_channels, w_dim, resolution, kernel_size=3, up=1, use_noise=True,
-                 activation="lrelu", resample_filter=(1, 3, 3, 1), conv_clamp=None, layer_index=0, **kwargs):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        w_dim,
+        resolution,
+        kernel_size=3,
+        up=1,
+        use_noise=True,
+        activation="lrelu",
+        resample_filter=(1, 3, 3, 1),
+        conv_clamp=None,
+        layer_index=0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
@@ -46,56 +60,90 @@ class SynthesisLayer(keras.layers.Layer):
         self.up = int(up)
         self.use_noise = bool(use_noise)
         self.activation = activation
-        self.resample_filter = None if resample_filter is None else [float(v) for v in resample_filter]
+        self.resample_filter = (
+            None if resample_filter is None else [float(v) for v in resample_filter]
+        )
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.layer_index = int(layer_index)
         self.padding = self.kernel_size // 2
         self.act_gain = ops.def_gain(activation)
         self._filter = ops.setup_filter(self.resample_filter)
-        self.affine = FullyConnectedLayer(self.w_dim, self.in_channels, bias_init=1.0, name="affine")
+        self.affine = FullyConnectedLayer(
+            self.w_dim, self.in_channels, bias_init=1.0, name="affine"
+        )
 
     def build(self, input_shape=None):
         if self.built:
             return
         self.affine.build([None, self.w_dim])
         k = self.kernel_size
-        self.weight = self.add_weight(name="weight", shape=[k, k, self.in_channels, self.out_channels],
-                                      initializer=normal_init(1.0))
+        self.weight = self.add_weight(
+            name="weight",
+            shape=[k, k, self.in_channels, self.out_channels],
+            initializer=normal_init(1.0),
+        )
         if self.use_noise:
             r = self.resolution
-            self.noise_const = self.add_weight(name="noise_const", shape=[r, r], initializer=normal_init(1.0),
-                                               trainable=False)
-            self.noise_strength = self.add_weight(name="noise_strength", shape=[], initializer="zeros")
+            self.noise_const = self.add_weight(
+                name="noise_const", shape=[r, r], initializer=normal_init(1.0), trainable=False
+            )
+            self.noise_strength = self.add_weight(
+                name="noise_strength", shape=[], initializer="zeros"
+            )
         self.bias = self.add_weight(name="bias", shape=[self.out_channels], initializer="zeros")
         self.built = True
 
-    def call(self, x, w, noise_mode="random", fused_modconv=True, gain=1.0, noise_seed=None, noise=None):
+    def call(
+        self, x, w, noise_mode="random", fused_modconv=True, gain=1.0, noise_seed=None, noise=None
+    ):
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
-        styles = self.affine(w)                                            # [N, I]
+        styles = self.affine(w)  # [N, I]
         noise_term = None
         if self.use_noise and (noise is not None or noise_mode != "none"):
             r = self.resolution
             strength = tf.convert_to_tensor(self.noise_strength)
             if noise is not None:
-                noise_term = tf.cast(noise, x.dtype) * strength            # [N, R, R, 1]
+                noise_term = tf.cast(noise, x.dtype) * strength  # [N, R, R, 1]
             elif noise_mode == "random":
                 n = tf.shape(x)[0]
-                noise_term = _layer_noise(tf.stack([n, r, r, 1]), noise_seed, self.layer_index) * strength
+                noise_term = (
+                    _layer_noise(tf.stack([n, r, r, 1]), noise_seed, self.layer_index) * strength
+                )
             else:
                 noise_term = tf.convert_to_tensor(self.noise_const)[None, :, :, None] * strength
-        x = ops.modulated_conv2d(x, self.weight, styles, noise=noise_term, up=self.up, padding=self.padding,
-                                 resample_filter=self._filter, fused_modconv=fused_modconv)
+        x = ops.modulated_conv2d(
+            x,
+            self.weight,
+            styles,
+            noise=noise_term,
+            up=self.up,
+            padding=self.padding,
+            resample_filter=self._filter,
+            fused_modconv=fused_modconv,
+        )
         act_gain = self.act_gain * gain
         act_clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return ops.bias_act(x, self.bias, act=self.activation, gain=act_gain, clamp=act_clamp)
 
+    def compute_output_shape(self, input_shape, w_shape=None):
+        return (input_shape[0], self.resolution, self.resolution, self.out_channels)
+
     def get_config(self):
         config = super().get_config()
-        config.update(in_channels=self.in_channels, out_channels=self.out_channels, w_dim=self.w_dim,
-                      resolution=self.resolution, kernel_size=self.kernel_size, up=self.up,
-                      use_noise=self.use_noise, activation=self.activation, resample_filter=self.resample_filter,
-                      conv_clamp=self.conv_clamp, layer_index=self.layer_index)
+        config.update(
+            in_channels=self.in_channels,
+            out_channels=self.out_channels,
+            w_dim=self.w_dim,
+            resolution=self.resolution,
+            kernel_size=self.kernel_size,
+            up=self.up,
+            use_noise=self.use_noise,
+            activation=self.activation,
+            resample_filter=self.resample_filter,
+            conv_clamp=self.conv_clamp,
+            layer_index=self.layer_index,
+        )
         return config
 
 
@@ -114,34 +162,49 @@ class ToRGBLayer(keras.layers.Layer):
         self.w_dim = int(w_dim)
         self.kernel_size = int(kernel_size)
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
-        self.weight_gain = 1.0 / np.sqrt(self.in_channels * self.kernel_size ** 2)
-        self.affine = FullyConnectedLayer(self.w_dim, self.in_channels, bias_init=1.0, name="affine")
+        self.weight_gain = 1.0 / np.sqrt(self.in_channels * self.kernel_size**2)
+        self.affine = FullyConnectedLayer(
+            self.w_dim, self.in_channels, bias_init=1.0, name="affine"
+        )
 
     def build(self, input_shape=None):
         if self.built:
             return
         self.affine.build([None, self.w_dim])
         k = self.kernel_size
-        self.weight = self.add_weight(name="weight", shape=[k, k, self.in_channels, self.out_channels],
-                                      initializer=normal_init(1.0))
+        self.weight = self.add_weight(
+            name="weight",
+            shape=[k, k, self.in_channels, self.out_channels],
+            initializer=normal_init(1.0),
+        )
         self.bias = self.add_weight(name="bias", shape=[self.out_channels], initializer="zeros")
         self.built = True
 
     def call(self, x, w, fused_modconv=True):
         styles = self.affine(w) * self.weight_gain
-        x = ops.modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
+        x = ops.modulated_conv2d(
+            x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv
+        )
         return ops.bias_act(x, self.bias, clamp=self.conv_clamp)
+
+    def compute_output_shape(self, input_shape, w_shape=None):
+        return tuple(input_shape[:-1]) + (self.out_channels,)
 
     def get_config(self):
         config = super().get_config()
-        config.update(in_channels=self.in_channels, out_channels=self.out_channels, w_dim=self.w_dim,
-                      kernel_size=self.kernel_size, conv_clamp=self.conv_clamp)
+        config.update(
+            in_channels=self.in_channels,
+            out_channels=self.out_channels,
+            w_dim=self.w_dim,
+            kernel_size=self.kernel_size,
+            conv_clamp=self.conv_clamp,
+        )
         return config
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class SynthesisBlock(keras.layers.Layer):
-    """One resolution of the synthesis network: [const | conv0 (up)] + conv1 + [torgb] (+ skip/resnet).
+    """One resolution of the synthesis network: [const | conv0 (up)] + conv1 + [torgb] [+ skip].
 
     Args:
         in_channels: 0 for the first (4x4) block, which starts from a learned constant.
@@ -156,11 +219,25 @@ class SynthesisBlock(keras.layers.Layer):
     Reference: ADA-PT training/networks.py SynthesisBlock.
     """
 
-    def __init__(self, in_channels, out_channels, w_dim, resolution, img_channels, is_last,
-                 architecture="skip", resample_filter=(1, 3, 3, 1), conv_clamp=None, first_layer_index=0,
-                 **kwargs):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        w_dim,
+        resolution,
+        img_channels,
+        is_last,
+        architecture="skip",
+        resample_filter=(1, 3, 3, 1),
+        conv_clamp=None,
+        first_layer_index=0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        assert architecture in ("orig", "skip", "resnet"), architecture
+        if architecture not in ("orig", "skip", "resnet"):
+            raise ValueError(
+                f"architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}"
+            )
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.w_dim = int(w_dim)
@@ -177,27 +254,56 @@ class SynthesisBlock(keras.layers.Layer):
         common = dict(resample_filter=self.resample_filter, conv_clamp=self.conv_clamp)
         idx = self.first_layer_index
         if self.in_channels != 0:
-            self.conv0 = SynthesisLayer(self.in_channels, self.out_channels, self.w_dim, self.resolution, up=2,
-                                        layer_index=idx, name="conv0", **common)
+            self.conv0 = SynthesisLayer(
+                self.in_channels,
+                self.out_channels,
+                self.w_dim,
+                self.resolution,
+                up=2,
+                layer_index=idx,
+                name="conv0",
+                **common,
+            )
             self.num_conv += 1
             idx += 1
-        self.conv1 = SynthesisLayer(self.out_channels, self.out_channels, self.w_dim, self.resolution,
-                                    layer_index=idx, name="conv1", **common)
+        self.conv1 = SynthesisLayer(
+            self.out_channels,
+            self.out_channels,
+            self.w_dim,
+            self.resolution,
+            layer_index=idx,
+            name="conv1",
+            **common,
+        )
         self.num_conv += 1
         if self.is_last or self.architecture == "skip":
-            self.torgb = ToRGBLayer(self.out_channels, self.img_channels, self.w_dim, conv_clamp=self.conv_clamp,
-                                    name="torgb")
+            self.torgb = ToRGBLayer(
+                self.out_channels,
+                self.img_channels,
+                self.w_dim,
+                conv_clamp=self.conv_clamp,
+                name="torgb",
+            )
             self.num_torgb += 1
         if self.in_channels != 0 and self.architecture == "resnet":
-            self.skip = Conv2dLayer(self.in_channels, self.out_channels, kernel_size=1, bias=False, up=2,
-                                    resample_filter=self.resample_filter, name="skip")
+            self.skip = Conv2dLayer(
+                self.in_channels,
+                self.out_channels,
+                kernel_size=1,
+                bias=False,
+                up=2,
+                resample_filter=self.resample_filter,
+                name="skip",
+            )
 
     def build(self, input_shape=None):
         if self.built:
             return
         r = self.resolution
         if self.in_channels == 0:
-            self.const = self.add_weight(name="const", shape=[4, 4, self.out_channels], initializer=normal_init(1.0))
+            self.const = self.add_weight(
+                name="const", shape=[4, 4, self.out_channels], initializer=normal_init(1.0)
+            )
         else:
             self.conv0.build([None, r // 2, r // 2, self.in_channels])
         self.conv1.build([None, r, r, self.out_channels])
@@ -207,20 +313,33 @@ class SynthesisBlock(keras.layers.Layer):
             self.skip.build([None, r // 2, r // 2, self.in_channels])
         self.built = True
 
-    def call(self, x, img, ws, noise_mode="random", fused_modconv=True, noise_seed=None, noise_inputs=None):
+    def call(
+        self,
+        x,
+        img,
+        ws,
+        noise_mode="random",
+        fused_modconv=True,
+        noise_seed=None,
+        noise_inputs=None,
+    ):
         noise_inputs = noise_inputs or {}
         kw = dict(noise_mode=noise_mode, fused_modconv=fused_modconv, noise_seed=noise_seed)
         n = tf.shape(ws)[0]
         i = 0
         if self.in_channels == 0:
-            x = tf.tile(tf.convert_to_tensor(self.const)[None], tf.stack([n, 1, 1, 1]))   # [N, 4, 4, C]
+            x = tf.tile(
+                tf.convert_to_tensor(self.const)[None], tf.stack([n, 1, 1, 1])
+            )  # [N, 4, 4, C]
             x = tf.ensure_shape(x, [ws.shape[0], 4, 4, self.out_channels])
             x = self.conv1(x, ws[:, i], noise=noise_inputs.get("conv1"), **kw)
             i += 1
         elif self.architecture == "resnet":
             y = self.skip(x, gain=float(np.sqrt(0.5)))
             x = self.conv0(x, ws[:, i], noise=noise_inputs.get("conv0"), **kw)
-            x = self.conv1(x, ws[:, i + 1], gain=float(np.sqrt(0.5)), noise=noise_inputs.get("conv1"), **kw)
+            x = self.conv1(
+                x, ws[:, i + 1], gain=float(np.sqrt(0.5)), noise=noise_inputs.get("conv1"), **kw
+            )
             x = y + x
             i += 2
         else:
@@ -236,8 +355,16 @@ class SynthesisBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(in_channels=self.in_channels, out_channels=self.out_channels, w_dim=self.w_dim,
-                      resolution=self.resolution, img_channels=self.img_channels, is_last=self.is_last,
-                      architecture=self.architecture, resample_filter=self.resample_filter,
-                      conv_clamp=self.conv_clamp, first_layer_index=self.first_layer_index)
+        config.update(
+            in_channels=self.in_channels,
+            out_channels=self.out_channels,
+            w_dim=self.w_dim,
+            resolution=self.resolution,
+            img_channels=self.img_channels,
+            is_last=self.is_last,
+            architecture=self.architecture,
+            resample_filter=self.resample_filter,
+            conv_clamp=self.conv_clamp,
+            first_layer_index=self.first_layer_index,
+        )
         return config

@@ -1,7 +1,8 @@
 """ADA-PT state dicts and constructor kwargs -> our Generator / Discriminator.
 
 `apply_ada_state(net, state)`: copy an ADA-PT state dict (names exactly as `named_parameters()` /
-`named_buffers()`, e.g. 'mapping.fc0.weight', 'synthesis.b8.conv1.noise_const'; NCHW/OIHW numpy arrays)
+`named_buffers()`, e.g. 'mapping.fc0.weight', 'synthesis.b8.conv1.noise_const'; NCHW/OIHW numpy
+arrays)
 into our network, transposing once. Every name is matched by the RULES table below; a state name no
 rule or variable matches, a variable the state does not fill, or a shape mismatch raises ValueError
 naming them all. Resampling-filter buffers are not variables here: they are checked against ours.
@@ -17,12 +18,20 @@ from tf_stylegan2 import ops
 
 # (regex on the ADA-PT name, transform). Our variable paths are the ADA-PT module names with '/'.
 RULES = (
-    (re.compile(r"^(.+\.)?resample_filter$"), "filter"),             # buffer: checked, not stored
-    (re.compile(r"^synthesis\.b\d+\.const$"), "chw_to_hwc"),           # [C, 4, 4] -> [4, 4, C]
-    (re.compile(r"^(synthesis\.b\d+\.(conv0|conv1|torgb|skip)|b\d+\.(fromrgb|conv0|conv1|skip|conv))\.weight$"),
-     "oihw_to_hwio"),
-    (re.compile(r"^(synthesis\.b\d+\.(conv0|conv1|torgb)\.affine|mapping\.(embed|fc\d+)|b4\.(fc|out))\.weight$"),
-     "transpose"),                                                     # [out, in] -> [in, out]
+    (re.compile(r"^(.+\.)?resample_filter$"), "filter"),  # buffer: checked, not stored
+    (re.compile(r"^synthesis\.b\d+\.const$"), "chw_to_hwc"),  # [C, 4, 4] -> [4, 4, C]
+    (
+        re.compile(
+            r"^(synthesis\.b\d+\.(conv0|conv1|torgb|skip)|b\d+\.(fromrgb|conv0|conv1|skip|conv))\.weight$"
+        ),
+        "oihw_to_hwio",
+    ),
+    (
+        re.compile(
+            r"^(synthesis\.b\d+\.(conv0|conv1|torgb)\.affine|mapping\.(embed|fc\d+)|b4\.(fc|out))\.weight$"
+        ),
+        "transpose",
+    ),  # [out, in] -> [in, out]
     (re.compile(r"^synthesis\.b\d+\.conv[01]\.noise_const$"), "copy"),
     (re.compile(r"^synthesis\.b\d+\.conv[01]\.noise_strength$"), "copy"),
     (re.compile(r"^mapping\.w_avg$"), "copy"),
@@ -45,13 +54,15 @@ def _rule(name):
 
 
 def ada_name(var):
-    """Our variable -> its ADA-PT state-dict name ('generator/synthesis/b4/conv1/weight' -> 'synthesis.b4.conv1.weight')."""
+    """Our variable -> its ADA-PT name ('generator/synthesis/b4/const' -> 'synthesis.b4.const')."""
     parts = var.path.split("/")
     return ".".join(parts[1:])
 
 
 def _net_filter(net):
-    taps = getattr(getattr(net, "synthesis", None), "resample_filter", None) or getattr(net, "resample_filter")
+    taps = getattr(getattr(net, "synthesis", None), "resample_filter", None) or getattr(
+        net, "resample_filter"
+    )
     return ops.setup_filter(taps)
 
 
@@ -68,9 +79,13 @@ def apply_ada_state(net, state):
         value = np.asarray(state[name])
         transform = _rule(name)
         if transform == "filter":
-            if value.shape != expected_filter.shape or not np.allclose(value, expected_filter, rtol=0, atol=1e-7):
-                bad.append(f"{name}: resample filter {value.tolist()} differs from this network's "
-                           f"{expected_filter.tolist()}")
+            if value.shape != expected_filter.shape or not np.allclose(
+                value, expected_filter, rtol=0, atol=1e-7
+            ):
+                bad.append(
+                    f"{name}: resample filter {value.tolist()} differs from this network's "
+                    f"{expected_filter.tolist()}"
+                )
             continue
         if transform is None or name not in ours:
             unknown.append(name)
@@ -78,7 +93,9 @@ def apply_ada_state(net, state):
         value = _TRANSFORMS[transform](value.astype(np.float32))
         var = ours[name]
         if tuple(value.shape) != tuple(var.shape):
-            bad.append(f"{name}: shape {tuple(value.shape)} (after {transform}) != ours {tuple(var.shape)}")
+            bad.append(
+                f"{name}: shape {tuple(value.shape)} (after {transform}) != ours {tuple(var.shape)}"
+            )
             continue
         assign.append((var, value))
     missing = sorted(set(ours) - set(state))
@@ -89,7 +106,9 @@ def apply_ada_state(net, state):
         problems.append(f"variables not in the state: {', '.join(missing)}")
     problems.extend(bad)
     if problems:
-        raise ValueError(f"cannot load ADA-PT state into {type(net).__name__}: " + "; ".join(problems))
+        raise ValueError(
+            f"cannot load ADA-PT state into {type(net).__name__}: " + "; ".join(problems)
+        )
     for var, value in assign:
         var.assign(value)
     return net
@@ -102,7 +121,9 @@ _IGNORED = {"fp16_channels_last", "freeze_layers", "use_fp16"}
 def _pop_checked(kwargs, key, default, where):
     value = kwargs.pop(key, default)
     if value != default:
-        raise ValueError(f"unsupported ADA-PT {where} kwarg {key}={value!r} (only {default!r} is supported)")
+        raise ValueError(
+            f"unsupported ADA-PT {where} kwarg {key}={value!r} (only {default!r} is supported)"
+        )
 
 
 def _clean(kwargs, where):
@@ -115,27 +136,47 @@ def _clean(kwargs, where):
 def _generator_kwargs(kw):
     mapping = _clean(kw.pop("mapping_kwargs", {}), "mapping")
     synthesis = _clean(kw.pop("synthesis_kwargs", {}), "synthesis")
-    unknown_m = set(mapping) - {"num_layers", "embed_features", "layer_features", "activation", "lr_multiplier",
-                                "w_avg_beta"}
+    unknown_m = set(mapping) - {
+        "num_layers",
+        "embed_features",
+        "layer_features",
+        "activation",
+        "lr_multiplier",
+        "w_avg_beta",
+    }
     if unknown_m:
         raise ValueError(f"unsupported ADA-PT mapping kwargs: {sorted(unknown_m)}")
-    layer_kwargs = _clean(synthesis.pop("layer_kwargs", {}), "layer")
-    _pop_checked(layer_kwargs, "activation", "lrelu", "synthesis layer")
-    _pop_checked(layer_kwargs, "use_noise", True, "synthesis layer")
-    _pop_checked(layer_kwargs, "kernel_size", 3, "synthesis layer")
-    if layer_kwargs:
-        raise ValueError(f"unsupported ADA-PT synthesis layer kwargs: {sorted(layer_kwargs)}")
+    # SynthesisBlock passes extra **layer_kwargs on to SynthesisLayer; only defaults are supported.
+    synthesis.update(_clean(synthesis.pop("layer_kwargs", {}), "layer"))
+    _pop_checked(synthesis, "activation", "lrelu", "synthesis layer")
+    _pop_checked(synthesis, "use_noise", True, "synthesis layer")
+    _pop_checked(synthesis, "kernel_size", 3, "synthesis layer")
     ours_s = {}
-    for key in ("channel_base", "channel_max", "num_fp16_res", "conv_clamp", "architecture", "resample_filter"):
+    for key in (
+        "channel_base",
+        "channel_max",
+        "num_fp16_res",
+        "conv_clamp",
+        "architecture",
+        "resample_filter",
+    ):
         if key in synthesis:
             ours_s[key] = synthesis.pop(key)
     if "resample_filter" in ours_s:
-        ours_s["resample_filter"] = [float(v) for v in np.asarray(ours_s["resample_filter"]).ravel()]
+        ours_s["resample_filter"] = [
+            float(v) for v in np.asarray(ours_s["resample_filter"]).ravel()
+        ]
     if synthesis:
         raise ValueError(f"unsupported ADA-PT synthesis kwargs: {sorted(synthesis)}")
-    out = dict(z_dim=int(kw.pop("z_dim")), c_dim=int(kw.pop("c_dim")), w_dim=int(kw.pop("w_dim")),
-               img_resolution=int(kw.pop("img_resolution")), img_channels=int(kw.pop("img_channels")),
-               mapping_kwargs=mapping, synthesis_kwargs=ours_s)
+    out = dict(
+        z_dim=int(kw.pop("z_dim")),
+        c_dim=int(kw.pop("c_dim")),
+        w_dim=int(kw.pop("w_dim")),
+        img_resolution=int(kw.pop("img_resolution")),
+        img_channels=int(kw.pop("img_channels")),
+        mapping_kwargs=mapping,
+        synthesis_kwargs=ours_s,
+    )
     if kw:
         raise ValueError(f"unsupported ADA-PT Generator kwargs: {sorted(kw)}")
     return out
@@ -146,10 +187,15 @@ def _discriminator_kwargs(kw):
     mapping = _clean(kw.pop("mapping_kwargs", {}), "mapping")
     epilogue = _clean(kw.pop("epilogue_kwargs", {}), "epilogue")
     _pop_checked(block, "activation", "lrelu", "D block")
-    out = dict(c_dim=int(kw.pop("c_dim")), img_resolution=int(kw.pop("img_resolution")),
-               img_channels=int(kw.pop("img_channels")))
+    out = dict(
+        c_dim=int(kw.pop("c_dim")),
+        img_resolution=int(kw.pop("img_resolution")),
+        img_channels=int(kw.pop("img_channels")),
+    )
     if "resample_filter" in block:
-        out["resample_filter"] = [float(v) for v in np.asarray(block.pop("resample_filter")).ravel()]
+        out["resample_filter"] = [
+            float(v) for v in np.asarray(block.pop("resample_filter")).ravel()
+        ]
     if block:
         raise ValueError(f"unsupported ADA-PT D block kwargs: {sorted(block)}")
     _pop_checked(epilogue, "activation", "lrelu", "D epilogue")
@@ -160,11 +206,24 @@ def _discriminator_kwargs(kw):
         out["mbstd_num_channels"] = int(epilogue.pop("mbstd_num_channels"))
     if epilogue:
         raise ValueError(f"unsupported ADA-PT D epilogue kwargs: {sorted(epilogue)}")
-    for key in ("architecture", "channel_base", "channel_max", "num_fp16_res", "conv_clamp", "cmap_dim"):
+    for key in (
+        "architecture",
+        "channel_base",
+        "channel_max",
+        "num_fp16_res",
+        "conv_clamp",
+        "cmap_dim",
+    ):
         if key in kw:
             out[key] = kw.pop(key)
-    unknown_m = set(mapping) - {"num_layers", "embed_features", "layer_features", "activation", "lr_multiplier",
-                                "w_avg_beta"}
+    unknown_m = set(mapping) - {
+        "num_layers",
+        "embed_features",
+        "layer_features",
+        "activation",
+        "lr_multiplier",
+        "w_avg_beta",
+    }
     if unknown_m:
         raise ValueError(f"unsupported ADA-PT D mapping kwargs: {sorted(unknown_m)}")
     out["mapping_kwargs"] = mapping

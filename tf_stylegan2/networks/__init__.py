@@ -6,4 +6,11 @@ from tf_stylegan2.networks.generator import Generator
 from tf_stylegan2.networks.mapping import MappingNetwork
 from tf_stylegan2.networks.synthesis import SynthesisNetwork, channels_at
 
-__all__ = ["presets", "Discriminator", "Generator", "MappingNetwork", "SynthesisNetwork", "channels_at"]
+__all__ = [
+    "presets",
+    "Discriminator",
+    "Generator",
+    "MappingNetwork",
+    "SynthesisNetwork",
+    "channels_at",
+]

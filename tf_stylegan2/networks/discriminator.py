@@ -23,19 +23,34 @@ class Discriminator(keras.Model):
         channel_base, channel_max: channels(R) = min(channel_base // R, channel_max).
         mbstd_group_size (4; None = whole batch), mbstd_num_channels (1; 0 = off).
         conv_clamp: None or clamp value.
-        mapping_kwargs: kwargs of the label mapping (c_dim > 0): num_layers=8, lr_multiplier=0.01 ...
+        mapping_kwargs: kwargs of the label mapping (c_dim > 0): num_layers=8, lr_multiplier=0.01.
         cmap_dim: None = channels(4).
         num_fp16_res: accepted for ADA-PT compatibility; everything runs in float32.
     Call: `D(img, c=None)` with img [N, R, R, C] float32 -> logits [N, 1].
     Reference: ADA-PT training/networks.py Discriminator.
     """
 
-    def __init__(self, c_dim, img_resolution, img_channels, architecture="resnet", channel_base=32768,
-                 channel_max=512, mbstd_group_size=4, mbstd_num_channels=1, conv_clamp=None, mapping_kwargs=None,
-                 cmap_dim=None, num_fp16_res=0, resample_filter=(1, 3, 3, 1), **kwargs):
+    def __init__(
+        self,
+        c_dim,
+        img_resolution,
+        img_channels,
+        architecture="resnet",
+        channel_base=32768,
+        channel_max=512,
+        mbstd_group_size=4,
+        mbstd_num_channels=1,
+        conv_clamp=None,
+        mapping_kwargs=None,
+        cmap_dim=None,
+        num_fp16_res=0,
+        resample_filter=(1, 3, 3, 1),
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        r = int(np.log2(img_resolution))
-        assert img_resolution == 2 ** r and img_resolution >= 4, img_resolution
+        r = int(np.log2(max(int(img_resolution), 1)))
+        if img_resolution != 2**r or img_resolution < 4:
+            raise ValueError(f"img_resolution must be a power of 2 >= 4, got {img_resolution!r}")
         self.c_dim = int(c_dim)
         self.img_resolution = int(img_resolution)
         self.img_channels = int(img_channels)
@@ -49,22 +64,45 @@ class Discriminator(keras.Model):
         self.cmap_dim_arg = None if cmap_dim is None else int(cmap_dim)
         self.num_fp16_res = int(num_fp16_res)
         self.resample_filter = [float(v) for v in resample_filter]
-        self.block_resolutions = [2 ** i for i in range(r, 2, -1)]
+        self.block_resolutions = [2**i for i in range(r, 2, -1)]
         ch = lambda res: channels_at(res, channel_base, channel_max)  # noqa: E731
         cmap = ch(4) if cmap_dim is None else int(cmap_dim)
         self.cmap_dim = 0 if self.c_dim == 0 else cmap
-        common = dict(img_channels=self.img_channels, architecture=architecture, conv_clamp=self.conv_clamp)
+        common = dict(
+            img_channels=self.img_channels, architecture=architecture, conv_clamp=self.conv_clamp
+        )
         for res in self.block_resolutions:
             in_channels = ch(res) if res < self.img_resolution else 0
-            block = DiscriminatorBlock(in_channels, ch(res), ch(res // 2), res, resample_filter=self.resample_filter,
-                                       name=f"b{res}", **common)
+            block = DiscriminatorBlock(
+                in_channels,
+                ch(res),
+                ch(res // 2),
+                res,
+                resample_filter=self.resample_filter,
+                name=f"b{res}",
+                **common,
+            )
             setattr(self, f"b{res}", block)
         self.mapping = None
         if self.c_dim > 0:
-            self.mapping = MappingNetwork(z_dim=0, c_dim=self.c_dim, w_dim=self.cmap_dim, num_ws=None,
-                                          w_avg_beta=None, name="mapping", **self.mapping_kwargs)
-        self.b4 = DiscriminatorEpilogue(ch(4), self.cmap_dim, 4, mbstd_group_size=self.mbstd_group_size,
-                                        mbstd_num_channels=self.mbstd_num_channels, name="b4", **common)
+            self.mapping = MappingNetwork(
+                z_dim=0,
+                c_dim=self.c_dim,
+                w_dim=self.cmap_dim,
+                num_ws=None,
+                w_avg_beta=None,
+                name="mapping",
+                **self.mapping_kwargs,
+            )
+        self.b4 = DiscriminatorEpilogue(
+            ch(4),
+            self.cmap_dim,
+            4,
+            mbstd_group_size=self.mbstd_group_size,
+            mbstd_num_channels=self.mbstd_num_channels,
+            name="b4",
+            **common,
+        )
         self.build(None)
 
     @property
@@ -89,18 +127,39 @@ class Discriminator(keras.Model):
         cmap = None
         if self.c_dim > 0:
             if c is None:
-                raise ValueError(f"this discriminator is conditional (c_dim={self.c_dim}): c is required")
+                raise ValueError(
+                    f"this discriminator is conditional (c_dim={self.c_dim}): c is required"
+                )
             cmap = self.mapping(None, c)
         return self.b4(x, img, cmap)
 
+    def compute_output_shape(self, img_shape, c_shape=None):
+        return (img_shape[0], 1)
+
     def get_config(self):
-        return dict(name=self.name, c_dim=self.c_dim, img_resolution=self.img_resolution,
-                    img_channels=self.img_channels, architecture=self.architecture, channel_base=self.channel_base,
-                    channel_max=self.channel_max, mbstd_group_size=self.mbstd_group_size,
-                    mbstd_num_channels=self.mbstd_num_channels, conv_clamp=self.conv_clamp,
-                    mapping_kwargs=copy.deepcopy(self.mapping_kwargs), cmap_dim=self.cmap_dim_arg,
-                    num_fp16_res=self.num_fp16_res, resample_filter=self.resample_filter)
+        return dict(
+            name=self.name,
+            c_dim=self.c_dim,
+            img_resolution=self.img_resolution,
+            img_channels=self.img_channels,
+            architecture=self.architecture,
+            channel_base=self.channel_base,
+            channel_max=self.channel_max,
+            mbstd_group_size=self.mbstd_group_size,
+            mbstd_num_channels=self.mbstd_num_channels,
+            conv_clamp=self.conv_clamp,
+            mapping_kwargs=copy.deepcopy(self.mapping_kwargs),
+            cmap_dim=self.cmap_dim_arg,
+            num_fp16_res=self.num_fp16_res,
+            resample_filter=self.resample_filter,
+        )
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    @property
+    def _default_save_signature(self):
+        # Keras would trace `self(inputs)` with one input for a SavedModel export, which cannot
+        # express this call signature; exporters define their own tf.function signatures.
+        return None

@@ -4,7 +4,6 @@ import copy
 
 import keras
 
-
 from tf_stylegan2.networks.mapping import MappingNetwork
 from tf_stylegan2.networks.synthesis import SynthesisNetwork
 
@@ -21,7 +20,8 @@ class Generator(keras.Model):
             lr_multiplier=0.01, w_avg_beta=0.995).
         synthesis_kwargs: SynthesisNetwork kwargs (architecture='skip', channel_base=32768,
             channel_max=512, conv_clamp=None, fused_modconv=True, resample_filter=[1,3,3,1]).
-    Call: `G(z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const', noise_seed=None,
+    Call: `G(z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const',
+        noise_seed=None,
         fused_modconv=None, update_w_avg=False)` -> [N, R, R, img_channels].
     Example:
         >>> G = Generator(512, 0, 512, 1024, 3)
@@ -29,8 +29,17 @@ class Generator(keras.Model):
     Reference: ADA-PT training/networks.py Generator.
     """
 
-    def __init__(self, z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs=None,
-                 synthesis_kwargs=None, **kwargs):
+    def __init__(
+        self,
+        z_dim,
+        c_dim,
+        w_dim,
+        img_resolution,
+        img_channels,
+        mapping_kwargs=None,
+        synthesis_kwargs=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.z_dim = int(z_dim)
         self.c_dim = int(c_dim)
@@ -39,11 +48,22 @@ class Generator(keras.Model):
         self.img_channels = int(img_channels)
         self.mapping_kwargs = copy.deepcopy(dict(mapping_kwargs or {}))
         self.synthesis_kwargs = copy.deepcopy(dict(synthesis_kwargs or {}))
-        self.synthesis = SynthesisNetwork(w_dim=self.w_dim, img_resolution=self.img_resolution,
-                                          img_channels=self.img_channels, name="synthesis", **self.synthesis_kwargs)
+        self.synthesis = SynthesisNetwork(
+            w_dim=self.w_dim,
+            img_resolution=self.img_resolution,
+            img_channels=self.img_channels,
+            name="synthesis",
+            **self.synthesis_kwargs,
+        )
         self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim=self.z_dim, c_dim=self.c_dim, w_dim=self.w_dim, num_ws=self.num_ws,
-                                      name="mapping", **self.mapping_kwargs)
+        self.mapping = MappingNetwork(
+            z_dim=self.z_dim,
+            c_dim=self.c_dim,
+            w_dim=self.w_dim,
+            num_ws=self.num_ws,
+            name="mapping",
+            **self.mapping_kwargs,
+        )
         self.build(None)
 
     def build(self, input_shape=None):
@@ -53,20 +73,50 @@ class Generator(keras.Model):
         self.mapping.build(None)
         self.built = True
 
-    def call(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None, noise_mode="const", noise_seed=None,
-             fused_modconv=None, update_w_avg=False):
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-                          update_w_avg=update_w_avg)
-        return self.synthesis(ws, noise_mode=noise_mode, noise_seed=noise_seed, fused_modconv=fused_modconv)
+    def call(
+        self,
+        z,
+        c=None,
+        truncation_psi=1.0,
+        truncation_cutoff=None,
+        noise_mode="const",
+        noise_seed=None,
+        fused_modconv=None,
+        update_w_avg=False,
+    ):
+        ws = self.mapping(
+            z,
+            c,
+            truncation_psi=truncation_psi,
+            truncation_cutoff=truncation_cutoff,
+            update_w_avg=update_w_avg,
+        )
+        return self.synthesis(
+            ws, noise_mode=noise_mode, noise_seed=noise_seed, fused_modconv=fused_modconv
+        )
+
+    def compute_output_shape(self, z_shape, c_shape=None):
+        r = self.img_resolution
+        return (z_shape[0], r, r, self.img_channels)
 
     def get_config(self):
-        return dict(name=self.name, z_dim=self.z_dim, c_dim=self.c_dim, w_dim=self.w_dim,
-                    img_resolution=self.img_resolution, img_channels=self.img_channels,
-                    mapping_kwargs=copy.deepcopy(self.mapping_kwargs),
-                    synthesis_kwargs=copy.deepcopy(self.synthesis_kwargs))
+        return dict(
+            name=self.name,
+            z_dim=self.z_dim,
+            c_dim=self.c_dim,
+            w_dim=self.w_dim,
+            img_resolution=self.img_resolution,
+            img_channels=self.img_channels,
+            mapping_kwargs=copy.deepcopy(self.mapping_kwargs),
+            synthesis_kwargs=copy.deepcopy(self.synthesis_kwargs),
+        )
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
 
-
+    @property
+    def _default_save_signature(self):
+        # Keras would trace `self(inputs)` with one input for a SavedModel export, which cannot
+        # express this call signature; exporters define their own tf.function signatures.
+        return None

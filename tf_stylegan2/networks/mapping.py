@@ -29,8 +29,20 @@ class MappingNetwork(keras.layers.Layer):
     Reference: ADA-PT training/networks.py MappingNetwork.
     """
 
-    def __init__(self, z_dim, c_dim, w_dim, num_ws, num_layers=8, embed_features=None, layer_features=None,
-                 activation="lrelu", lr_multiplier=0.01, w_avg_beta=0.995, **kwargs):
+    def __init__(
+        self,
+        z_dim,
+        c_dim,
+        w_dim,
+        num_ws,
+        num_layers=8,
+        embed_features=None,
+        layer_features=None,
+        activation="lrelu",
+        lr_multiplier=0.01,
+        w_avg_beta=0.995,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.z_dim = int(z_dim)
         self.c_dim = int(c_dim)
@@ -47,13 +59,20 @@ class MappingNetwork(keras.layers.Layer):
             embed_features = 0
         layer_features = self.w_dim if layer_features is None else int(layer_features)
         self.embed_features = embed_features
-        features = [self.z_dim + embed_features] + [layer_features] * (self.num_layers - 1) + [self.w_dim]
+        features = (
+            [self.z_dim + embed_features] + [layer_features] * (self.num_layers - 1) + [self.w_dim]
+        )
         self.embed = None
         if self.c_dim > 0:
             self.embed = FullyConnectedLayer(self.c_dim, embed_features, name="embed")
         for idx in range(self.num_layers):
-            fc = FullyConnectedLayer(features[idx], features[idx + 1], activation=activation,
-                                     lr_multiplier=self.lr_multiplier, name=f"fc{idx}")
+            fc = FullyConnectedLayer(
+                features[idx],
+                features[idx + 1],
+                activation=activation,
+                lr_multiplier=self.lr_multiplier,
+                name=f"fc{idx}",
+            )
             setattr(self, f"fc{idx}", fc)
 
     @property
@@ -69,7 +88,16 @@ class MappingNetwork(keras.layers.Layer):
             fc.build([None, fc.in_features])
         self.w_avg = None
         if self.num_ws is not None and self.w_avg_beta is not None:
-            self.w_avg = self.add_weight(name="w_avg", shape=[self.w_dim], initializer="zeros", trainable=False)
+            # aggregation "mean": an update inside a tf.distribute replica context averages the
+            # replicas'
+            # updates, i.e. uses the global-batch mean of w (equal per-replica batches).
+            self.w_avg = self.add_weight(
+                name="w_avg",
+                shape=[self.w_dim],
+                initializer="zeros",
+                trainable=False,
+                aggregation="mean",
+            )
         self.built = True
 
     def call(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None, update_w_avg=False):
@@ -87,7 +115,7 @@ class MappingNetwork(keras.layers.Layer):
             mean = tf.reduce_mean(tf.stop_gradient(x), axis=0)
             self.w_avg.assign(mean + self.w_avg_beta * (tf.convert_to_tensor(self.w_avg) - mean))
         if self.num_ws is not None:
-            x = tf.tile(x[:, None, :], [1, self.num_ws, 1])               # [N, num_ws, w_dim]
+            x = tf.tile(x[:, None, :], [1, self.num_ws, 1])  # [N, num_ws, w_dim]
         if not (isinstance(truncation_psi, (int, float)) and truncation_psi == 1):
             if self.w_avg is None:
                 raise ValueError("truncation needs w_avg (w_avg_beta and num_ws must be set)")
@@ -97,14 +125,26 @@ class MappingNetwork(keras.layers.Layer):
             if self.num_ws is None or truncation_cutoff is None:
                 x = xt
             else:
-                mask = tf.range(self.num_ws) < truncation_cutoff              # [num_ws]
+                mask = tf.range(self.num_ws) < truncation_cutoff  # [num_ws]
                 x = tf.where(mask[None, :, None], xt, x)
         return x
 
+    def compute_output_shape(self, z_shape, c_shape=None):
+        n = z_shape[0] if z_shape is not None else c_shape[0]
+        return (n, self.w_dim) if self.num_ws is None else (n, self.num_ws, self.w_dim)
+
     def get_config(self):
         config = super().get_config()
-        config.update(z_dim=self.z_dim, c_dim=self.c_dim, w_dim=self.w_dim, num_ws=self.num_ws,
-                      num_layers=self.num_layers, embed_features=self.embed_features_arg,
-                      layer_features=self.layer_features_arg, activation=self.activation,
-                      lr_multiplier=self.lr_multiplier, w_avg_beta=self.w_avg_beta)
+        config.update(
+            z_dim=self.z_dim,
+            c_dim=self.c_dim,
+            w_dim=self.w_dim,
+            num_ws=self.num_ws,
+            num_layers=self.num_layers,
+            embed_features=self.embed_features_arg,
+            layer_features=self.layer_features_arg,
+            activation=self.activation,
+            lr_multiplier=self.lr_multiplier,
+            w_avg_beta=self.w_avg_beta,
+        )
         return config

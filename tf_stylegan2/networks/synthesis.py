@@ -26,19 +26,32 @@ class SynthesisNetwork(keras.layers.Layer):
         conv_clamp: None or clamp of every conv output (ADA-PT uses 256 with fp16).
         fused_modconv: default form of the modulated conv (True = grouped conv).
         resample_filter: FIR taps.
-    Call: `synthesis(ws, noise_mode='const', noise_seed=None, fused_modconv=None, noise_inputs=None)`,
+    Call: `synthesis(ws, noise_mode='const', noise_seed=None, fused_modconv=None,
+        noise_inputs=None)`,
         ws [N, num_ws, w_dim] -> [N, R, R, img_channels]. noise_inputs: optional dict
-        {'b8.conv0': [N, R, R, 1] (or NCHW-free [N, R, R]), ...} of explicit per-layer noise (keys as the
-        ADA-PT module names, with or without the 'synthesis.' prefix); overrides noise_mode for those layers.
+        {'b8.conv0': [N, R, R, 1] (or [N, R, R]), ...} of explicit per-layer noise (keys: the
+        ADA-PT module names, with or without 'synthesis.'); overrides noise_mode for those layers.
     Reference: ADA-PT training/networks.py SynthesisNetwork.
     """
 
-    def __init__(self, w_dim, img_resolution, img_channels, architecture="skip", channel_base=32768,
-                 channel_max=512, num_fp16_res=0, conv_clamp=None, fused_modconv=True,
-                 resample_filter=(1, 3, 3, 1), **kwargs):
+    def __init__(
+        self,
+        w_dim,
+        img_resolution,
+        img_channels,
+        architecture="skip",
+        channel_base=32768,
+        channel_max=512,
+        num_fp16_res=0,
+        conv_clamp=None,
+        fused_modconv=True,
+        resample_filter=(1, 3, 3, 1),
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        r = int(np.log2(img_resolution))
-        assert img_resolution == 2 ** r and img_resolution >= 4, img_resolution
+        r = int(np.log2(max(int(img_resolution), 1)))
+        if img_resolution != 2**r or img_resolution < 4:
+            raise ValueError(f"img_resolution must be a power of 2 >= 4, got {img_resolution!r}")
         self.w_dim = int(w_dim)
         self.img_resolution = int(img_resolution)
         self.img_resolution_log2 = r
@@ -50,16 +63,25 @@ class SynthesisNetwork(keras.layers.Layer):
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.fused_modconv = bool(fused_modconv)
         self.resample_filter = [float(v) for v in resample_filter]
-        self.block_resolutions = [2 ** i for i in range(2, r + 1)]
+        self.block_resolutions = [2**i for i in range(2, r + 1)]
         self.num_ws = 0
         layer_index = 0
         for res in self.block_resolutions:
             in_channels = channels_at(res // 2, channel_base, channel_max) if res > 4 else 0
             out_channels = channels_at(res, channel_base, channel_max)
-            block = SynthesisBlock(in_channels, out_channels, self.w_dim, res, self.img_channels,
-                                   is_last=(res == self.img_resolution), architecture=architecture,
-                                   resample_filter=self.resample_filter, conv_clamp=self.conv_clamp,
-                                   first_layer_index=layer_index, name=f"b{res}")
+            block = SynthesisBlock(
+                in_channels,
+                out_channels,
+                self.w_dim,
+                res,
+                self.img_channels,
+                is_last=(res == self.img_resolution),
+                architecture=architecture,
+                resample_filter=self.resample_filter,
+                conv_clamp=self.conv_clamp,
+                first_layer_index=layer_index,
+                name=f"b{res}",
+            )
             layer_index += block.num_conv
             self.num_ws += block.num_conv
             if res == self.img_resolution:
@@ -71,7 +93,7 @@ class SynthesisNetwork(keras.layers.Layer):
         return [getattr(self, f"b{res}") for res in self.block_resolutions]
 
     def layer_names(self):
-        """ADA-PT names of the noise-carrying layers in forward order ('b4.conv1', 'b8.conv0', ...)."""
+        """ADA-PT names of the noise-carrying layers in forward order ('b4.conv1', ...)."""
         names = []
         for block in self.blocks:
             if block.in_channels != 0:
@@ -97,18 +119,37 @@ class SynthesisNetwork(keras.layers.Layer):
         w_idx = 0
         for block in self.blocks:
             n = block.num_conv + block.num_torgb
-            block_ws = ws[:, w_idx:w_idx + n]
-            x, img = block(x, img, block_ws, noise_mode=noise_mode, fused_modconv=fused_modconv,
-                           noise_seed=noise_seed, noise_inputs=per_block.get(block.name))
+            block_ws = ws[:, w_idx : w_idx + n]
+            x, img = block(
+                x,
+                img,
+                block_ws,
+                noise_mode=noise_mode,
+                fused_modconv=fused_modconv,
+                noise_seed=noise_seed,
+                noise_inputs=per_block.get(block.name),
+            )
             w_idx += block.num_conv
         return img
 
+    def compute_output_shape(self, ws_shape):
+        r = self.img_resolution
+        return (ws_shape[0], r, r, self.img_channels)
+
     def get_config(self):
         config = super().get_config()
-        config.update(w_dim=self.w_dim, img_resolution=self.img_resolution, img_channels=self.img_channels,
-                      architecture=self.architecture, channel_base=self.channel_base, channel_max=self.channel_max,
-                      num_fp16_res=self.num_fp16_res, conv_clamp=self.conv_clamp, fused_modconv=self.fused_modconv,
-                      resample_filter=self.resample_filter)
+        config.update(
+            w_dim=self.w_dim,
+            img_resolution=self.img_resolution,
+            img_channels=self.img_channels,
+            architecture=self.architecture,
+            channel_base=self.channel_base,
+            channel_max=self.channel_max,
+            num_fp16_res=self.num_fp16_res,
+            conv_clamp=self.conv_clamp,
+            fused_modconv=self.fused_modconv,
+            resample_filter=self.resample_filter,
+        )
         return config
 
 
@@ -116,7 +157,7 @@ def _split_noise(noise_inputs):
     """{'synthesis.b8.conv0': t, ...} -> {'b8': {'conv0': t [N, R, R, 1]}}."""
     out = {}
     for key, value in (noise_inputs or {}).items():
-        key = key[len("synthesis."):] if key.startswith("synthesis.") else key
+        key = key[len("synthesis.") :] if key.startswith("synthesis.") else key
         block, _, layer = key.partition(".")
         value = tf.convert_to_tensor(value, tf.float32)
         if value.shape.rank == 3:

@@ -8,6 +8,16 @@ from tf_stylegan2.ops.modulated_conv2d import modulated_conv2d
 from tf_stylegan2.ops.upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
 
 __all__ = [
-    "ACTIVATIONS", "bias_act", "def_gain", "conv2d_resample", "minibatch_std", "normalize_2nd_moment",
-    "modulated_conv2d", "downsample2d", "filter2d", "setup_filter", "upfirdn2d", "upsample2d",
+    "ACTIVATIONS",
+    "bias_act",
+    "def_gain",
+    "conv2d_resample",
+    "minibatch_std",
+    "normalize_2nd_moment",
+    "modulated_conv2d",
+    "downsample2d",
+    "filter2d",
+    "setup_filter",
+    "upfirdn2d",
+    "upsample2d",
 ]

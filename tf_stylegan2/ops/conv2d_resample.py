@@ -30,7 +30,7 @@ def _conv_transpose(x, w, stride, groups):
     cout = gout // groups
     # conv2d_transpose wants [kh, kw, out, in]; per group: in=I, out=O.
     wt = tf.reshape(w, [kh, kw, cin, groups, cout])
-    wt = tf.transpose(wt, [0, 1, 4, 3, 2])                  # [kh, kw, O, G, I]
+    wt = tf.transpose(wt, [0, 1, 4, 3, 2])  # [kh, kw, O, G, I]
     wt = tf.reshape(wt, [kh, kw, cout, groups * cin])
     n = tf.shape(x)[0]
     h, wd = int(x.shape[1]), int(x.shape[2])
@@ -63,7 +63,7 @@ def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1):
     x = tf.convert_to_tensor(x)
     w = tf.convert_to_tensor(w, x.dtype)
     kh, kw = int(w.shape[0]), int(w.shape[1])
-    fh, fw = (f.shape if f is not None else (1, 1))
+    fh, fw = f.shape if f is not None else (1, 1)
     px0 = px1 = py0 = py1 = int(padding)
     if up > 1:
         px0 += (fw + up - 1) // 2
@@ -94,7 +94,10 @@ def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1):
         px1 -= kw - up
         py0 -= kh - 1
         py1 -= kh - up
-        assert min(-px0, -px1, -py0, -py1) <= 0, "transposed-conv padding > 0 not supported"
+        if min(-px0, -px1) > 0 or min(-py0, -py1) > 0:
+            raise ValueError(
+                f"conv2d_resample: padding={padding} too large for up={up}, kernel {kh}x{kw}"
+            )
         x = _conv_transpose(x, w, up, groups)
         x = upfirdn2d(x, f, padding=[px0, px1, py0, py1], gain=up * up)
         if down > 1:

@@ -24,11 +24,11 @@ def minibatch_std(x, group_size=4, num_channels=1):
     else:
         g = tf.minimum(tf.constant(int(group_size), tf.int32), n)
     y = tf.cast(x, tf.float32)
-    y = tf.reshape(y, [g, -1, h, w, f, c // f])          # [G, M, H, W, F, c]
-    y = y - tf.reduce_mean(y, axis=0)                     # deviation within group
-    y = tf.reduce_mean(tf.square(y), axis=0)              # [M, H, W, F, c] variance
+    y = tf.reshape(y, [g, -1, h, w, f, c // f])  # [G, M, H, W, F, c]
+    y = y - tf.reduce_mean(y, axis=0)  # deviation within group
+    y = tf.reduce_mean(tf.square(y), axis=0)  # [M, H, W, F, c] variance
     y = tf.sqrt(y + 1e-8)
-    y = tf.reduce_mean(y, axis=[1, 2, 4])                 # [M, F]
-    y = tf.reshape(y, [-1, 1, 1, f])                      # [M, 1, 1, F]
-    y = tf.tile(y, tf.stack([g, h, w, 1]))                # [N, H, W, F]; sample i -> y[i mod M]
+    y = tf.reduce_mean(y, axis=[1, 2, 4])  # [M, F]
+    y = tf.reshape(y, [-1, 1, 1, f])  # [M, 1, 1, F]
+    y = tf.tile(y, tf.stack([g, h, w, 1]))  # [N, H, W, F]; sample i -> y[i mod M]
     return tf.concat([x, tf.cast(y, x.dtype)], axis=-1)

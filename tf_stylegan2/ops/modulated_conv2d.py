@@ -6,8 +6,18 @@ from tf_stylegan2.ops.conv2d_resample import conv2d_resample, up_fir_padding
 from tf_stylegan2.ops.upfirdn2d import upfirdn2d
 
 
-def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, resample_filter=None,
-                     demodulate=True, fused_modconv=True):
+def modulated_conv2d(
+    x,
+    weight,
+    styles,
+    noise=None,
+    up=1,
+    down=1,
+    padding=0,
+    resample_filter=None,
+    demodulate=True,
+    fused_modconv=True,
+):
     """ADA-PT `modulated_conv2d` in NHWC (float32 only).
 
     Args:
@@ -27,12 +37,12 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, res
     weight = tf.cast(weight, x.dtype)
     styles = tf.cast(styles, x.dtype)
 
-    # Demodulation coefficients: sum_{kh,kw,i} (w * s_i)^2 = (s^2) @ sum_{kh,kw} w^2, a [N,I]x[I,O] matmul
+    # Demodulation coefficients: sum_{kh,kw,i} (w * s_i)^2 = (s^2) @ sum_{kh,kw} w^2, a matmul
     # instead of materializing the per-sample weights (same value up to float rounding).
     dcoefs = None
     if demodulate:
-        wsq = tf.reduce_sum(tf.square(weight), axis=[0, 1])                       # [I, O]
-        dcoefs = tf.math.rsqrt(tf.matmul(tf.square(styles), wsq) + 1e-8)          # [N, O]
+        wsq = tf.reduce_sum(tf.square(weight), axis=[0, 1])  # [I, O]
+        dcoefs = tf.math.rsqrt(tf.matmul(tf.square(styles), wsq) + 1e-8)  # [N, O]
 
     if fused_modconv and x.shape[0] is None and up > 1:
         fused_modconv = False  # the grouped transposed conv needs a static batch; same math
@@ -45,12 +55,16 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, res
             x = x + tf.cast(noise, x.dtype)
         return x
 
-    scale = styles[:, :, None]                                                    # [N, I, 1]
+    scale = styles[:, :, None]  # [N, I, 1]
     if dcoefs is not None:
-        scale = scale * dcoefs[:, None, :]                                        # [N, I, O]
+        scale = scale * dcoefs[:, None, :]  # [N, I, O]
     n, h, wd = x.shape[0], int(x.shape[1]), int(x.shape[2])
-    if down == 1 and kh == kw and (up == 1 or (up == 2 and kh == 3)) and \
-            (n or 1) * h * wd * kh * kw * cin <= _BMM_MAX_ELEMENTS:
+    if (
+        down == 1
+        and kh == kw
+        and (up == 1 or (up == 2 and kh == 3))
+        and (n or 1) * h * wd * kh * kw * cin <= _BMM_MAX_ELEMENTS
+    ):
         y = _fused_bmm(x, weight, scale, up, padding, resample_filter)
     else:
         y = _fused_grouped(x, weight, scale, up, down, padding, resample_filter)
@@ -75,15 +89,18 @@ def _fused_bmm(x, weight, scale, up, padding, f):
         p = int(padding)
         xp = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]) if p else x
         ho, wo = h + 2 * p - kh + 1, wd + 2 * p - kw + 1
-        cols = [xp[:, a:a + ho, b:b + wo, :] for a in range(kh) for b in range(kw)]
-        patches = tf.concat(cols, axis=-1) if len(cols) > 1 else cols[0]         # [N, Ho, Wo, k*k*I]
-        w = tf.reshape(weight, [1, kh * kw, cin, cout]) * scale[:, None]          # [N, kh*kw, I, O]
-        y = tf.matmul(tf.reshape(patches, [-1, ho * wo, kh * kw * cin]), tf.reshape(w, [-1, kh * kw * cin, cout]))
+        cols = [xp[:, a : a + ho, b : b + wo, :] for a in range(kh) for b in range(kw)]
+        patches = tf.concat(cols, axis=-1) if len(cols) > 1 else cols[0]  # [N, Ho, Wo, k*k*I]
+        w = tf.reshape(weight, [1, kh * kw, cin, cout]) * scale[:, None]  # [N, kh*kw, I, O]
+        y = tf.matmul(
+            tf.reshape(patches, [-1, ho * wo, kh * kw * cin]),
+            tf.reshape(w, [-1, kh * kw * cin, cout]),
+        )
         return tf.reshape(y, [-1, ho, wo, cout])
     wt = tf.reshape(tf.transpose(weight, [2, 0, 1, 3]), [1, cin, kh * kw, cout])  # [1, I, kh*kw, O]
-    w = wt * scale[:, :, None, :]                                                 # [N, I, kh*kw, O]
+    w = wt * scale[:, :, None, :]  # [N, I, kh*kw, O]
     cols = tf.matmul(tf.reshape(x, [-1, h * wd, cin]), tf.reshape(w, [-1, cin, kh * kw * cout]))
-    y = _col2im_stride2_k3(tf.reshape(cols, [-1, h, wd, kh, kw, cout]))         # [N, 2H+1, 2W+1, O]
+    y = _col2im_stride2_k3(tf.reshape(cols, [-1, h, wd, kh, kw, cout]))  # [N, 2H+1, 2W+1, O]
     return upfirdn2d(y, f, padding=up_fir_padding(kw, f, up, padding), gain=up * up)
 
 
@@ -101,15 +118,19 @@ def _interleave(even, odd, axis):
 
 
 def _col2im_stride2_k3(cols):
-    """Overlap-add of per-pixel 3x3 output patches at stride 2. cols [N, H, W, 3, 3, O] -> [N, 2H+1, 2W+1, O].
+    """Overlap-add of per-pixel 3x3 output patches at stride 2.
+
+    cols [N, H, W, 3, 3, O] -> [N, 2H+1, 2W+1, O].
 
     Output row 2m gets tap 0 of input row m and tap 2 of row m-1; row 2m+1 gets tap 1 of row m.
     """
     pad_after = [[0, 0], [0, 1], [0, 0], [0, 0], [0, 0]]
     pad_before = [[0, 0], [1, 0], [0, 0], [0, 0], [0, 0]]
     even = tf.pad(cols[:, :, :, 0], pad_after) + tf.pad(cols[:, :, :, 2], pad_before)
-    y = _interleave(even, cols[:, :, :, 1], axis=1)                               # [N, 2H+1, W, 3, O]
-    even = tf.pad(y[:, :, :, 0], [[0, 0], [0, 0], [0, 1], [0, 0]]) + tf.pad(y[:, :, :, 2], [[0, 0], [0, 0], [1, 0], [0, 0]])
+    y = _interleave(even, cols[:, :, :, 1], axis=1)  # [N, 2H+1, W, 3, O]
+    even = tf.pad(y[:, :, :, 0], [[0, 0], [0, 0], [0, 1], [0, 0]]) + tf.pad(
+        y[:, :, :, 2], [[0, 0], [0, 0], [1, 0], [0, 0]]
+    )
     return _interleave(even, y[:, :, :, 1], axis=2)
 
 
@@ -117,9 +138,9 @@ def _fused_grouped(x, weight, scale, up, down, padding, f):
     """Fused form as a grouped conv: [1, H, W, N*I] with kernel [kh, kw, I, N*O]."""
     kh, kw, cin, cout = (int(d) for d in weight.shape)
     n, h, wd = x.shape[0], int(x.shape[1]), int(x.shape[2])
-    w = weight[:, :, :, None, :] * tf.transpose(scale, [1, 0, 2])[None, None]      # [kh, kw, I, N, O]
-    xg = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h, wd, -1])              # [1, H, W, N*I]
-    wg = tf.reshape(w, [kh, kw, cin, -1])                                         # [kh, kw, I, N*O]
+    w = weight[:, :, :, None, :] * tf.transpose(scale, [1, 0, 2])[None, None]  # [kh, kw, I, N, O]
+    xg = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h, wd, -1])  # [1, H, W, N*I]
+    wg = tf.reshape(w, [kh, kw, cin, -1])  # [kh, kw, I, N*O]
     groups = 1  # tf.nn.conv2d infers the groups from the channel counts; only up needs it
     if n is not None:
         xg = tf.reshape(xg, [1, h, wd, n * cin])
@@ -127,4 +148,4 @@ def _fused_grouped(x, weight, scale, up, down, padding, f):
         groups = int(n)
     y = conv2d_resample(xg, wg, f=f, up=up, down=down, padding=padding, groups=groups)
     ho, wo = int(y.shape[1]), int(y.shape[2])
-    return tf.transpose(tf.reshape(y, [ho, wo, -1, cout]), [2, 0, 1, 3])         # [N, H', W', O]
+    return tf.transpose(tf.reshape(y, [ho, wo, -1, cout]), [2, 0, 1, 3])  # [N, H', W', O]

@@ -21,7 +21,8 @@ def setup_filter(f=(1, 3, 3, 1), normalize=True, flip_filter=False, gain=1):
         f = f[None]
     if f.ndim == 1:
         f = np.outer(f, f)
-    assert f.ndim == 2, f.shape
+    if f.ndim != 2:
+        raise ValueError(f"setup_filter: expected 1-D taps or a 2-D filter, got shape {f.shape}")
     if normalize:
         f = f / f.sum()
     if flip_filter:
@@ -31,7 +32,8 @@ def setup_filter(f=(1, 3, 3, 1), normalize=True, flip_filter=False, gain=1):
 
 def _pair(v):
     if isinstance(v, (list, tuple)):
-        assert len(v) == 2
+        if len(v) != 2:
+            raise ValueError(f"expected an int or a pair, got {v!r}")
         return int(v[0]), int(v[1])
     return int(v), int(v)
 
@@ -48,9 +50,11 @@ def _padding4(padding):
 
 def _static_hwc(x):
     shape = x.shape
-    assert shape.rank == 4, f"expected NHWC, got {shape}"
+    if shape.rank != 4:
+        raise ValueError(f"expected an NHWC tensor, got shape {shape}")
     h, w, c = shape[1], shape[2], shape[3]
-    assert h is not None and w is not None and c is not None, f"H, W, C must be static: {shape}"
+    if h is None or w is None or c is None:
+        raise ValueError(f"H, W and C must be static, got shape {shape}")
     return int(h), int(w), int(c)
 
 
@@ -88,7 +92,7 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1):
         x = tf.pad(x, [[0, 0], [max(py0, 0), max(py1, 0)], [max(px0, 0), max(px1, 0)], [0, 0]])
         h, w = h + max(py0, 0) + max(py1, 0), w + max(px0, 0) + max(px1, 0)
     if min(px0, px1, py0, py1) < 0:
-        x = x[:, max(-py0, 0): h - max(-py1, 0), max(-px0, 0): w - max(-px1, 0), :]
+        x = x[:, max(-py0, 0) : h - max(-py1, 0), max(-px0, 0) : w - max(-px1, 0), :]
 
     # FIR (true convolution = correlation with the flipped filter) and stride-downsample.
     f = f * np.float32(gain)
@@ -117,8 +121,12 @@ def upsample2d(x, f, up=2, padding=0, flip_filter=False, gain=1):
     upx, upy = _pair(up)
     px0, px1, py0, py1 = _padding4(padding)
     fh, fw = np.asarray(f).shape
-    p = [px0 + (fw + upx - 1) // 2, px1 + (fw - upx) // 2,
-         py0 + (fh + upy - 1) // 2, py1 + (fh - upy) // 2]
+    p = [
+        px0 + (fw + upx - 1) // 2,
+        px1 + (fw - upx) // 2,
+        py0 + (fh + upy - 1) // 2,
+        py1 + (fh - upy) // 2,
+    ]
     return upfirdn2d(x, f, up=up, padding=p, flip_filter=flip_filter, gain=gain * upx * upy)
 
 
@@ -127,6 +135,10 @@ def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1):
     downx, downy = _pair(down)
     px0, px1, py0, py1 = _padding4(padding)
     fh, fw = np.asarray(f).shape
-    p = [px0 + (fw - downx + 1) // 2, px1 + (fw - downx) // 2,
-         py0 + (fh - downy + 1) // 2, py1 + (fh - downy) // 2]
+    p = [
+        px0 + (fw - downx + 1) // 2,
+        px1 + (fw - downx) // 2,
+        py0 + (fh - downy + 1) // 2,
+        py1 + (fh - downy) // 2,
+    ]
     return upfirdn2d(x, f, down=down, padding=p, flip_filter=flip_filter, gain=gain)

@@ -1,0 +1,110 @@
+"""Training speed: img/s of whole training iterations, phases in their official proportions.
+
+    python benchmarks/bench_train.py [--resolution 32 --channel-base 16384 --channel-max 512 --batch 8]
+                                     [--iterations 16] [--jit both|on|off] [--fused]
+
+One measured block is `--iterations` minibatches starting at a multiple of 16, so with the default 16 it
+runs 16 Gmain, 4 Greg (path length, every 4), 16 Dmain and 1 Dreg (R1, every 16) steps plus 16 G_ema
+updates: exactly NVIDIA's lazy-regularization proportions. Networks: config-f (skip G, resnet D, 8 mapping
+layers, z/w 512) at the given size, float32, non-fused modulated conv (as in ADA-PT training); reals are a
+fixed uint8 batch (the input pipeline is measured by bench_input.py). One warm-up minibatch (which runs all
+four phases) traces and compiles every step first. Prints one table row per jit setting.
+"""
+
+import os
+import pathlib
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    flags.DEFINE_integer("resolution", 32, "Image resolution.")
+    flags.DEFINE_integer("channel-base", 16384, "channel_base of G and D.")
+    flags.DEFINE_integer("channel-max", 512, "channel_max of G and D.")
+    flags.DEFINE_integer("batch", 8, "Minibatch.")
+    flags.DEFINE_integer("iterations", 16, "Measured minibatches (16 = one full lazy-regularization cycle).")
+    flags.DEFINE_integer("repeats", 1, "Measured blocks per setting (best is reported).")
+    flags.DEFINE_enum("jit", "both", ["both", "on", "off"], "XLA jit_compile of the phase computations.")
+    flags.DEFINE_boolean("fused", False, "Fused (grouped-conv) modulated conv instead of non-fused.")
+
+
+def measure(jit):
+    import tensorflow as tf
+
+    from tf_stylegan2.networks import presets
+    from training import config as config_lib
+    from training import loop
+
+    res, base, cmax = FLAGS.resolution, FLAGS["channel-base"].value, FLAGS["channel-max"].value
+
+    def network_kwargs(name, img_resolution, img_channels, c_dim):
+        G_kwargs, D_kwargs = presets.network_kwargs("config-f", img_resolution, img_channels, c_dim)
+        G_kwargs["synthesis_kwargs"].update(channel_base=base, channel_max=cmax)
+        D_kwargs.update(channel_base=base, channel_max=cmax)
+        return G_kwargs, D_kwargs
+
+    cfg = config_lib.make_config("config-f", data="", outdir="", resolution=res, channels=3,
+                                 batch=FLAGS.batch, jit=jit, network_kwargs=network_kwargs,
+                                 fused_modconv=FLAGS.fused)
+    strategy = loop.make_strategy(1)
+    trainer = loop.Trainer(cfg, strategy)
+    rnd = np.random.RandomState(0)
+    reals = tf.constant(rnd.randint(0, 256, [FLAGS.batch, res, res, 3]).astype(np.uint8))
+    labels = tf.zeros([FLAGS.batch, 0])
+    t0 = time.time()
+    trainer.iteration(reals, labels)  # batch 0: all four phases -> traces/compiles everything
+    warmup = time.time() - t0
+    # continue at the next multiple of 16 so one block is one whole lazy-regularization cycle
+    trainer.counters["batch_idx"].assign(16)
+    best = cpu_best = None
+    for _ in range(FLAGS.repeats):
+        c0, t0 = _cpu_seconds(), time.time()
+        for _ in range(FLAGS.iterations):
+            trainer.iteration(reals, labels)
+        dt, cpu = time.time() - t0, _cpu_seconds() - c0
+        best = dt if best is None else min(best, dt)
+        cpu_best = cpu if cpu_best is None else min(cpu_best, cpu)
+    imgs = FLAGS.iterations * FLAGS.batch
+    return dict(warmup=warmup, sec=best, img_s=imgs / best, cpu_per_img=cpu_best / imgs)
+
+
+def _cpu_seconds():
+    t = os.times()
+    return t.user + t.system
+
+
+def main(argv):
+    del argv
+    settings = {"both": [False, True], "on": [True], "off": [False]}[FLAGS.jit]
+    print(f"res {FLAGS.resolution}, channel_base {FLAGS['channel-base'].value}, channel_max "
+          f"{FLAGS['channel-max'].value}, batch {FLAGS.batch}, float32, "
+          f"{'fused' if FLAGS.fused else 'non-fused'} modconv, {FLAGS.iterations} iterations "
+          f"(16 Gmain : 4 Greg : 16 Dmain : 1 Dreg per 16), load avg {os.getloadavg()[0]:.1f}")
+    # On a shared machine wall-clock img/s depends on the others' load; CPU-seconds per image do not
+    # (much): 2 / (CPU-s per img) is the img/s this process would reach alone on the 2 cores.
+    print("| jit_compile | img/s (wall) | CPU-s per img | 2 / CPU-s per img | s per 16 it. "
+          "| warm-up s |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for jit in settings:
+        r = measure(jit)
+        print(f"| {jit} | {r['img_s']:.2f} | {r['cpu_per_img']:.2f} | "
+              f"{2 / r['cpu_per_img']:.2f} | "
+              f"{r['sec'] * 16 / FLAGS.iterations:.1f} | {r['warmup']:.0f} |", flush=True)
+
+
+def run():
+    define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
