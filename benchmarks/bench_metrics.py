@@ -1,7 +1,8 @@
 """Speed of the metric networks: FID Inception img/s at 299x299 and LPIPS pairs/s,
 eager vs tf.function vs tf.function(jit_compile=True).
 
-    python benchmarks/bench_metrics.py [--batch 25] [--repeats 3] [--lpips-size 64] [--weights-dir DIR]
+    python benchmarks/bench_metrics.py [--batch 25] [--repeats 3] [--lpips-size 64]
+        [--unfolded] [--weights-dir DIR]
 
 Reference: NVIDIA's Inception as TorchScript runs ~13 img/s with 2 threads on this machine
 (shared/fixtures/inception_fid/README.md §4). The machine is shared: the load average is printed
@@ -29,19 +30,27 @@ def define_flags():
     flags.DEFINE_integer("lpips-batch", 8, "LPIPS pairs per batch.")
     flags.DEFINE_list("modes", ["eager", "function", "jit"], "Modes to time.")
     flags.DEFINE_boolean("unfolded", False, "Also time the Inception without BN folding.")
-    flags.DEFINE_string("weights-dir", None, "Folder with the metric weight files "
-                        "(default: --weights-dir lookup; ../shared/weights when present).")
+    flags.DEFINE_string(
+        "weights-dir",
+        None,
+        "Folder with the metric weight files "
+        "(default: --weights-dir lookup; ../shared/weights when present).",
+    )
 
 
-def _time(fn, x, repeats):
-    fn(*x)  # warm-up / trace / compile
-    times = []
+def _time_interleaved(cases, repeats):
+    """cases: list of (label, fn, args). Warm up each, then time them round-robin so that the
+    shared machine's changing load hits every mode alike. {label: (best, median)} seconds."""
+    for _, fn, args in cases:
+        fn(*args)  # warm-up / trace / compile
+    times = {label: [] for label, _, _ in cases}
     for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn(*x)
-        _ = out.numpy() if hasattr(out, "numpy") else out
-        times.append(time.perf_counter() - t)
-    return min(times), sorted(times)[len(times) // 2]
+        for label, fn, args in cases:
+            t = time.perf_counter()
+            out = fn(*args)
+            _ = out.numpy() if hasattr(out, "numpy") else out
+            times[label].append(time.perf_counter() - t)
+    return {k: (min(v), sorted(v)[len(v) // 2]) for k, v in times.items()}
 
 
 def _weights_dir():
@@ -55,41 +64,55 @@ def main(argv):
     del argv
     import numpy as np
     import tensorflow as tf
+
     from metrics import inception
     from metrics.lpips import LPIPS
 
-    print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}  "
-          f"cores: {os.cpu_count()}  TF {tf.__version__}  intra-op threads: "
-          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
+    print(
+        f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}  "
+        f"cores: {os.cpu_count()}  TF {tf.__version__}  intra-op threads: "
+        f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}"
+    )
     rows = []
     rng = np.random.RandomState(0)
-    images = rng.randint(0, 256, size=(FLAGS.batch, 299, 299, 3)).astype(np.uint8)
-    variants = [(True, "")] + ([(False, " (BN unfolded)")] if FLAGS.unfolded else [])
-    for fold, label in variants:
-        inception.FOLD_BN = fold
+    images = tf.constant(rng.randint(0, 256, size=(FLAGS.batch, 299, 299, 3)), tf.float32)
+    cases = []
+    for fold, label in [(True, "")] + ([(False, " (BN unfolded)")] if FLAGS.unfolded else []):
+        inception.FOLD_BN = fold  # read when the graph is traced: trace now, inside the loop
         for mode in FLAGS.modes:
             det = inception.FIDInception(weights_dir=_weights_dir(), jit_compile=(mode == "jit"))
-            x = tf.constant(images, tf.float32)
             if mode == "eager":
-                fn = lambda v: det.model(inception.fid_preprocess(v), training=False)  # noqa: E731
+
+                def fn(v, d=det, f=fold):  # eager reads FOLD_BN at every call
+                    inception.FOLD_BN = f
+                    return d.model(inception.fid_preprocess(v), training=False)
             else:
                 fn = det._forward
-            best, med = _time(fn, [x], FLAGS.repeats)
-            rows.append((f"Inception 299x299, batch {FLAGS.batch}{label}", mode,
-                         FLAGS.batch / best, FLAGS.batch / med, "img/s"))
-            print(f"{rows[-1][0]:<40s} {mode:<9s} {rows[-1][2]:7.1f} {rows[-1][4]} "
-                  f"(median {rows[-1][3]:.1f})", flush=True)
+            fn(images)
+            cases.append(
+                (
+                    (f"Inception 299x299, batch {FLAGS.batch}{label}", mode, "img/s", FLAGS.batch),
+                    fn,
+                    [images],
+                )
+            )
     inception.FOLD_BN = True
     s, n = FLAGS["lpips-size"].value, FLAGS["lpips-batch"].value
     a = tf.constant(rng.uniform(-1, 1, size=(n, s, s, 3)).astype(np.float32))
     b = tf.constant(rng.uniform(-1, 1, size=(n, s, s, 3)).astype(np.float32))
     for mode in FLAGS.modes:
         lp = LPIPS(weights_dir=_weights_dir(), jit_compile=(mode == "jit"))
-        fn = (lambda u, v: tf.reduce_sum(lp.per_layer(u, v, (-1, 1)), 1)) if mode == "eager" else lp
-        best, med = _time(fn, [a, b], FLAGS.repeats)
-        rows.append((f"LPIPS VGG16 {s}x{s}, batch {n}", mode, n / best, n / med, "pairs/s"))
-        print(f"{rows[-1][0]:<40s} {mode:<9s} {rows[-1][2]:7.1f} {rows[-1][4]} "
-              f"(median {rows[-1][3]:.1f})", flush=True)
+        if mode == "eager":
+            fn = (lambda m: lambda u, v: tf.reduce_sum(m.per_layer(u, v, (-1, 1)), 1))(lp)
+        else:
+            fn = lp
+        cases.append(((f"LPIPS VGG16 {s}x{s}, batch {n}", mode, "pairs/s", n), fn, [a, b]))
+    timed = _time_interleaved(cases, FLAGS.repeats)
+    for key, _, _ in cases:
+        best, med = timed[key]
+        name, mode, unit, count = key
+        rows.append((name, mode, count / best, count / med, unit))
+        print(f"{name:<42s} {mode:<9s} {count / best:7.1f} {unit} (median {count / med:.1f})")
     print(f"load average after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
     print("\n| network | mode | best | median | unit |\n|---|---|--:|--:|---|")
     for r in rows:

@@ -4,6 +4,8 @@ FID = ||mu_f - mu_r||^2 + Tr(S_f + S_r - 2 sqrtm(S_f S_r)), scipy's Schur sqrtm 
 real part, no eps; statistics in float64, unbiased covariance.
 """
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 
@@ -15,7 +17,13 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
     m = np.square(mu1 - mu2).sum()
-    s, _ = scipy.linalg.sqrtm(sigma1 @ sigma2, disp=False)
+    with (
+        warnings.catch_warnings()
+    ):  # singular products (N < D) are expected; NVIDIA passes disp=False
+        warnings.simplefilter("ignore")
+        s = scipy.linalg.sqrtm(sigma1 @ sigma2)  # (the disp argument is deprecated in SciPy 1.17)
+    if isinstance(s, tuple):
+        s = s[0]
     return float(np.real(m + np.trace(sigma1 + sigma2 - s * 2)))
 
 
@@ -28,19 +36,51 @@ def fid_from_stats(stats_a, stats_b):
 def compute_fid(opts, max_real, num_gen):
     """FID of opts.generator against opts.data: max_real None = all reals (the *_full protocol)."""
     real = metric_utils.compute_feature_stats_for_dataset(
-        opts.detector, opts.data, max_items=max_real, wrap=opts.wrap_reals, mirror=opts.mirror,
-        batch_size=opts.batch_size, cache_dir=opts.cache_dir, strategy=opts.strategy,
-        verbose=opts.verbose)
+        opts.detector,
+        opts.data,
+        max_items=max_real,
+        wrap=opts.wrap_reals,
+        mirror=opts.mirror,
+        batch_size=opts.batch_size,
+        cache_dir=opts.cache_dir,
+        strategy=opts.strategy,
+        verbose=opts.verbose,
+    )
     fake = metric_utils.compute_feature_stats_for_generator(
-        opts.detector, opts.gen, num_gen, batch_size=opts.batch_size, labels=opts.labels,
-        seed=opts.seed, strategy=opts.strategy, verbose=opts.verbose)
+        opts.detector,
+        opts.gen,
+        num_gen,
+        batch_size=opts.batch_size,
+        labels=opts.labels,
+        seed=opts.seed,
+        strategy=opts.strategy,
+        verbose=opts.verbose,
+    )
     return fid_from_stats(fake, real)
 
 
-def fid_between(source_a, source_b, detector, batch_size=32, max_items=None, cache_dir=None,
-                strategy=None, verbose=True):
+def fid_between(
+    source_a,
+    source_b,
+    detector,
+    batch_size=32,
+    max_items=None,
+    cache_dir=None,
+    strategy=None,
+    verbose=True,
+):
     """FID between two sets of real images (folders, datasets, npz or arrays), as pytorch-fid."""
-    stats = [metric_utils.compute_feature_stats_for_dataset(
-        detector, src, max_items=max_items, batch_size=batch_size, cache_dir=cache_dir,
-        strategy=strategy, verbose=verbose, desc=f"set {k}") for k, src in zip("AB", (source_a, source_b))]
+    stats = [
+        metric_utils.compute_feature_stats_for_dataset(
+            detector,
+            src,
+            max_items=max_items,
+            batch_size=batch_size,
+            cache_dir=cache_dir,
+            strategy=strategy,
+            verbose=verbose,
+            desc=f"set {k}",
+        )
+        for k, src in zip("AB", (source_a, source_b))
+    ]
     return fid_from_stats(stats[0], stats[1])

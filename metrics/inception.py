@@ -19,9 +19,9 @@ are available too.
 its features are NOT comparable with published FIDs.
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 from metrics import weights as weights_lib
 
@@ -34,13 +34,14 @@ FEATURE_DIM = 2048
 
 
 def legacy_resize_bilinear(images, size=FID_RESOLUTION):
-    """TF1 `resize_bilinear(align_corners=False)`: source coordinate j*float32(in/out), edges clamped.
+    """TF1 `resize_bilinear(align_corners=False)`: source coord j*float32(in/out), edges clamped.
 
     images: [N,H,W,C] uint8 or float in [0,255] -> [N,size,size,C] float32, not rounded.
-    This is bit-identical to the resize inside NVIDIA's FID graph (fixtures/inception_fid/resize.npz).
+    Bit-identical to the resize inside NVIDIA's FID graph (fixtures/inception_fid/resize.npz).
     """
-    return tf.raw_ops.ResizeBilinear(images=images, size=[size, size], align_corners=False,
-                                     half_pixel_centers=False)
+    return tf.raw_ops.ResizeBilinear(
+        images=images, size=[size, size], align_corners=False, half_pixel_centers=False
+    )
 
 
 def fid_preprocess(images):
@@ -71,8 +72,9 @@ class ConvBN(keras.layers.Layer):
     def __init__(self, filters, kernel_size, strides=1, padding="same", epsilon=1e-3, **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
-        self.kernel_size = tuple(kernel_size) if not isinstance(kernel_size, int) else (
-            kernel_size, kernel_size)
+        self.kernel_size = (
+            tuple(kernel_size) if not isinstance(kernel_size, int) else (kernel_size, kernel_size)
+        )
         self.strides = strides
         self.padding = padding
         self.epsilon = epsilon
@@ -80,20 +82,28 @@ class ConvBN(keras.layers.Layer):
     def build(self, input_shape):
         kh, kw = self.kernel_size
         cin = input_shape[-1]
-        self.kernel = self.add_weight(name="kernel", shape=(kh, kw, cin, self.filters),
-                                      initializer="glorot_uniform", trainable=False)
-        self.beta = self.add_weight(name="beta", shape=(self.filters,), initializer="zeros",
-                                    trainable=False)
-        self.moving_mean = self.add_weight(name="moving_mean", shape=(self.filters,),
-                                           initializer="zeros", trainable=False)
-        self.moving_variance = self.add_weight(name="moving_variance", shape=(self.filters,),
-                                               initializer="ones", trainable=False)
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(kh, kw, cin, self.filters),
+            initializer="glorot_uniform",
+            trainable=False,
+        )
+        self.beta = self.add_weight(
+            name="beta", shape=(self.filters,), initializer="zeros", trainable=False
+        )
+        self.moving_mean = self.add_weight(
+            name="moving_mean", shape=(self.filters,), initializer="zeros", trainable=False
+        )
+        self.moving_variance = self.add_weight(
+            name="moving_variance", shape=(self.filters,), initializer="ones", trainable=False
+        )
 
     def call(self, x):
         inv = tf.math.rsqrt(self.moving_variance + self.epsilon)
         if FOLD_BN:  # conv(x, k*inv) + (beta - mean*inv): Conv2D+BiasAdd+Relu, one fused CPU kernel
-            y = tf.nn.conv2d(x, self.kernel * inv, strides=self.strides,
-                             padding=self.padding.upper())
+            y = tf.nn.conv2d(
+                x, self.kernel * inv, strides=self.strides, padding=self.padding.upper()
+            )
             return tf.nn.relu(tf.nn.bias_add(y, self.beta - self.moving_mean * inv))
         y = tf.nn.conv2d(x, self.kernel, strides=self.strides, padding=self.padding.upper())
         return tf.nn.relu((y - self.moving_mean) * inv + self.beta)
@@ -109,14 +119,24 @@ class ConvBN(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
-                      padding=self.padding, epsilon=self.epsilon)
+        config.update(
+            filters=self.filters,
+            kernel_size=self.kernel_size,
+            strides=self.strides,
+            padding=self.padding,
+            epsilon=self.epsilon,
+        )
         return config
 
     def load_npz(self, arrays, prefix):
-        self.set_weights([arrays[prefix + ".weight"].transpose(2, 3, 1, 0),  # OIHW -> HWIO
-                          arrays[prefix + ".beta"], arrays[prefix + ".mean"],
-                          arrays[prefix + ".var"]])
+        self.set_weights(
+            [
+                arrays[prefix + ".weight"].transpose(2, 3, 1, 0),  # OIHW -> HWIO
+                arrays[prefix + ".beta"],
+                arrays[prefix + ".mean"],
+                arrays[prefix + ".var"],
+            ]
+        )
 
 
 def _conv(x, name, filters, kernel, strides=1, padding="same"):
@@ -203,8 +223,22 @@ def _block_e(x, name, max_pool):  # mixed_9 (avg pool branch), mixed_10 (MAX poo
     return _concat([b0, b1a, b1b, b2a, b2b, b3], name)
 
 
-ACTIVATION_NAMES = ("conv", "pool0", "pool1", "mixed", "mixed_1", "mixed_2", "mixed_3", "mixed_4",
-                    "mixed_5", "mixed_6", "mixed_7", "mixed_8", "mixed_9", "mixed_10")
+ACTIVATION_NAMES = (
+    "conv",
+    "pool0",
+    "pool1",
+    "mixed",
+    "mixed_1",
+    "mixed_2",
+    "mixed_3",
+    "mixed_4",
+    "mixed_5",
+    "mixed_6",
+    "mixed_7",
+    "mixed_8",
+    "mixed_9",
+    "mixed_10",
+)
 
 
 def inception_trunk(activations=False):
@@ -284,14 +318,14 @@ class FIDInception:
         return self.model(fid_preprocess(images), training=False)
 
     def __call__(self, images):
-        """images [N,H,W,3|1] uint8 or float in [0,255] -> pool3 [N,2048] float32 (dict if activations)."""
+        """[N,H,W,3|1] uint8 or float in [0,255] -> pool3 [N,2048] float32 (dict if activations)."""
         images = tf.cast(tf.convert_to_tensor(images), tf.float32)
         if images.shape[-1] == 1:
             images = tf.tile(images, [1, 1, 1, 3])
         return self._forward(images)
 
     def logits(self, images, bias=False):
-        """1008-class logits (OpenAI's IS uses the weights without the bias, as ada's no_output_bias)."""
+        """1008-class logits (OpenAI's IS drops the bias, as ada's no_output_bias)."""
         if not self.has_logits:
             raise ValueError(f"{self.weights_path} has pool3 weights only (no fc.*): no logits")
         feats = self(images)
@@ -315,7 +349,8 @@ class KerasInceptionV3:
     def __init__(self, weights_path=None, jit_compile=False):
         self.model = weights_lib.keras_application(
             lambda: keras.applications.InceptionV3(weights=weights_path or "imagenet"),
-            "keras.applications InceptionV3 (--detector keras_inception, or IS without 2015 logits)")
+            "keras.applications InceptionV3 (--detector keras_inception, or IS without logits)",
+        )
         self.pool = keras.Model(self.model.input, self.model.get_layer("avg_pool").output)
         self._forward = tf.function(self._features, jit_compile=jit_compile, reduce_retracing=True)
 
@@ -341,8 +376,9 @@ class KerasInceptionV3:
 def make_detector(name="inception", weights_path=None, weights_dir=None, jit_compile=False):
     """'inception' (official FID, default) or 'keras_inception' (not comparable)."""
     if name in ("inception", "inception-2015-12-05", None):
-        return FIDInception(weights_path=weights_path, weights_dir=weights_dir,
-                            jit_compile=jit_compile)
+        return FIDInception(
+            weights_path=weights_path, weights_dir=weights_dir, jit_compile=jit_compile
+        )
     if name in ("keras_inception", "keras-inceptionv3"):
         return KerasInceptionV3(weights_path=weights_path, jit_compile=jit_compile)
     raise ValueError(f"unknown detector {name!r}: use 'inception' or 'keras_inception'")

@@ -14,7 +14,7 @@ def inception_score(probs, num_splits=10):
     n = probs.shape[0]
     scores = []
     for i in range(num_splits):
-        part = probs[i * n // num_splits:(i + 1) * n // num_splits]
+        part = probs[i * n // num_splits : (i + 1) * n // num_splits]
         kl = part * (np.log(part) - np.log(np.mean(part, axis=0, keepdims=True)))
         scores.append(np.exp(np.mean(np.sum(kl, axis=1))))
     return float(np.mean(scores)), float(np.std(scores))
@@ -35,6 +35,7 @@ def is_detector(opts):
     if getattr(det, "has_logits", False):
         return _ProbsDetector(det), det.name
     from metrics.inception import KerasInceptionV3
+
     keras_det = KerasInceptionV3()
     return _ProbsDetector(keras_det), keras_det.name
 
@@ -42,7 +43,16 @@ def is_detector(opts):
 def compute_is(opts, num_gen, num_splits=10):
     detector, which = is_detector(opts)
     fake = metric_utils.compute_feature_stats_for_generator(
-        detector, opts.gen, num_gen, batch_size=opts.batch_size, labels=opts.labels, seed=opts.seed,
-        strategy=opts.strategy, capture_all=True, capture_mean_cov=False, verbose=opts.verbose)
+        detector,
+        opts.gen,
+        num_gen,
+        batch_size=opts.batch_size,
+        labels=opts.labels,
+        seed=opts.seed,
+        strategy=opts.strategy,
+        capture_all=True,
+        capture_mean_cov=False,
+        verbose=opts.verbose,
+    )
     mean, std = inception_score(fake.get_all(), num_splits)
     return mean, std, which

@@ -9,8 +9,9 @@ import numpy as np
 from metrics import metric_utils
 
 
-def kernel_inception_distance(real_features, gen_features, num_subsets=100, max_subset_size=1000,
-                              seed=None):
+def kernel_inception_distance(
+    real_features, gen_features, num_subsets=100, max_subset_size=1000, seed=None
+):
     rng = np.random.RandomState(seed)
     real = np.asarray(real_features, np.float64)
     gen = np.asarray(gen_features, np.float64)
@@ -28,21 +29,61 @@ def kernel_inception_distance(real_features, gen_features, num_subsets=100, max_
 
 def compute_kid(opts, max_real, num_gen, num_subsets=100, max_subset_size=1000):
     real = metric_utils.compute_feature_stats_for_dataset(
-        opts.detector, opts.data, max_items=max_real, wrap=opts.wrap_reals, mirror=opts.mirror,
-        batch_size=opts.batch_size, cache_dir=opts.cache_dir, strategy=opts.strategy,
-        capture_all=True, capture_mean_cov=False, verbose=opts.verbose)
+        opts.detector,
+        opts.data,
+        max_items=max_real,
+        wrap=opts.wrap_reals,
+        mirror=opts.mirror,
+        batch_size=opts.batch_size,
+        cache_dir=opts.cache_dir,
+        strategy=opts.strategy,
+        capture_all=True,
+        capture_mean_cov=False,
+        verbose=opts.verbose,
+    )
     fake = metric_utils.compute_feature_stats_for_generator(
-        opts.detector, opts.gen, num_gen, batch_size=opts.batch_size, labels=opts.labels,
-        seed=opts.seed, strategy=opts.strategy, capture_all=True, capture_mean_cov=False,
-        verbose=opts.verbose)
-    return kernel_inception_distance(real.get_all(), fake.get_all(), num_subsets, max_subset_size,
-                                     seed=opts.seed)
+        opts.detector,
+        opts.gen,
+        num_gen,
+        batch_size=opts.batch_size,
+        labels=opts.labels,
+        seed=opts.seed,
+        strategy=opts.strategy,
+        capture_all=True,
+        capture_mean_cov=False,
+        verbose=opts.verbose,
+    )
+    return kernel_inception_distance(
+        real.get_all(), fake.get_all(), num_subsets, max_subset_size, seed=opts.seed
+    )
 
 
-def kid_between(source_a, source_b, detector, batch_size=32, max_items=None, cache_dir=None,
-                strategy=None, verbose=True, num_subsets=100, max_subset_size=1000, seed=None):
-    feats = [metric_utils.compute_feature_stats_for_dataset(
-        detector, src, max_items=max_items, batch_size=batch_size, cache_dir=cache_dir,
-        strategy=strategy, capture_all=True, capture_mean_cov=False, verbose=verbose,
-        desc=f"set {k}").get_all() for k, src in zip("AB", (source_a, source_b))]
+def kid_between(
+    source_a,
+    source_b,
+    detector,
+    batch_size=32,
+    max_items=None,
+    cache_dir=None,
+    strategy=None,
+    verbose=True,
+    num_subsets=100,
+    max_subset_size=1000,
+    seed=None,
+):
+    feats = [
+        metric_utils.compute_feature_stats_for_dataset(
+            detector,
+            src,
+            max_items=max_items,
+            batch_size=batch_size,
+            cache_dir=cache_dir,
+            strategy=strategy,
+            capture_all=True,
+            capture_mean_cov=False,
+            verbose=verbose,
+            desc=f"set {k}",
+        ).get_all()
+        for k, src in zip("AB", (source_a, source_b))
+    ]
     return kernel_inception_distance(feats[0], feats[1], num_subsets, max_subset_size, seed=seed)

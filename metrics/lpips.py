@@ -4,7 +4,7 @@
     d = lpips(img0, img1)                         # [N] float32; float images in [-1,1] NHWC
     d = lpips(u8_a, u8_b)                         # uint8 images are read as [0,255]
     d = lpips(a, b, value_range=(0, 255))         # float images in [0,255] (NVIDIA's convention)
-    v = lpips.features(img)                       # [N,D] with ||v0 - v1||^2 == LPIPS (ada's return_lpips)
+    v = lpips.features(img)                       # [N,D]: ||v0 - v1||^2 == LPIPS (ada return_lpips)
 
 Differentiable (plain TF ops), so the projector can take gradients through it. No resize inside:
 callers downsample to <= 256 themselves as NVIDIA did.
@@ -15,9 +15,9 @@ relu5_3 -> unit-normalise over channels (eps 1e-10 added to the norm) -> squared
 weighted by the non-negative lin weights, summed over channels, averaged over space -> summed.
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 from metrics import weights as weights_lib
 
@@ -35,8 +35,9 @@ def vgg16_taps():
         if b > 1:
             x = keras.layers.MaxPooling2D(2, 2, name=f"block{b - 1}_pool")(x)
         for c in range(1, convs + 1):
-            x = keras.layers.Conv2D(channels, 3, padding="same", activation="relu",
-                                    name=f"block{b}_conv{c}")(x)
+            x = keras.layers.Conv2D(
+                channels, 3, padding="same", activation="relu", name=f"block{b}_conv{c}"
+            )(x)
         taps.append(x)
     return keras.Model(x_in, taps, name="vgg16_lpips")
 
@@ -47,10 +48,15 @@ def _unit_normalize(f):  # [N,H,W,C]; eps added to the norm, not inside the root
 
 def _check_size(images):
     shape = getattr(images, "shape", None)
-    if shape is not None and len(shape) == 4 and None not in (shape[1], shape[2]) and (
-            min(shape[1], shape[2]) < 16):
-        raise ValueError(f"LPIPS needs images of at least 16x16 (VGG16 pools 4 times), "
-                         f"got {shape[1]}x{shape[2]}")
+    if (
+        shape is not None
+        and len(shape) == 4
+        and None not in (shape[1], shape[2])
+        and (min(shape[1], shape[2]) < 16)
+    ):
+        raise ValueError(
+            f"LPIPS needs images of at least 16x16 (VGG16 pools 4 times), got {shape[1]}x{shape[2]}"
+        )
 
 
 class LPIPS:
@@ -68,8 +74,9 @@ class LPIPS:
         self.vgg.trainable = False
         self._shift = tf.constant(SHIFT, tf.float32)
         self._scale = tf.constant(SCALE, tf.float32)
-        self._distance = tf.function(self._distance_impl, jit_compile=jit_compile,
-                                     reduce_retracing=True)
+        self._distance = tf.function(
+            self._distance_impl, jit_compile=jit_compile, reduce_retracing=True
+        )
 
     # --- input ------------------------------------------------------------------------------
     def _scaled(self, images, value_range):
@@ -87,16 +94,19 @@ class LPIPS:
     def normalized_taps(self, images, value_range=(-1, 1)):
         """The five unit-normalised feature maps [N,H_l,W_l,C_l]."""
         _check_size(images)
-        return [_unit_normalize(t) for t in self.vgg(self._scaled(images, value_range),
-                                                     training=False)]
+        return [
+            _unit_normalize(t) for t in self.vgg(self._scaled(images, value_range), training=False)
+        ]
 
     # --- distances --------------------------------------------------------------------------
     def per_layer(self, img0, img1, value_range=(-1, 1)):
         """[N,5] layer terms that sum to the distance."""
         f0 = self.normalized_taps(img0, value_range)
         f1 = self.normalized_taps(img1, value_range)
-        terms = [tf.reduce_mean(tf.reduce_sum(tf.square(a - b) * w, axis=-1), axis=[1, 2])
-                 for a, b, w in zip(f0, f1, self.lin)]
+        terms = [
+            tf.reduce_mean(tf.reduce_sum(tf.square(a - b) * w, axis=-1), axis=[1, 2])
+            for a, b, w in zip(f0, f1, self.lin)
+        ]
         return tf.stack(terms, axis=1)
 
     def _distance_impl(self, img0, img1, value_range):
@@ -106,8 +116,7 @@ class LPIPS:
         """LPIPS distance per pair: [N] float32."""
         img0, img1 = tf.convert_to_tensor(img0), tf.convert_to_tensor(img1)
         _check_size(img0)
-        return self._distance(img0, img1,
-                              tuple(float(v) for v in value_range))
+        return self._distance(img0, img1, tuple(float(v) for v in value_range))
 
     distance = __call__
 

@@ -32,28 +32,49 @@ def parse_metric(name):
     """name -> (kind, options dict). Raises ValueError for unknown names."""
     m = re.fullmatch(rf"(fid|kid){_COUNT}(_full)?", name)
     if m:
-        return m.group(1), dict(num_gen=_count(m.group(2), m.group(3)),
-                                max_real=None if m.group(4) else _count(m.group(2), m.group(3)),
-                                full=bool(m.group(4)))
+        return m.group(1), dict(
+            num_gen=_count(m.group(2), m.group(3)),
+            max_real=None if m.group(4) else _count(m.group(2), m.group(3)),
+            full=bool(m.group(4)),
+        )
     m = re.fullmatch(rf"ppl(2?)_(z|w)(full|end)(?:{_COUNT})?", name)
     if m:
         num = _count(m.group(4), m.group(5)) if m.group(4) else 50000
-        return "ppl", dict(num_samples=num, space=m.group(2), sampling=m.group(3),
-                           crop=not m.group(1))
+        return "ppl", dict(
+            num_samples=num, space=m.group(2), sampling=m.group(3), crop=not m.group(1)
+        )
     m = re.fullmatch(rf"pr{_COUNT}(\d+)(_full)?", name)
     if m:  # pr50k3: 50k, k=3 (the last digit(s) after the count are the neighbourhood size)
         num = _count(m.group(1), m.group(2))
-        return "pr", dict(num_gen=num, max_real=200000 if m.group(4) else num,
-                          nhood_size=int(m.group(3)), full=bool(m.group(4)))
+        return "pr", dict(
+            num_gen=num,
+            max_real=200000 if m.group(4) else num,
+            nhood_size=int(m.group(3)),
+            full=bool(m.group(4)),
+        )
     m = re.fullmatch(rf"is{_COUNT}", name)
     if m:
         return "is", dict(num_gen=_count(m.group(1), m.group(2)))
-    raise ValueError(f"unknown metric {name!r}; known: {', '.join(KNOWN)} (and other counts, "
-                     f"e.g. fid10k, fid2k_full, kid10k_full, ppl_wend2k, pr10k3, is10k)")
+    raise ValueError(
+        f"unknown metric {name!r}; known: {', '.join(KNOWN)} (and other counts, "
+        f"e.g. fid10k, fid2k_full, kid10k_full, ppl_wend2k, pr10k3, is10k)"
+    )
 
 
-KNOWN = ("fid50k", "fid50k_full", "kid50k_full", "kid50k", "ppl_zfull", "ppl_wfull", "ppl_zend",
-         "ppl_wend", "ppl2_wend", "pr50k3", "pr50k3_full", "is50k")
+KNOWN = (
+    "fid50k",
+    "fid50k_full",
+    "kid50k_full",
+    "kid50k",
+    "ppl_zfull",
+    "ppl_wfull",
+    "ppl_zend",
+    "ppl_wend",
+    "ppl2_wend",
+    "pr50k3",
+    "pr50k3_full",
+    "is50k",
+)
 
 
 def is_valid_metric(name):
@@ -77,10 +98,12 @@ _DETECTORS = {}
 def get_detector(name="inception", weights_dir=None, weights_path=None, jit_compile=False):
     """Detectors are loaded once per process (the Inception takes seconds to build)."""
     from metrics import inception
+
     key = (name, str(weights_dir), str(weights_path), jit_compile)
     if key not in _DETECTORS:
-        _DETECTORS[key] = inception.make_detector(name, weights_path=weights_path,
-                                                  weights_dir=weights_dir, jit_compile=jit_compile)
+        _DETECTORS[key] = inception.make_detector(
+            name, weights_path=weights_path, weights_dir=weights_dir, jit_compile=jit_compile
+        )
     return _DETECTORS[key]
 
 
@@ -95,10 +118,28 @@ def format_time(seconds):
     return f"{s // 86400}d {(s // 3600) % 24:02d}h {(s // 60) % 60:02d}m"
 
 
-def calc_metric(name, generator=None, data=None, *, z_dim=None, c_dim=None, mapping=None,
-                synthesis=None, detector="inception", lpips=None, pr_detector=None,
-                weights_dir=None, batch_size=None, mirror=False, cache_dir="default",
-                strategy=None, seed=None, verbose=True, snapshot=None, num_gpus=None):
+def calc_metric(
+    name,
+    generator=None,
+    data=None,
+    *,
+    z_dim=None,
+    c_dim=None,
+    mapping=None,
+    synthesis=None,
+    detector="inception",
+    lpips=None,
+    pr_detector=None,
+    weights_dir=None,
+    batch_size=None,
+    mirror=False,
+    cache_dir="default",
+    strategy=None,
+    seed=None,
+    verbose=True,
+    snapshot=None,
+    num_gpus=None,
+):
     """Compute one metric. Returns a dict (the jsonl line):
         {results: {name[_suffix]: value}, metric, total_time, total_time_str, num_gpus,
          snapshot_pkl, timestamp, detector[, comparable]}
@@ -113,10 +154,16 @@ def calc_metric(name, generator=None, data=None, *, z_dim=None, c_dim=None, mapp
     seed: None draws fresh latents each call (as NVIDIA's metrics); an int makes it repeatable.
     """
     from metrics import fid, inception_score, kid, metric_utils, ppl, precision_recall
+
     kind, args = parse_metric(name)
     start = time.time()
-    gen = metric_utils.GeneratorAdapter(generator, z_dim=z_dim, c_dim=c_dim, mapping=mapping,
-                                        synthesis=synthesis) if generator is not None else None
+    gen = (
+        metric_utils.GeneratorAdapter(
+            generator, z_dim=z_dim, c_dim=c_dim, mapping=mapping, synthesis=synthesis
+        )
+        if generator is not None
+        else None
+    )
     if gen is None:
         raise ValueError(f"{name}: needs a generator")
     source = metric_utils.open_images(data) if data is not None else None
@@ -125,12 +172,21 @@ def calc_metric(name, generator=None, data=None, *, z_dim=None, c_dim=None, mapp
     if kind in ("fid", "kid", "is") and isinstance(detector, str):
         detector = get_detector(detector, weights_dir=weights_dir)
     opts = MetricOptions(
-        gen=gen, data=source, labels=source.labels if source is not None else None,
-        detector=detector, lpips=lpips, pr_detector=pr_detector, weights_dir=weights_dir,
-        batch_size=batch_size or (4 if kind == "ppl" else 32), mirror=mirror,
-        wrap_reals=False, cache_dir=(metric_utils.default_cache_dir() if cache_dir == "default"
-                                     else cache_dir),
-        strategy=strategy, seed=seed, verbose=verbose)
+        gen=gen,
+        data=source,
+        labels=source.labels if source is not None else None,
+        detector=detector,
+        lpips=lpips,
+        pr_detector=pr_detector,
+        weights_dir=weights_dir,
+        batch_size=batch_size or (4 if kind == "ppl" else 32),
+        mirror=mirror,
+        wrap_reals=False,
+        cache_dir=(metric_utils.default_cache_dir() if cache_dir == "default" else cache_dir),
+        strategy=strategy,
+        seed=seed,
+        verbose=verbose,
+    )
     extra = {}
     if kind == "fid":
         opts.mirror = mirror and not args["full"]
@@ -140,14 +196,22 @@ def calc_metric(name, generator=None, data=None, *, z_dim=None, c_dim=None, mapp
         opts.mirror = mirror and not args["full"]
         results = {name: kid.compute_kid(opts, args["max_real"], args["num_gen"])}
     elif kind == "ppl":
-        results = {name: ppl.compute_ppl(opts, args["num_samples"], space=args["space"],
-                                         sampling=args["sampling"], crop=args["crop"],
-                                         batch_size=batch_size or 4)}
+        results = {
+            name: ppl.compute_ppl(
+                opts,
+                args["num_samples"],
+                space=args["space"],
+                sampling=args["sampling"],
+                crop=args["crop"],
+                batch_size=batch_size or 4,
+            )
+        }
         extra["detector"] = "lpips-vgg16-v0.1"
     elif kind == "pr":
         opts.mirror = mirror and not args["full"]
-        p, r = precision_recall.compute_pr(opts, args["max_real"], args["num_gen"],
-                                           nhood_size=args["nhood_size"])
+        p, r = precision_recall.compute_pr(
+            opts, args["max_real"], args["num_gen"], nhood_size=args["nhood_size"]
+        )
         results = {f"{name}_precision": p, f"{name}_recall": r}
         extra["detector"] = getattr(pr_detector, "name", precision_recall.KerasVGG16Features.name)
         extra["comparable"] = False
@@ -163,15 +227,24 @@ def calc_metric(name, generator=None, data=None, *, z_dim=None, c_dim=None, mapp
     if num_gpus is None:
         st = metric_utils.get_strategy(strategy)
         num_gpus = st.num_replicas_in_sync if st is not None else 1
-    return dict(results=results, metric=name, total_time=total, total_time_str=format_time(total),
-                num_gpus=num_gpus, snapshot_pkl=snapshot, timestamp=time.time(), **extra)
+    return dict(
+        results=results,
+        metric=name,
+        total_time=total,
+        total_time_str=format_time(total),
+        num_gpus=num_gpus,
+        snapshot_pkl=snapshot,
+        timestamp=time.time(),
+        **extra,
+    )
 
 
 def report_metric(result, run_dir=None, snapshot=None):
-    """Append the result as one JSON line to <run_dir>/metric-<name>.jsonl (skipped without run_dir)."""
+    """Append the result as a JSON line to <run_dir>/metric-<name>.jsonl (if run_dir)."""
     if snapshot is not None:
-        result = dict(result, snapshot_pkl=os.path.relpath(snapshot, run_dir) if run_dir else
-                      str(snapshot))
+        result = dict(
+            result, snapshot_pkl=os.path.relpath(snapshot, run_dir) if run_dir else str(snapshot)
+        )
     if run_dir is None:
         return None
     path = pathlib.Path(run_dir) / f"metric-{result['metric']}.jsonl"

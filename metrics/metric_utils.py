@@ -35,8 +35,12 @@ class Progress:
             rate = self.done / max(now - self.start, 1e-9)
             eta = (self.total - self.done) / rate if self.total and rate > 0 else 0
             total = f"/{self.total}" if self.total else ""
-            print(f"\r{self.desc}  {self.done}{total}  {rate:.1f} {self.unit}/s  eta {eta:.0f}s ",
-                  end="", file=sys.stderr, flush=True)
+            print(
+                f"\r{self.desc}  {self.done}{total}  {rate:.1f} {self.unit}/s  eta {eta:.0f}s ",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def close(self):
         if self.verbose:
@@ -66,6 +70,7 @@ def _to_hwc(img):
 
 def load_image(path):
     import PIL.Image
+
     with PIL.Image.open(path) as im:
         if im.mode not in ("L", "RGB", "RGBA", "LA"):
             im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
@@ -82,8 +87,11 @@ class ImageSource:
     def __init__(self, images, labels=None, name="array"):
         self.images = images
         self.count = len(images)
-        self.labels = (np.zeros([self.count, 0], np.float32) if labels is None
-                       else np.asarray(labels, np.float32))
+        self.labels = (
+            np.zeros([self.count, 0], np.float32)
+            if labels is None
+            else np.asarray(labels, np.float32)
+        )
         self.name = name
         self.resolution = images.shape[1] if hasattr(images, "shape") and images.ndim >= 3 else None
         self.cache_key = None  # arrays are not cached
@@ -102,11 +110,13 @@ class ImageSource:
         for i in range(start, self.count):
             yield self.get(i)
 
-    def batches(self, batch_size, max_items=None, wrap=False, mirror=False, seed=0,
-                with_labels=False):
+    def batches(
+        self, batch_size, max_items=None, wrap=False, mirror=False, seed=0, with_labels=False
+    ):
         """Images in order (the first max_items; wrapping around if wrap and the set is smaller)."""
-        total = self.count if max_items is None else (
-            max_items if wrap else min(max_items, self.count))
+        total = (
+            self.count if max_items is None else (max_items if wrap else min(max_items, self.count))
+        )
         rng = np.random.RandomState(seed)
         buf, lab, done = [], [], 0
         while done < total:
@@ -147,16 +157,19 @@ class FolderSource(ImageSource):
 
     def __init__(self, folder):
         folder = pathlib.Path(folder)
-        self.files = sorted(p for p in folder.rglob("*")
-                            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        self.files = sorted(
+            p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+        )
         if not self.files:
             raise ValueError(f"{folder}: no image files ({', '.join(IMAGE_EXTENSIONS)})")
         self.count = len(self.files)
         self.labels = np.zeros([self.count, 0], np.float32)
         self.name = folder.name
         self.resolution = load_image(self.files[0]).shape[0]
-        stamp = [(str(p.relative_to(folder)), p.stat().st_size, int(p.stat().st_mtime))
-                 for p in self.files]
+        stamp = [
+            (str(p.relative_to(folder)), p.stat().st_size, int(p.stat().st_mtime))
+            for p in self.files
+        ]
         self.cache_key = dict(kind="folder", path=str(folder.resolve()), files=_digest(stamp))
 
     def get(self, index):
@@ -178,7 +191,9 @@ class DatasetSource(ImageSource):
         top = max(self.info["files"])
         self.parts = self.info["files"][top]
         stamp = [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in self.parts]
-        self.cache_key = dict(kind="dataset", path=str(self.data_dir.resolve()), files=_digest(stamp))
+        self.cache_key = dict(
+            kind="dataset", path=str(self.data_dir.resolve()), files=_digest(stamp)
+        )
 
     def iter_images(self, start=0):
         # Global order is the round-robin interleave of the parts (records.part_of).
@@ -207,10 +222,17 @@ def open_images(source):
     path = pathlib.Path(source)
     if path.is_file() and path.suffix == ".npz":
         with np.load(path) as data:
-            src = ImageSource(data["images"], data["labels"] if "labels" in data.files and
-                              data["labels"].ndim == 2 else None, name=path.stem)
-        src.cache_key = dict(kind="npz", path=str(path.resolve()), size=path.stat().st_size,
-                             mtime=int(path.stat().st_mtime))
+            src = ImageSource(
+                data["images"],
+                data["labels"] if "labels" in data.files and data["labels"].ndim == 2 else None,
+                name=path.stem,
+            )
+        src.cache_key = dict(
+            kind="npz",
+            path=str(path.resolve()),
+            size=path.stat().st_size,
+            mtime=int(path.stat().st_mtime),
+        )
         return src
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such folder of images, dataset or .npz")
@@ -235,8 +257,15 @@ class GeneratorAdapter:
         PPL then needs mapping=(z, c) -> ws and synthesis=(ws, noise_seed) -> images.
     """
 
-    def __init__(self, generator=None, z_dim=None, c_dim=None, mapping=None, synthesis=None,
-                 noise_mode="random"):
+    def __init__(
+        self,
+        generator=None,
+        z_dim=None,
+        c_dim=None,
+        mapping=None,
+        synthesis=None,
+        noise_mode="random",
+    ):
         self.G = generator
         self.z_dim = z_dim if z_dim is not None else getattr(generator, "z_dim", None)
         self.c_dim = c_dim if c_dim is not None else getattr(generator, "c_dim", 0)
@@ -252,8 +281,9 @@ class GeneratorAdapter:
         (drawn from noise_seed, int32 [2], so runs are repeatable and work under op determinism)."""
         c = c if self.c_dim else None
         if self._is_network:
-            return self.G(z, c, truncation_psi=1.0, noise_mode=self.noise_mode,
-                          noise_seed=noise_seed)
+            return self.G(
+                z, c, truncation_psi=1.0, noise_mode=self.noise_mode, noise_seed=noise_seed
+            )
         return self.G(z, c)
 
     @property
@@ -298,7 +328,10 @@ class FeatureStats:
 
     def __init__(self, capture_all=False, capture_mean_cov=True, max_items=None):
         self.capture_all, self.capture_mean_cov, self.max_items = (
-            capture_all, capture_mean_cov, max_items)
+            capture_all,
+            capture_mean_cov,
+            max_items,
+        )
         self.num_items, self.num_features = 0, None
         self.all_features, self.shift, self.raw_sum, self.raw_outer = [], None, None, None
 
@@ -386,16 +419,18 @@ def run_split(fn, inputs, strategy=None):
     """
     strategy = get_strategy(strategy)
     if strategy is None or strategy.num_replicas_in_sync == 1:
-        return fn(*inputs)
+        return fn(*[tf.convert_to_tensor(x) for x in inputs])
     r = strategy.num_replicas_in_sync
     n = int(inputs[0].shape[0])
     per = -(-n // r)
-    padded = [np.concatenate([x, np.repeat(x[-1:], per * r - n, axis=0)]) if per * r > n else x
-              for x in (np.asarray(v) for v in inputs)]
+    padded = [
+        np.concatenate([x, np.repeat(x[-1:], per * r - n, axis=0)]) if per * r > n else x
+        for x in (np.asarray(v) for v in inputs)
+    ]
 
     def value_fn(ctx):
         i = ctx.replica_id_in_sync_group
-        return tuple(tf.convert_to_tensor(x[i * per:(i + 1) * per]) for x in padded)
+        return tuple(tf.convert_to_tensor(x[i * per : (i + 1) * per]) for x in padded)
 
     dist = strategy.experimental_distribute_values_from_function(value_fn)
     out = strategy.run(lambda args: fn(*args), args=(dist,))
@@ -403,11 +438,17 @@ def run_split(fn, inputs, strategy=None):
 
 
 def stats_cache_path(cache_dir, source, detector_name, num_items, mirror, wrap, extra=""):
-    """<cache_dir>/<md5>-<detector>-<dataset>-<count>.npz, or None when the source cannot be keyed."""
+    """<cache_dir>/<md5>-<detector>-<dataset>-<count>.npz; None when the source has no key."""
     if cache_dir is None or source.cache_key is None:
         return None
-    key = dict(source=source.cache_key, detector=detector_name, num_items=num_items,
-               mirror=bool(mirror), wrap=bool(wrap), extra=extra)
+    key = dict(
+        source=source.cache_key,
+        detector=detector_name,
+        num_items=num_items,
+        mirror=bool(mirror),
+        wrap=bool(wrap),
+        extra=extra,
+    )
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in detector_name)
     return pathlib.Path(cache_dir) / f"{_digest(key)}-{safe}-{source.name}-{num_items}.npz"
 
@@ -415,14 +456,26 @@ def stats_cache_path(cache_dir, source, detector_name, num_items, mirror, wrap, 
 def default_cache_dir():
     base = os.environ.get("TF_STYLEGAN2_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "tf_stylegan2")
+        "tf_stylegan2",
+    )
     return pathlib.Path(base) / "metrics"
 
 
-def compute_feature_stats_for_dataset(detector, source, max_items=None, batch_size=32,
-                                      capture_all=False, capture_mean_cov=True, mirror=False,
-                                      wrap=False, cache_dir=None, strategy=None, verbose=True,
-                                      desc="reals", cache_extra=""):
+def compute_feature_stats_for_dataset(
+    detector,
+    source,
+    max_items=None,
+    batch_size=32,
+    capture_all=False,
+    capture_mean_cov=True,
+    mirror=False,
+    wrap=False,
+    cache_dir=None,
+    strategy=None,
+    verbose=True,
+    desc="reals",
+    cache_extra="",
+):
     """FeatureStats of the detector over the first max_items real images (cached when possible)."""
     source = open_images(source)
     num = source.num_items(max_items, wrap)
@@ -430,7 +483,9 @@ def compute_feature_stats_for_dataset(detector, source, max_items=None, batch_si
     path = stats_cache_path(cache_dir, source, name, num, mirror, wrap, cache_extra)
     if path is not None and path.is_file():
         stats = FeatureStats.load(path)
-        if (not capture_all or stats.capture_all) and (not capture_mean_cov or stats.capture_mean_cov):
+        if (not capture_all or stats.capture_all) and (
+            not capture_mean_cov or stats.capture_mean_cov
+        ):
             return stats
     stats = FeatureStats(capture_all=capture_all, capture_mean_cov=capture_mean_cov, max_items=num)
     progress = Progress(desc, num, verbose)
@@ -444,13 +499,24 @@ def compute_feature_stats_for_dataset(detector, source, max_items=None, batch_si
     return stats
 
 
-def compute_feature_stats_for_generator(detector, gen, num_items, batch_size=32, labels=None,
-                                        capture_all=False, capture_mean_cov=True, seed=None,
-                                        strategy=None, verbose=True, desc="fakes"):
+def compute_feature_stats_for_generator(
+    detector,
+    gen,
+    num_items,
+    batch_size=32,
+    labels=None,
+    capture_all=False,
+    capture_mean_cov=True,
+    seed=None,
+    strategy=None,
+    verbose=True,
+    desc="fakes",
+):
     """FeatureStats of `num_items` generated images (z ~ N(0,I), random dataset labels)."""
     rng = np.random.RandomState(seed)
-    stats = FeatureStats(capture_all=capture_all, capture_mean_cov=capture_mean_cov,
-                         max_items=num_items)
+    stats = FeatureStats(
+        capture_all=capture_all, capture_mean_cov=capture_mean_cov, max_items=num_items
+    )
     progress = Progress(desc, num_items, verbose)
 
     def fn(z, c, seeds):  # seeds [n,2]: one row per image; a replica uses its slice's first row

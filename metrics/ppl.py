@@ -35,7 +35,7 @@ def crop_and_downsample(images, crop=True):
     h = images.shape[1]
     if crop:
         c = h // 8
-        images = images[:, c * 3:c * 7, c * 2:c * 6, :]
+        images = images[:, c * 3 : c * 7, c * 2 : c * 6, :]
     h, w = images.shape[1], images.shape[2]
     if h > 256:
         f = h // 256
@@ -44,15 +44,31 @@ def crop_and_downsample(images, crop=True):
     return images
 
 
-def ppl_distances(gen, lpips, num_samples, epsilon=1e-4, space="w", sampling="end", crop=True,
-                  batch_size=4, labels=None, seed=None, strategy=None, verbose=True):
+def ppl_distances(
+    gen,
+    lpips,
+    num_samples,
+    epsilon=1e-4,
+    space="w",
+    sampling="end",
+    crop=True,
+    batch_size=4,
+    labels=None,
+    seed=None,
+    strategy=None,
+    verbose=True,
+):
     """num_samples raw path-length samples d = LPIPS / eps^2 (before percentile filtering)."""
     if not gen.has_mapping:
-        raise ValueError("PPL needs the generator's mapping and synthesis (pass G, or mapping= "
-                         "and synthesis= callables)")
+        raise ValueError(
+            "PPL needs the generator's mapping and synthesis (pass G, or mapping= "
+            "and synthesis= callables)"
+        )
     if gen.c_dim and (labels is None or labels.shape[1] != gen.c_dim):
-        raise ValueError(f"PPL of a conditional generator (c_dim={gen.c_dim}) needs the dataset's "
-                         f"labels: pass data=DATA_DIR")
+        raise ValueError(
+            f"PPL of a conditional generator (c_dim={gen.c_dim}) needs the dataset's "
+            f"labels: pass data=DATA_DIR"
+        )
     rng = np.random.RandomState(seed)
     dists = []
     progress = metric_utils.Progress(f"ppl_{space}{sampling}", num_samples, verbose, unit="pair")
@@ -70,12 +86,14 @@ def ppl_distances(gen, lpips, num_samples, epsilon=1e-4, space="w", sampling="en
         img_a = crop_and_downsample(tf.cast(img_a, tf.float32), crop)
         img_b = crop_and_downsample(tf.cast(img_b, tf.float32), crop)
         # NVIDIA feeds (x+1)*255/2 to a [0,255] LPIPS; identical to [-1,1] input here.
-        return lpips(img_a, img_b, value_range=(-1, 1)) / (epsilon ** 2)
+        return lpips(img_a, img_b, value_range=(-1, 1)) / (epsilon**2)
 
     while len(dists) < num_samples:
         n = batch_size
         z = rng.standard_normal([2 * n, gen.z_dim]).astype(np.float32)
-        t = (rng.uniform(size=[n, 1]) if sampling == "full" else np.zeros([n, 1])).astype(np.float32)
+        t = (rng.uniform(size=[n, 1]) if sampling == "full" else np.zeros([n, 1])).astype(
+            np.float32
+        )
         c = metric_utils.sample_labels(labels, n, rng)
         seeds = rng.randint(0, 2**31 - 1, size=[n, 2]).astype(np.int32)
 
@@ -95,11 +113,24 @@ def filtered_mean(dists):
     return float(np.extract(np.logical_and(dists >= lo, dists <= hi), dists).mean())
 
 
-def compute_ppl(opts, num_samples, epsilon=1e-4, space="w", sampling="end", crop=True,
-                batch_size=4):
+def compute_ppl(
+    opts, num_samples, epsilon=1e-4, space="w", sampling="end", crop=True, batch_size=4
+):
     from metrics.lpips import LPIPS
+
     lpips = opts.lpips or LPIPS(weights_dir=opts.weights_dir)
-    dists = ppl_distances(opts.gen, lpips, num_samples, epsilon, space, sampling, crop, batch_size,
-                          labels=opts.labels, seed=opts.seed, strategy=opts.strategy,
-                          verbose=opts.verbose)
+    dists = ppl_distances(
+        opts.gen,
+        lpips,
+        num_samples,
+        epsilon,
+        space,
+        sampling,
+        crop,
+        batch_size,
+        labels=opts.labels,
+        seed=opts.seed,
+        strategy=opts.strategy,
+        verbose=opts.verbose,
+    )
     return filtered_mean(dists)

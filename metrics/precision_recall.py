@@ -1,4 +1,5 @@
-"""Improved precision and recall (Kynkäänniemi et al.; NVlabs/stylegan2 `precision_recall.py`, spec 4.6).
+"""Improved precision and recall (Kynkäänniemi et al.; NVlabs/stylegan2 `precision_recall.py`,
+spec 4.6).
 
 Squared Euclidean distances in blocks; the radius of each reference point is the distance to its
 k-th nearest other point (index k of the sorted row, index 0 being itself); precision = fraction of
@@ -8,9 +9,9 @@ pluggable; the default is keras.applications VGG16 (ImageNet, fc2 after ReLU, 22
 so values are close to but not guaranteed equal to published ones.
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 from metrics import metric_utils
 from metrics import weights as weights_lib
@@ -29,10 +30,15 @@ def manifold_radii(features, nhood_size=3, row_batch_size=10000, col_batch_size=
     n = features.shape[0]
     radii = np.zeros(n, np.float32)
     for r0 in range(0, n, row_batch_size):
-        rows = features[r0:r0 + row_batch_size]
-        dist = np.concatenate([_sq_dists(rows, features[c0:c0 + col_batch_size])
-                               for c0 in range(0, n, col_batch_size)], axis=1)
-        radii[r0:r0 + len(rows)] = np.partition(dist, nhood_size, axis=1)[:, nhood_size]
+        rows = features[r0 : r0 + row_batch_size]
+        dist = np.concatenate(
+            [
+                _sq_dists(rows, features[c0 : c0 + col_batch_size])
+                for c0 in range(0, n, col_batch_size)
+            ],
+            axis=1,
+        )
+        radii[r0 : r0 + len(rows)] = np.partition(dist, nhood_size, axis=1)[:, nhood_size]
     return radii
 
 
@@ -40,17 +46,18 @@ def coverage(ref_features, ref_radii, eval_features, row_batch_size=10000, col_b
     """Fraction of eval_features within at least one reference hypersphere (d <= r)."""
     inside = np.zeros(eval_features.shape[0], bool)
     for r0 in range(0, eval_features.shape[0], row_batch_size):
-        rows = eval_features[r0:r0 + row_batch_size]
+        rows = eval_features[r0 : r0 + row_batch_size]
         hit = np.zeros(len(rows), bool)
         for c0 in range(0, ref_features.shape[0], col_batch_size):
-            d = _sq_dists(rows, ref_features[c0:c0 + col_batch_size])
-            hit |= (d <= ref_radii[None, c0:c0 + col_batch_size]).any(axis=1)
-        inside[r0:r0 + len(rows)] = hit
+            d = _sq_dists(rows, ref_features[c0 : c0 + col_batch_size])
+            hit |= (d <= ref_radii[None, c0 : c0 + col_batch_size]).any(axis=1)
+        inside[r0 : r0 + len(rows)] = hit
     return float(inside.mean())
 
 
-def precision_recall(real_features, gen_features, nhood_size=3, row_batch_size=10000,
-                     col_batch_size=10000):
+def precision_recall(
+    real_features, gen_features, nhood_size=3, row_batch_size=10000, col_batch_size=10000
+):
     real = np.asarray(real_features, np.float32)
     gen = np.asarray(gen_features, np.float32)
     real_radii = manifold_radii(real, nhood_size, row_batch_size, col_batch_size)
@@ -73,7 +80,8 @@ class KerasVGG16Features:
     def __init__(self, weights_path=None):
         model = weights_lib.keras_application(
             lambda: keras.applications.VGG16(weights=weights_path or "imagenet", include_top=True),
-            "keras.applications VGG16 (the default precision/recall features)")
+            "keras.applications VGG16 (the default precision/recall features)",
+        )
         self.model = keras.Model(model.input, model.get_layer("fc2").output)
         self._forward = tf.function(self._features, reduce_retracing=True)
 
@@ -92,11 +100,30 @@ class KerasVGG16Features:
 def compute_pr(opts, max_real, num_gen, nhood_size=3, row_batch_size=10000, col_batch_size=10000):
     detector = opts.pr_detector or KerasVGG16Features()
     real = metric_utils.compute_feature_stats_for_dataset(
-        detector, opts.data, max_items=max_real, wrap=opts.wrap_reals, mirror=opts.mirror,
-        batch_size=opts.batch_size, cache_dir=opts.cache_dir, strategy=opts.strategy,
-        capture_all=True, capture_mean_cov=False, verbose=opts.verbose)
+        detector,
+        opts.data,
+        max_items=max_real,
+        wrap=opts.wrap_reals,
+        mirror=opts.mirror,
+        batch_size=opts.batch_size,
+        cache_dir=opts.cache_dir,
+        strategy=opts.strategy,
+        capture_all=True,
+        capture_mean_cov=False,
+        verbose=opts.verbose,
+    )
     fake = metric_utils.compute_feature_stats_for_generator(
-        detector, opts.gen, num_gen, batch_size=opts.batch_size, labels=opts.labels, seed=opts.seed,
-        strategy=opts.strategy, capture_all=True, capture_mean_cov=False, verbose=opts.verbose)
-    return precision_recall(real.get_all(), fake.get_all(), nhood_size, row_batch_size,
-                            col_batch_size)
+        detector,
+        opts.gen,
+        num_gen,
+        batch_size=opts.batch_size,
+        labels=opts.labels,
+        seed=opts.seed,
+        strategy=opts.strategy,
+        capture_all=True,
+        capture_mean_cov=False,
+        verbose=opts.verbose,
+    )
+    return precision_recall(
+        real.get_all(), fake.get_all(), nhood_size, row_batch_size, col_batch_size
+    )

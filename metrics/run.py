@@ -1,8 +1,8 @@
 """Metrics command line.
 
-    python metrics/run.py --network SNAPSHOT_OR_PKL --data DATA_DIR --metrics fid50k,ppl_wend [--gpus N]
-    python metrics/run.py fid DIR_OR_DATASET_A DIR_OR_DATASET_B     # FID between two image sets
-    python metrics/run.py kid DIR_OR_DATASET_A DIR_OR_DATASET_B     # KID between two image sets
+python metrics/run.py --network SNAPSHOT_OR_PKL --data DATA_DIR --metrics fid50k,ppl_wend [--gpus N]
+python metrics/run.py fid DIR_OR_DATASET_A DIR_OR_DATASET_B     # FID between two image sets
+python metrics/run.py kid DIR_OR_DATASET_A DIR_OR_DATASET_B     # KID between two image sets
 """
 
 import os
@@ -20,20 +20,32 @@ RUN_DIR_MARKERS = ("training_options.json", "log.txt", "run.txt", "stats.jsonl")
 
 def define_flags():
     flags.DEFINE_string("network", None, "Network snapshot (.keras) or official pickle (.pkl).")
-    flags.DEFINE_string("data", None, "Dataset directory (ours or NVIDIA's), folder of images or .npz.")
-    flags.DEFINE_list("metrics", ["fid50k_full"], "Comma-separated metric names, e.g. fid50k,ppl_wend.")
+    flags.DEFINE_string(
+        "data", None, "Dataset directory (ours or NVIDIA's), folder of images or .npz."
+    )
+    flags.DEFINE_list(
+        "metrics", ["fid50k_full"], "Comma-separated metric names, e.g. fid50k,ppl_wend."
+    )
     flags.DEFINE_integer("gpus", 1, "Number of GPUs (replicas of a MirroredStrategy).")
     flags.DEFINE_string("weights-dir", None, "Folder with the metric weight files.")
-    flags.DEFINE_string("detector", "inception", "inception (official FID) or keras_inception "
-                        "(keras.applications, not comparable).")
+    flags.DEFINE_string(
+        "detector",
+        "inception",
+        "inception (official FID) or keras_inception (keras.applications, not comparable).",
+    )
     flags.DEFINE_integer("batch", None, "Images per batch (default 32; PPL pairs 4).")
     flags.DEFINE_boolean("mirror", False, "Randomly mirror reals (fid50k/kid50k/pr50k3 protocol).")
-    flags.DEFINE_string("cache-dir", None, "Real-statistics cache (default ~/.cache/tf_stylegan2/metrics).")
+    flags.DEFINE_string(
+        "cache-dir", None, "Real-statistics cache (default ~/.cache/tf_stylegan2/metrics)."
+    )
     flags.DEFINE_boolean("no-cache", False, "Do not read or write the real-statistics cache.")
     flags.DEFINE_integer("max-images", None, "fid/kid between two sets: use the first N of each.")
     flags.DEFINE_integer("seed", None, "Seed for latents (default: fresh randomness, as NVIDIA).")
-    flags.DEFINE_string("run-dir", None, "Where to append metric-<name>.jsonl (default: the "
-                        "snapshot's run folder, if it is one).")
+    flags.DEFINE_string(
+        "run-dir",
+        None,
+        "Where to append metric-<name>.jsonl (default: the snapshot's run folder, if it is one).",
+    )
     flags.DEFINE_boolean("verbose", True, "Progress bars on stderr.")
 
 
@@ -44,6 +56,7 @@ def _fail(message):
 
 def _strategy(num_gpus):
     import tensorflow as tf
+
     if num_gpus <= 1:
         return None
     gpus = tf.config.list_logical_devices("GPU")
@@ -54,6 +67,7 @@ def _strategy(num_gpus):
 
 def _cache_dir():
     from metrics import metric_utils
+
     if FLAGS["no-cache"].value:
         return None
     return FLAGS["cache-dir"].value or metric_utils.default_cache_dir()
@@ -68,11 +82,20 @@ def main_two_sets(kind, a, b):
     _exists(a, "folder or dataset")
     _exists(b, "folder or dataset")
     from metrics import fid, kid, metric_main, weights
+
     try:
         det = metric_main.get_detector(FLAGS.detector, weights_dir=FLAGS["weights-dir"].value)
         fn = fid.fid_between if kind == "fid" else kid.kid_between
-        value = fn(a, b, det, batch_size=FLAGS.batch or 32, max_items=FLAGS["max-images"].value,
-                   cache_dir=_cache_dir(), strategy=_strategy(FLAGS.gpus), verbose=FLAGS.verbose)
+        value = fn(
+            a,
+            b,
+            det,
+            batch_size=FLAGS.batch or 32,
+            max_items=FLAGS["max-images"].value,
+            cache_dir=_cache_dir(),
+            strategy=_strategy(FLAGS.gpus),
+            verbose=FLAGS.verbose,
+        )
     except (weights.MissingWeightsError, ValueError, OSError) as err:
         _fail(str(err))
     note = "" if det.comparable else "  (Keras InceptionV3, not comparable)"
@@ -88,6 +111,7 @@ def _run_dir(network):
 
 def main_network():
     from metrics import metric_main, weights
+
     network, data = FLAGS.network, FLAGS.data
     for name in FLAGS.metrics:
         if not metric_main.is_valid_metric(name):
@@ -96,6 +120,7 @@ def main_network():
     if data is not None:
         _exists(data, "dataset")
     import tf_stylegan2
+
     strategy = _strategy(FLAGS.gpus)
     try:
         nets = tf_stylegan2.load_network(network)
@@ -108,10 +133,20 @@ def main_network():
     for name in FLAGS.metrics:
         try:
             result = metric_main.calc_metric(
-                name, generator=G, data=data, weights_dir=FLAGS["weights-dir"].value,
-                detector=FLAGS.detector, batch_size=FLAGS.batch, mirror=FLAGS.mirror,
-                cache_dir=_cache_dir(), strategy=strategy, seed=FLAGS.seed, verbose=FLAGS.verbose,
-                snapshot=network, num_gpus=FLAGS.gpus)
+                name,
+                generator=G,
+                data=data,
+                weights_dir=FLAGS["weights-dir"].value,
+                detector=FLAGS.detector,
+                batch_size=FLAGS.batch,
+                mirror=FLAGS.mirror,
+                cache_dir=_cache_dir(),
+                strategy=strategy,
+                seed=FLAGS.seed,
+                verbose=FLAGS.verbose,
+                snapshot=network,
+                num_gpus=FLAGS.gpus,
+            )
         except (weights.MissingWeightsError, ValueError, OSError) as err:
             _fail(str(err))
         print(metric_main.format_result(result, snapshot), flush=True)

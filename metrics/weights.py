@@ -28,13 +28,19 @@ ENV_DIR = "TF_STYLEGAN2_WEIGHTS"
 ENV_CACHE = "TF_STYLEGAN2_CACHE"
 ENV_NO_DOWNLOAD = "TF_STYLEGAN2_NO_DOWNLOAD"
 
-PYTORCH_FID_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
-                   "pt_inception-2015-12-05-6726825d.pth")
+PYTORCH_FID_URL = (
+    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+    "pt_inception-2015-12-05-6726825d.pth"
+)
 TORCHVISION_VGG16_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
-LPIPS_VGG_URL = ("https://raw.githubusercontent.com/richzhang/PerceptualSimilarity/master/"
-                 "lpips/weights/v0.1/vgg.pth")
-LPIPS_ALEX_URL = ("https://raw.githubusercontent.com/richzhang/PerceptualSimilarity/master/"
-                  "lpips/weights/v0.1/alex.pth")
+LPIPS_VGG_URL = (
+    "https://raw.githubusercontent.com/richzhang/PerceptualSimilarity/master/"
+    "lpips/weights/v0.1/vgg.pth"
+)
+LPIPS_ALEX_URL = (
+    "https://raw.githubusercontent.com/richzhang/PerceptualSimilarity/master/"
+    "lpips/weights/v0.1/alex.pth"
+)
 
 # key -> file name we look for, and how to obtain it from the public homes.
 # sha256: full digest of the public file when known; otherwise the prefix that its published name
@@ -49,23 +55,35 @@ WEIGHTS = {
     "lpips_vgg16": dict(
         filename="vgg16_lpips_v0.1_keras_layout.npz",
         what="LPIPS v0.1 VGG16 (torchvision VGG16 conv layers + LPIPS lin layers)",
-        sources=[dict(url=TORCHVISION_VGG16_URL, sha256_prefix="397923af"),
-                 dict(url=LPIPS_VGG_URL, sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1fe"
-                                                 "ddc79b8432868")],
+        sources=[
+            dict(url=TORCHVISION_VGG16_URL, sha256_prefix="397923af"),
+            dict(
+                url=LPIPS_VGG_URL,
+                sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+            ),
+        ],
         sha256="2c149521704233a40662e55a8eb7a5d1b8e33fb2f90a63180701bae602466d7f",
     ),
     "lpips_lin_vgg": dict(
         filename="lpips_v0.1_vgg.pth",
         what="LPIPS v0.1 linear layers for VGG (lpips package)",
-        sources=[dict(url=LPIPS_VGG_URL, sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1fe"
-                                                "ddc79b8432868")],
+        sources=[
+            dict(
+                url=LPIPS_VGG_URL,
+                sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+            )
+        ],
         sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
     ),
     "lpips_lin_alex": dict(
         filename="lpips_v0.1_alex.pth",
         what="LPIPS v0.1 linear layers for AlexNet (lpips package)",
-        sources=[dict(url=LPIPS_ALEX_URL, sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1"
-                                                 "977e0c860835c0")],
+        sources=[
+            dict(
+                url=LPIPS_ALEX_URL,
+                sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+            )
+        ],
         sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
     ),
 }
@@ -126,7 +144,8 @@ def find_weights(key, weights_dir=None, download=None):
     searched = ", ".join(str(d) for d in dirs)
     raise MissingWeightsError(
         f"missing weights file {entry['filename']} ({entry['what']}): put it in --weights-dir, "
-        f"in ${ENV_DIR} or in {cache_dir()}; searched: {searched}{reason}")
+        f"in ${ENV_DIR} or in {cache_dir()}; searched: {searched}{reason}"
+    )
 
 
 def keras_application(build, what):
@@ -137,7 +156,8 @@ def keras_application(build, what):
     except Exception as err:  # noqa: BLE001 (urllib/HTTP/OS errors from keras' get_file)
         raise MissingWeightsError(
             f"{what}: the Keras ImageNet weights are not in ~/.keras/models and could not be "
-            f"downloaded ({type(err).__name__}: {str(err)[:200]})") from None
+            f"downloaded ({type(err).__name__}: {str(err)[:200]})"
+        ) from None
 
 
 # ----------------------------------------------------------------------------
@@ -167,7 +187,9 @@ def _fetch(url, dest_dir, sha256=None, sha256_prefix=None, timeout=30):
                     break
                 out.write(chunk)
         digest = sha256_of(tmp)
-        if (sha256 and digest != sha256) or (sha256_prefix and not digest.startswith(sha256_prefix)):
+        if (sha256 and digest != sha256) or (
+            sha256_prefix and not digest.startswith(sha256_prefix)
+        ):
             raise OSError(f"{url}: sha256 {digest} does not match {sha256 or sha256_prefix}")
         os.replace(tmp, dest)
     finally:
@@ -189,8 +211,10 @@ def _save_npz_atomic(path, arrays):
 
 def _download(key, dest_dir):
     entry = WEIGHTS[key]
-    files = [_fetch(s["url"], dest_dir, s.get("sha256"), s.get("sha256_prefix"))
-             for s in entry["sources"]]
+    files = [
+        _fetch(s["url"], dest_dir, s.get("sha256"), s.get("sha256_prefix"))
+        for s in entry["sources"]
+    ]
     target = dest_dir / entry["filename"]
     if key == "inception_fid":
         _save_npz_atomic(target, pytorch_fid_to_npz(read_pth(files[0])))
@@ -205,9 +229,15 @@ def _download(key, dest_dir):
 # Torch-free .pth reader (both the zip format of torch>=1.6 and the legacy pickle stream).
 
 _DTYPES = {
-    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-    "BFloat16Storage": None, "LongStorage": np.int64, "IntStorage": np.int32,
-    "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8,
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "BFloat16Storage": None,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
     "BoolStorage": np.bool_,
 }
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -224,8 +254,9 @@ class _StorageType:
 def _strided(array, offset, size, stride):
     if len(size) == 0:
         return array[offset].copy()
-    view = np.lib.stride_tricks.as_strided(array[offset:], shape=tuple(size),
-                                           strides=tuple(s * array.dtype.itemsize for s in stride))
+    view = np.lib.stride_tricks.as_strided(
+        array[offset:], shape=tuple(size), strides=tuple(s * array.dtype.itemsize for s in stride)
+    )
     return np.ascontiguousarray(view)
 
 
@@ -269,6 +300,7 @@ class _Unpickler(pickle.Unpickler):
             return _StorageType(name)
         if module == "collections" and name == "OrderedDict":
             import collections
+
             return collections.OrderedDict
         if module == "torch" and name == "Size":
             return tuple
@@ -334,30 +366,70 @@ def _resolve(obj):
 # Converting public .pth files to our npz layouts.
 
 _FID_BLOCKS = {
-    "Conv2d_1a_3x3": "conv", "Conv2d_2a_3x3": "conv_1", "Conv2d_2b_3x3": "conv_2",
-    "Conv2d_3b_1x1": "conv_3", "Conv2d_4a_3x3": "conv_4", "Mixed_5b": "mixed",
-    "Mixed_5c": "mixed_1", "Mixed_5d": "mixed_2", "Mixed_6a": "mixed_3", "Mixed_6b": "mixed_4",
-    "Mixed_6c": "mixed_5", "Mixed_6d": "mixed_6", "Mixed_6e": "mixed_7", "Mixed_7a": "mixed_8",
-    "Mixed_7b": "mixed_9", "Mixed_7c": "mixed_10",
+    "Conv2d_1a_3x3": "conv",
+    "Conv2d_2a_3x3": "conv_1",
+    "Conv2d_2b_3x3": "conv_2",
+    "Conv2d_3b_1x1": "conv_3",
+    "Conv2d_4a_3x3": "conv_4",
+    "Mixed_5b": "mixed",
+    "Mixed_5c": "mixed_1",
+    "Mixed_5d": "mixed_2",
+    "Mixed_6a": "mixed_3",
+    "Mixed_6b": "mixed_4",
+    "Mixed_6c": "mixed_5",
+    "Mixed_6d": "mixed_6",
+    "Mixed_6e": "mixed_7",
+    "Mixed_7a": "mixed_8",
+    "Mixed_7b": "mixed_9",
+    "Mixed_7c": "mixed_10",
 }
 _FID_BRANCHES = {  # torchvision branch name -> TF graph name, per block type
-    "A": {"branch1x1": "conv", "branch5x5_1": "tower.conv", "branch5x5_2": "tower.conv_1",
-          "branch3x3dbl_1": "tower_1.conv", "branch3x3dbl_2": "tower_1.conv_1",
-          "branch3x3dbl_3": "tower_1.conv_2", "branch_pool": "tower_2.conv"},
-    "B": {"branch3x3": "conv", "branch3x3dbl_1": "tower.conv", "branch3x3dbl_2": "tower.conv_1",
-          "branch3x3dbl_3": "tower.conv_2"},
-    "C": {"branch1x1": "conv", "branch7x7_1": "tower.conv", "branch7x7_2": "tower.conv_1",
-          "branch7x7_3": "tower.conv_2", "branch7x7dbl_1": "tower_1.conv",
-          "branch7x7dbl_2": "tower_1.conv_1", "branch7x7dbl_3": "tower_1.conv_2",
-          "branch7x7dbl_4": "tower_1.conv_3", "branch7x7dbl_5": "tower_1.conv_4",
-          "branch_pool": "tower_2.conv"},
-    "D": {"branch3x3_1": "tower.conv", "branch3x3_2": "tower.conv_1",
-          "branch7x7x3_1": "tower_1.conv", "branch7x7x3_2": "tower_1.conv_1",
-          "branch7x7x3_3": "tower_1.conv_2", "branch7x7x3_4": "tower_1.conv_3"},
-    "E": {"branch1x1": "conv", "branch3x3_1": "tower_conv", "branch3x3_2a": "tower_mixed_conv",
-          "branch3x3_2b": "tower_mixed_conv_1", "branch3x3dbl_1": "tower_1_conv",
-          "branch3x3dbl_2": "tower_1_conv_1", "branch3x3dbl_3a": "tower_1_mixed_conv",
-          "branch3x3dbl_3b": "tower_1_mixed_conv_1", "branch_pool": "tower_2_conv"},
+    "A": {
+        "branch1x1": "conv",
+        "branch5x5_1": "tower.conv",
+        "branch5x5_2": "tower.conv_1",
+        "branch3x3dbl_1": "tower_1.conv",
+        "branch3x3dbl_2": "tower_1.conv_1",
+        "branch3x3dbl_3": "tower_1.conv_2",
+        "branch_pool": "tower_2.conv",
+    },
+    "B": {
+        "branch3x3": "conv",
+        "branch3x3dbl_1": "tower.conv",
+        "branch3x3dbl_2": "tower.conv_1",
+        "branch3x3dbl_3": "tower.conv_2",
+    },
+    "C": {
+        "branch1x1": "conv",
+        "branch7x7_1": "tower.conv",
+        "branch7x7_2": "tower.conv_1",
+        "branch7x7_3": "tower.conv_2",
+        "branch7x7dbl_1": "tower_1.conv",
+        "branch7x7dbl_2": "tower_1.conv_1",
+        "branch7x7dbl_3": "tower_1.conv_2",
+        "branch7x7dbl_4": "tower_1.conv_3",
+        "branch7x7dbl_5": "tower_1.conv_4",
+        "branch_pool": "tower_2.conv",
+    },
+    "D": {
+        "branch3x3_1": "tower.conv",
+        "branch3x3_2": "tower.conv_1",
+        "branch7x7x3_1": "tower_1.conv",
+        "branch7x7x3_2": "tower_1.conv_1",
+        "branch7x7x3_3": "tower_1.conv_2",
+        "branch7x7x3_4": "tower_1.conv_3",
+    },
+    "E": {
+        "branch1x1": "conv",
+        "branch3x3_1": "tower_conv",
+        "branch3x3_2a": "tower_mixed_conv",
+        "branch3x3_2b": "tower_mixed_conv_1",
+        "branch3x3dbl_1": "tower_1_conv",
+        "branch3x3dbl_2": "tower_1_conv_1",
+        "branch3x3dbl_3a": "tower_1_mixed_conv",
+        "branch3x3dbl_3b": "tower_1_mixed_conv_1",
+        "branch_pool": "tower_2_conv",
+    },
 }
 _BLOCK_TYPE = {"Mixed_5": "A", "Mixed_6a": "B", "Mixed_6": "C", "Mixed_7a": "D", "Mixed_7": "E"}
 
@@ -379,8 +451,12 @@ def pytorch_fid_to_npz(state):
             prefix = _FID_BLOCKS[block]
         else:
             prefix = _FID_BLOCKS[block] + "." + _FID_BRANCHES[_block_type(block)][parts[1]]
-        tf_param = {"weight": "weight", "bias": "beta", "running_mean": "mean",
-                    "running_var": "var"}.get(param)
+        tf_param = {
+            "weight": "weight",
+            "bias": "beta",
+            "running_mean": "mean",
+            "running_var": "var",
+        }.get(param)
         if parts[-2] == "bn" and param == "weight":
             if not np.allclose(value, 1.0):
                 raise ValueError(f"{name}: the 2015 Inception has no batch-norm scale")
@@ -394,11 +470,14 @@ def pytorch_fid_to_npz(state):
 def lpips_vgg_to_npz(vgg_state, lin_state):
     """torchvision vgg16 state dict + lpips vgg.pth -> `vgg16_lpips_v0.1_keras_layout` arrays."""
     conv_index = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
-    names = [f"block{b}_conv{c}" for b, n in zip(range(1, 6), (2, 2, 3, 3, 3))
-             for c in range(1, n + 1)]
+    names = [
+        f"block{b}_conv{c}" for b, n in zip(range(1, 6), (2, 2, 3, 3, 3)) for c in range(1, n + 1)
+    ]
     out = {}
     for idx, name in zip(conv_index, names):
-        out[f"{name}/kernel"] = vgg_state[f"features.{idx}.weight"].transpose(2, 3, 1, 0)  # OIHW->HWIO
+        out[f"{name}/kernel"] = vgg_state[f"features.{idx}.weight"].transpose(
+            2, 3, 1, 0
+        )  # OIHW->HWIO
         out[f"{name}/bias"] = vgg_state[f"features.{idx}.bias"]
     for layer in range(5):
         out[f"lin{layer}/kernel"] = lin_state[f"lin{layer}.model.1.weight"].transpose(2, 3, 1, 0)

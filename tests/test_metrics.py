@@ -10,8 +10,16 @@ from conftest import shared_path
 
 os.environ["TF_STYLEGAN2_NO_DOWNLOAD"] = "1"  # nothing downloads in tests
 
-from metrics import fid, inception, inception_score, kid, metric_main, ppl  # noqa: E402
-from metrics import precision_recall, weights  # noqa: E402
+from metrics import (  # noqa: E402  # noqa: E402
+    fid,
+    inception,
+    inception_score,
+    kid,
+    metric_main,
+    ppl,
+    precision_recall,
+    weights,
+)
 
 
 def _rel(a, ref):
@@ -49,7 +57,9 @@ def test_inception_pool3_all_images(inception_acts):
 def test_mixed_10_uses_max_pool(inception_acts):
     layer = inception_acts.model.get_layer("mixed_10.tower_2_pool")
     assert type(layer).__name__ == "MaxPooling2D"
-    assert type(inception_acts.model.get_layer("mixed_9.tower_2_pool")).__name__ == "AveragePooling2D"
+    assert (
+        type(inception_acts.model.get_layer("mixed_9.tower_2_pool")).__name__ == "AveragePooling2D"
+    )
 
 
 @pytest.mark.parametrize("size", [32, 64])
@@ -77,8 +87,10 @@ def test_fid_small_first_images_features(inception_acts):
         assert _rel(feats, stats[f"features_{key}_first16"][:4]) <= 1e-4
 
 
-@pytest.mark.skipif(os.environ.get("TFSG2_FULL_FID") != "1",
-                    reason="2000 Inception passes (~3-4 min on 2 cores): set TFSG2_FULL_FID=1")
+@pytest.mark.skipif(
+    os.environ.get("TFSG2_FULL_FID") != "1",
+    reason="2000 Inception passes (~3-4 min on 2 cores): set TFSG2_FULL_FID=1",
+)
 def test_fid_small_full_recipe():
     """The whole fid_small.json recipe: |FID - 22.28755| <= 5e-4 and the stored statistics."""
     ref = json.loads(shared_path("fixtures", "inception_fid", "fid_small.json").read_text())
@@ -87,6 +99,7 @@ def test_fid_small_full_recipe():
     a = _fashion("train-images-idx3-ubyte.gz", 1000)
     b = _fashion("t10k-images-idx3-ubyte.gz", 1000)
     import hashlib
+
     assert hashlib.sha256(a.tobytes()).hexdigest() == ref["recipe"]["uint8_sha256_a"]
     assert hashlib.sha256(b.tobytes()).hexdigest() == ref["recipe"]["uint8_sha256_b"]
     sa = fid.metric_utils.compute_feature_stats_for_dataset(det, a, batch_size=25, verbose=False)
@@ -96,7 +109,9 @@ def test_fid_small_full_recipe():
         assert _rel(mu, stats[f"mu_{key}"]) <= 1e-4
         assert _rel(np.diag(sigma), stats[f"sigma_{key}_diag"]) <= 1e-4
         assert _rel(sigma[:64, :64], stats[f"sigma_{key}_block64"]) <= 1e-4
-        assert abs(np.trace(sigma) - stats[f"sigma_{key}_trace"]) <= 1e-4 * stats[f"sigma_{key}_trace"]
+        assert (
+            abs(np.trace(sigma) - stats[f"sigma_{key}_trace"]) <= 1e-4 * stats[f"sigma_{key}_trace"]
+        )
     value = fid.fid_from_stats(sa, sb)
     assert abs(value - 22.28755) <= 5e-4, value
 
@@ -108,6 +123,7 @@ def test_fid_small_full_recipe():
 @pytest.fixture(scope="module")
 def lpips_net():
     from metrics.lpips import LPIPS
+
     return LPIPS(weights_path=shared_path("weights", "vgg16_lpips_v0.1_keras_layout.npz"))
 
 
@@ -116,11 +132,15 @@ def test_lpips_fixture_distances(lpips_net):
     pairs = ref["pairs"]
     d = lpips_net(pairs[:, 0], pairs[:, 1]).numpy()  # uint8 -> [0,255]
     assert np.abs(d - ref["lpips"]).max() <= 1e-5
-    np.testing.assert_allclose(lpips_net.per_layer(pairs[:, 0], pairs[:, 1]).numpy(),
-                               ref["per_layer"], atol=1e-5)
+    np.testing.assert_allclose(
+        lpips_net.per_layer(pairs[:, 0], pairs[:, 1]).numpy(), ref["per_layer"], atol=1e-5
+    )
     ex = lpips_net(np.stack([ref["ex_ref"]] * 2), np.stack([ref["ex_p0"], ref["ex_p1"]])).numpy()
     assert np.abs(ex - ref["ex_lpips"]).max() <= 1e-5
-    assert np.round(ex.astype(np.float64), 3).tolist() == [0.569, 0.422]  # the LPIPS repository's published values
+    assert np.round(ex.astype(np.float64), 3).tolist() == [
+        0.569,
+        0.422,
+    ]  # the LPIPS repository's published values
 
 
 def test_lpips_value_ranges_features_and_taps(lpips_net):
@@ -140,6 +160,7 @@ def test_lpips_value_ranges_features_and_taps(lpips_net):
 
 def test_lpips_is_differentiable(lpips_net):
     import tensorflow as tf
+
     x = tf.Variable(tf.random.uniform([1, 32, 32, 3], -1, 1, seed=1))
     y = tf.random.uniform([1, 32, 32, 3], -1, 1, seed=2)
     with tf.GradientTape() as tape:
@@ -177,8 +198,9 @@ def test_fid_of_a_set_with_itself_is_zero():
         stats.append(chunk)
     mu, sigma = stats.get_mean_cov()
     np.testing.assert_allclose(mu, feats.astype(np.float64).mean(0), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(sigma, np.cov(feats.astype(np.float64), rowvar=False),
-                               rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        sigma, np.cov(feats.astype(np.float64), rowvar=False), rtol=1e-9, atol=1e-9
+    )
     assert abs(fid.fid_from_stats(stats, stats)) <= 1e-6
 
 
@@ -212,8 +234,9 @@ def test_kid_equals_bruteforce():
     real, gen = rng.randn(30, 6), rng.randn(25, 6) + 0.3
     value = kid.kernel_inception_distance(real, gen, num_subsets=4, max_subset_size=10, seed=7)
     draw = np.random.RandomState(7)
-    subsets = [(draw.choice(25, 10, replace=False), draw.choice(30, 10, replace=False))
-               for _ in range(4)]
+    subsets = [
+        (draw.choice(25, 10, replace=False), draw.choice(30, 10, replace=False)) for _ in range(4)
+    ]
     assert abs(value - _kid_bruteforce(real, gen, subsets)) < 1e-10
 
 
@@ -233,8 +256,9 @@ def test_precision_recall_equals_bruteforce():
     rng = np.random.RandomState(4)
     real = rng.randn(60, 5).astype(np.float32)
     gen = (rng.randn(50, 5) * 1.3 + 0.4).astype(np.float32)
-    p, r = precision_recall.precision_recall(real, gen, nhood_size=3, row_batch_size=17,
-                                             col_batch_size=23)
+    p, r = precision_recall.precision_recall(
+        real, gen, nhood_size=3, row_batch_size=17, col_batch_size=23
+    )
     bp, br = _pr_bruteforce(real.astype(np.float64), gen.astype(np.float64), 3)
     assert (p, r) == (bp, br)
     assert 0 < p < 1 and 0 < r < 1
@@ -261,13 +285,16 @@ def test_inception_score_and_ppl_helpers():
 
 
 def test_metric_names():
-    assert metric_main.parse_metric("fid50k") == ("fid", dict(num_gen=50000, max_real=50000,
-                                                              full=False))
+    assert metric_main.parse_metric("fid50k") == (
+        "fid",
+        dict(num_gen=50000, max_real=50000, full=False),
+    )
     assert metric_main.parse_metric("fid50k_full")[1]["max_real"] is None
     assert metric_main.parse_metric("fid2k")[1]["num_gen"] == 2000
     assert metric_main.parse_metric("kid50k_full")[0] == "kid"
-    assert metric_main.parse_metric("ppl_zfull")[1] == dict(num_samples=50000, space="z",
-                                                            sampling="full", crop=True)
+    assert metric_main.parse_metric("ppl_zfull")[1] == dict(
+        num_samples=50000, space="z", sampling="full", crop=True
+    )
     assert metric_main.parse_metric("ppl2_wend")[1]["crop"] is False
     assert metric_main.parse_metric("pr50k3")[1]["nhood_size"] == 3
     assert metric_main.parse_metric("is50k") == ("is", dict(num_gen=50000))
@@ -292,6 +319,7 @@ def test_missing_weights_error(tmp_path, monkeypatch):
     assert "downloads disabled" in msg
     with pytest.raises(weights.MissingWeightsError, match="vgg16_lpips_v0.1_keras_layout.npz"):
         from metrics.lpips import LPIPS
+
         LPIPS(weights_dir=tmp_path)
 
 
@@ -301,7 +329,10 @@ def test_weights_lookup_order(tmp_path, monkeypatch):
         (tmp_path / d / "lpips_v0.1_vgg.pth").write_bytes(b"x")
     monkeypatch.setenv("TF_STYLEGAN2_WEIGHTS", str(tmp_path / "env"))
     monkeypatch.setenv("TF_STYLEGAN2_CACHE", str(tmp_path / "cache"))
-    assert weights.find_weights("lpips_lin_vgg", tmp_path / "flag") == tmp_path / "flag" / "lpips_v0.1_vgg.pth"
+    assert (
+        weights.find_weights("lpips_lin_vgg", tmp_path / "flag")
+        == tmp_path / "flag" / "lpips_v0.1_vgg.pth"
+    )
     assert weights.find_weights("lpips_lin_vgg") == tmp_path / "env" / "lpips_v0.1_vgg.pth"
     monkeypatch.delenv("TF_STYLEGAN2_WEIGHTS")
     assert weights.find_weights("lpips_lin_vgg") == tmp_path / "cache" / "lpips_v0.1_vgg.pth"
@@ -312,8 +343,9 @@ def test_read_pth_lpips_files():
     npz = np.load(shared_path("weights", "vgg16_lpips_v0.1_keras_layout.npz"))
     assert sorted(state) == [f"lin{k}.model.1.weight" for k in range(5)]
     for k in range(5):
-        np.testing.assert_array_equal(state[f"lin{k}.model.1.weight"].transpose(2, 3, 1, 0),
-                                      npz[f"lin{k}/kernel"])
+        np.testing.assert_array_equal(
+            state[f"lin{k}.model.1.weight"].transpose(2, 3, 1, 0), npz[f"lin{k}/kernel"]
+        )
     alex = weights.read_pth(shared_path("weights", "lpips_v0.1_alex.pth"))
     assert [alex[f"lin{k}.model.1.weight"].shape[1] for k in range(5)] == [64, 192, 384, 256, 256]
 
@@ -333,6 +365,7 @@ def test_read_pth_zip_format(tmp_path):
     # Build data.pkl with pickle opcodes equivalent to torch's output, via a small shim module.
     import sys
     import types
+
     torch_mod = types.ModuleType("torch")
     utils_mod = types.ModuleType("torch._utils")
 
@@ -343,14 +376,23 @@ def test_read_pth_zip_format(tmp_path):
         raise AssertionError("never called while writing")
 
     FloatStorage.__module__, FloatStorage.__qualname__ = "torch", "FloatStorage"
-    _rebuild_tensor_v2.__module__, _rebuild_tensor_v2.__qualname__ = "torch._utils", "_rebuild_tensor_v2"
+    _rebuild_tensor_v2.__module__, _rebuild_tensor_v2.__qualname__ = (
+        "torch._utils",
+        "_rebuild_tensor_v2",
+    )
     torch_mod.FloatStorage, torch_mod._utils = FloatStorage, utils_mod
     utils_mod._rebuild_tensor_v2 = _rebuild_tensor_v2
 
     class Tensor:
         def __init__(self, key, shape, stride, offset=0):
-            self.args = (("__storage__", ("storage", FloatStorage, key, "cpu", 0)), offset,
-                         shape, stride, False, {})
+            self.args = (
+                ("__storage__", ("storage", FloatStorage, key, "cpu", 0)),
+                offset,
+                shape,
+                stride,
+                False,
+                {},
+            )
 
         def __reduce__(self):
             return (_rebuild_tensor_v2, self.args)
@@ -360,9 +402,13 @@ def test_read_pth_zip_format(tmp_path):
     try:
         import collections
         import io
+
         state = collections.OrderedDict(
-            [("fc.weight", Tensor("0", (4, 3), (1, 4))),  # a transposed view of storage 0
-             ("fc.bias", Tensor("1", (2,), (1,)))])
+            [
+                ("fc.weight", Tensor("0", (4, 3), (1, 4))),  # a transposed view of storage 0
+                ("fc.bias", Tensor("1", (2,), (1,))),
+            ]
+        )
         buf = io.BytesIO()
         Writer(buf, protocol=2).dump(state)
     finally:
@@ -381,8 +427,10 @@ def test_read_pth_zip_format(tmp_path):
 
 def test_read_pth_refuses_code(tmp_path):
     import pickle
+
     path = tmp_path / "evil.pth"
     import zipfile
+
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("archive/data.pkl", pickle.dumps(os.system, protocol=2))
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
@@ -397,7 +445,9 @@ def test_pytorch_fid_name_mapping_covers_all_blocks():
         if torch_block.startswith("Conv2d"):
             inverse[tf_block] = torch_block
             continue
-        for torch_branch, tf_branch in weights._FID_BRANCHES[weights._block_type(torch_block)].items():
+        for torch_branch, tf_branch in weights._FID_BRANCHES[
+            weights._block_type(torch_block)
+        ].items():
             inverse[f"{tf_block}.{tf_branch}"] = f"{torch_block}.{torch_branch}"
     prefixes = sorted({k.rsplit(".", 1)[0] for k in npz.files})
     assert len(prefixes) == 94 and set(prefixes) == set(inverse)

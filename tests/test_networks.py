@@ -2,6 +2,7 @@
 
 import os
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -323,3 +324,15 @@ def test_dynamic_batch_and_saved_model_export(tmp_path):
     ref = G(z, c, truncation_psi=0.5)
     np.testing.assert_allclose(out["img"].numpy(), ref.numpy(), atol=1e-5)
     np.testing.assert_allclose(out["logits"].numpy(), D(ref, c).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_summary_and_symbolic_call():
+    G_kwargs, D_kwargs = tiny()
+    G, D = Generator(**G_kwargs), Discriminator(**D_kwargs)
+    lines = []
+    G.summary(print_fn=lambda line, **_: lines.append(line))
+    D.summary(print_fn=lambda line, **_: lines.append(line))
+    text = "\n".join(lines)
+    assert "synthesis (SynthesisNetwork)" in text and "b4 (DiscriminatorEpilogue)" in text
+    z = keras.Input((32,))
+    assert tuple(G(z).shape) == (None, 16, 16, 3) and tuple(G.mapping(z).shape) == (None, 6, 32)

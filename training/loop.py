@@ -582,7 +582,9 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
     if not resume_from_run and trainer.counter("cur_nimg") == 0:
         manager.save(checkpoint_number=0)  # state before the first step (resume from a kill in tick 0)
 
-    show_bar = progress and sys.stdout.isatty()
+    # Progress bar inside a tick: on the terminal only (never into log.txt).
+    term = sys.__stdout__
+    show_bar = progress and term is not None and term.isatty()
     # Test hook: SIGKILL this process once cur_nimg reaches the value (resume tests kill mid-tick).
     kill_at = int(os.environ.get("TF_STYLEGAN2_KILL_AT_NIMG", "0") or 0)
     while True:
@@ -602,8 +604,8 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
         tick_start_nimg = trainer.counter("tick_start_nimg")
         if show_bar:
             frac = min((cur_nimg - tick_start_nimg) / max(tick_nimg, 1), 1.0)
-            sys.stdout.write(f"\r[{'#' * int(frac * 30):<30s}] {cur_nimg / 1000:.3f} kimg")
-            sys.stdout.flush()
+            term.write(f"\r[{'#' * int(frac * 30):<30s}] {cur_nimg / 1000:.3f} kimg ")
+            term.flush()
         # ADA-PT: tick 0 ends after the first minibatch, later ticks every kimg_per_tick.
         tick_end = trainer.counter("cur_tick") == 0 or cur_nimg >= tick_start_nimg + tick_nimg
         if tick_end and cfg.max_minutes and time.time() - start_time >= cfg.max_minutes * 60:
@@ -611,7 +613,7 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
             done = True
         if done or tick_end:
             if show_bar:
-                sys.stdout.write("\r")
+                term.write("\r" + " " * 50 + "\r")
             end_of_tick(done)
         if done:
             break

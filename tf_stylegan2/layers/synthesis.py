@@ -1,5 +1,7 @@
 """Generator layers: the modulated synthesis layer, ToRGB and the synthesis block (spec 2.6-2.7)."""
 
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -10,10 +12,22 @@ from tf_stylegan2.layers.base import PACKAGE, Conv2dLayer, FullyConnectedLayer, 
 NOISE_MODES = ("random", "const", "none")
 
 
+def _op_determinism_enabled():
+    try:  # not exported publicly by TF 2.21
+        from tensorflow.python.framework import config as tf_config
+
+        return bool(tf_config.is_op_determinism_enabled())
+    except (ImportError, AttributeError):
+        return os.environ.get("TF_DETERMINISTIC_OPS", "0").lower() in ("1", "true")
+
+
 def _layer_noise(shape, noise_seed, layer_index):
     """Per-layer N(0,1) noise [N, R, R, 1]: stateless from noise_seed when given, else tf.random."""
     if noise_seed is None:
-        return tf.random.normal(shape)
+        # With op determinism on, TF refuses unseeded random ops; an op seed per layer keeps
+        # 'random' usable there (a stateful op: successive calls still draw fresh noise).
+        op_seed = 1000 + layer_index if _op_determinism_enabled() else None
+        return tf.random.normal(shape, seed=op_seed)
     seed = tf.random.experimental.stateless_fold_in(tf.cast(noise_seed, tf.int32), layer_index)
     return tf.random.stateless_normal(shape, seed=seed)
 
@@ -126,8 +140,9 @@ class SynthesisLayer(keras.layers.Layer):
         act_clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return ops.bias_act(x, self.bias, act=self.activation, gain=act_gain, clamp=act_clamp)
 
-    def compute_output_shape(self, input_shape, w_shape=None):
-        return (input_shape[0], self.resolution, self.resolution, self.out_channels)
+    def compute_output_shape(self, input_shape=None, *args, **kwargs):
+        n = input_shape[0] if input_shape else None
+        return (n, self.resolution, self.resolution, self.out_channels)
 
     def get_config(self):
         config = super().get_config()
@@ -187,7 +202,7 @@ class ToRGBLayer(keras.layers.Layer):
         )
         return ops.bias_act(x, self.bias, clamp=self.conv_clamp)
 
-    def compute_output_shape(self, input_shape, w_shape=None):
+    def compute_output_shape(self, input_shape=None, *args, **kwargs):
         return tuple(input_shape[:-1]) + (self.out_channels,)
 
     def get_config(self):

@@ -133,8 +133,8 @@ class Discriminator(keras.Model):
             cmap = self.mapping(None, c)
         return self.b4(x, img, cmap)
 
-    def compute_output_shape(self, img_shape, c_shape=None):
-        return (img_shape[0], 1)
+    def compute_output_shape(self, input_shape=None, *args, **kwargs):
+        return (input_shape[0] if input_shape else None, 1)
 
     def get_config(self):
         return dict(

@@ -95,9 +95,9 @@ class Generator(keras.Model):
             ws, noise_mode=noise_mode, noise_seed=noise_seed, fused_modconv=fused_modconv
         )
 
-    def compute_output_shape(self, z_shape, c_shape=None):
+    def compute_output_shape(self, input_shape=None, *args, **kwargs):
         r = self.img_resolution
-        return (z_shape[0], r, r, self.img_channels)
+        return (input_shape[0] if input_shape else None, r, r, self.img_channels)
 
     def get_config(self):
         return dict(

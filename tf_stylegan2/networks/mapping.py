@@ -129,8 +129,8 @@ class MappingNetwork(keras.layers.Layer):
                 x = tf.where(mask[None, :, None], xt, x)
         return x
 
-    def compute_output_shape(self, z_shape, c_shape=None):
-        n = z_shape[0] if z_shape is not None else c_shape[0]
+    def compute_output_shape(self, input_shape=None, *args, **kwargs):
+        n = input_shape[0] if input_shape else None
         return (n, self.w_dim) if self.num_ws is None else (n, self.num_ws, self.w_dim)
 
     def get_config(self):

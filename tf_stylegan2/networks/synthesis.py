@@ -132,9 +132,9 @@ class SynthesisNetwork(keras.layers.Layer):
             w_idx += block.num_conv
         return img
 
-    def compute_output_shape(self, ws_shape):
+    def compute_output_shape(self, input_shape=None, *args, **kwargs):
         r = self.img_resolution
-        return (ws_shape[0], r, r, self.img_channels)
+        return (input_shape[0] if input_shape else None, r, r, self.img_channels)
 
     def get_config(self):
         config = super().get_config()

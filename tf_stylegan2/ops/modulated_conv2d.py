@@ -27,8 +27,9 @@ def modulated_conv2d(
         noise: None or a tensor broadcastable to the output [N, H', W', O] (already x strength).
         up, down, padding, resample_filter: as `conv2d_resample`.
         demodulate: divide each output channel by the norm of its modulated weight.
-        fused_modconv: True = one grouped conv with per-sample weights (one group per sample);
-            False = scale inputs, shared-weight conv, scale outputs. Equal up to rounding.
+        fused_modconv: True = the conv with per-sample modulated weights (a batched matmul, or a
+            grouped conv with one group per sample for large inputs); False = scale inputs,
+            shared-weight conv, scale outputs. Equal up to rounding.
     Returns:
         [N, H', W', O].
     """
@@ -44,7 +45,14 @@ def modulated_conv2d(
         wsq = tf.reduce_sum(tf.square(weight), axis=[0, 1])  # [I, O]
         dcoefs = tf.math.rsqrt(tf.matmul(tf.square(styles), wsq) + 1e-8)  # [N, O]
 
-    if fused_modconv and x.shape[0] is None and up > 1:
+    n, h, wd = x.shape[0], int(x.shape[1]), int(x.shape[2])
+    use_bmm = (
+        down == 1
+        and kh == kw
+        and (up == 1 or (up == 2 and kh == 3))
+        and (n or 1) * h * wd * kh * kw * cin <= _BMM_MAX_ELEMENTS
+    )
+    if fused_modconv and not use_bmm and n is None and up > 1:
         fused_modconv = False  # the grouped transposed conv needs a static batch; same math
     if not fused_modconv:
         x = x * styles[:, None, None, :]
@@ -58,13 +66,7 @@ def modulated_conv2d(
     scale = styles[:, :, None]  # [N, I, 1]
     if dcoefs is not None:
         scale = scale * dcoefs[:, None, :]  # [N, I, O]
-    n, h, wd = x.shape[0], int(x.shape[1]), int(x.shape[2])
-    if (
-        down == 1
-        and kh == kw
-        and (up == 1 or (up == 2 and kh == 3))
-        and (n or 1) * h * wd * kh * kw * cin <= _BMM_MAX_ELEMENTS
-    ):
+    if use_bmm:
         y = _fused_bmm(x, weight, scale, up, padding, resample_filter)
     else:
         y = _fused_grouped(x, weight, scale, up, down, padding, resample_filter)
