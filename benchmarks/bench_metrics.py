@@ -40,17 +40,21 @@ def define_flags():
 
 def _time_interleaved(cases, repeats):
     """cases: list of (label, fn, args). Warm up each, then time them round-robin so that the
-    shared machine's changing load hits every mode alike. {label: (best, median)} seconds."""
+    shared machine's changing load hits every mode alike.
+    Returns {label: (best wall s, median wall s, least CPU s)}: CPU seconds (all threads) depend
+    less on the other users of the machine than wall time does."""
     for _, fn, args in cases:
         fn(*args)  # warm-up / trace / compile
     times = {label: [] for label, _, _ in cases}
+    cpu = {label: [] for label, _, _ in cases}
     for _ in range(repeats):
         for label, fn, args in cases:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             out = fn(*args)
             _ = out.numpy() if hasattr(out, "numpy") else out
             times[label].append(time.perf_counter() - t)
-    return {k: (min(v), sorted(v)[len(v) // 2]) for k, v in times.items()}
+            cpu[label].append(time.process_time() - c)
+    return {k: (min(v), sorted(v)[len(v) // 2], min(cpu[k])) for k, v in times.items()}
 
 
 def _weights_dir():
@@ -109,14 +113,15 @@ def main(argv):
         cases.append(((f"LPIPS VGG16 {s}x{s}, batch {n}", mode, "pairs/s", n), fn, [a, b]))
     timed = _time_interleaved(cases, FLAGS.repeats)
     for key, _, _ in cases:
-        best, med = timed[key]
+        best, med, cpu = timed[key]
         name, mode, unit, count = key
-        rows.append((name, mode, count / best, count / med, unit))
-        print(f"{name:<42s} {mode:<9s} {count / best:7.1f} {unit} (median {count / med:.1f})")
+        rows.append((name, mode, count / best, count / med, unit, cpu / count))
+        print(f"{name:<42s} {mode:<9s} {count / best:7.1f} {unit} (median {count / med:.1f}, "
+              f"{cpu / count:.3f} CPU s each)")
     print(f"load average after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
-    print("\n| network | mode | best | median | unit |\n|---|---|--:|--:|---|")
+    print("\n| network | mode | best | median | unit | CPU s per item |\n|---|---|--:|--:|---|--:|")
     for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]:.1f} | {r[3]:.1f} | {r[4]} |")
+        print(f"| {r[0]} | {r[1]} | {r[2]:.1f} | {r[3]:.1f} | {r[4]} | {r[5]:.3f} |")
 
 
 def run():

@@ -169,6 +169,10 @@ def calc_metric(
     source = metric_utils.open_images(data) if data is not None else None
     if source is None and kind != "ppl" and kind != "is":
         raise ValueError(f"{name}: needs real data (data=DATA_DIR)")
+    if gen.c_dim and (source is None or source.c_dim != gen.c_dim):
+        have = "no data" if source is None else f"labels with c_dim={source.c_dim}"
+        raise ValueError(f"{name}: the generator is conditional (c_dim={gen.c_dim}); fakes use "
+                         f"random dataset labels, but got {have}: pass the labelled dataset")
     if kind in ("fid", "kid", "is") and isinstance(detector, str):
         detector = get_detector(detector, weights_dir=weights_dir)
     opts = MetricOptions(

@@ -380,6 +380,7 @@ class FeatureStats:
         os.close(fd)
         try:
             np.savez(tmp, **arrays)
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; a cache is shareable
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

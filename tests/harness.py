@@ -54,7 +54,7 @@ def assert_layer_contract(
 ):
     """Check the Keras contract of `layer = cls(**init_kwargs)`, `layer(*call_args, **call_kwargs)`.
 
-    - weights exist after build and match the expected counts (when given);
+    - weights exist after build() alone, equal those after a call, and match the expected counts;
     - get_config() holds every init kwarg and from_config() + set_weights() reproduces the outputs;
     - (with tmp_path) a .keras save/load round trip reproduces the outputs.
     Outputs must be deterministic for the given call (e.g. noise_mode='const').
@@ -77,6 +77,12 @@ def assert_layer_contract(
         assert len(layer.non_trainable_weights) == num_non_trainable, [
             w.path for w in layer.non_trainable_weights
         ]
+    # build() alone (no call) creates every weight: sizes come from the constructor, as in ADA-PT.
+    fresh = cls(**init_kwargs)
+    fresh.build(None)
+    assert [(w.path.split("/", 1)[-1], tuple(w.shape)) for w in fresh.weights] == [
+        (w.path.split("/", 1)[-1], tuple(w.shape)) for w in layer.weights
+    ], f"{cls.__name__}: build() alone made different weights than a call"
     again = _outputs(layer, call_args, call_kwargs)
     _assert_same(out, again, f"{cls.__name__}: repeated call", 0.0)
 

@@ -341,3 +341,15 @@ def test_cli_network(tmp_path, tiny_G):
     line = json.loads((run_dir / "metric-kid3_full.jsonl").read_text().splitlines()[-1])
     assert line["metric"] == "kid3_full" and line["snapshot_pkl"] == snap.name
     assert np.isfinite(line["results"]["kid3_full"])
+
+
+def test_calc_metric_argument_errors(tmp_path):
+    folder = _write_folder(tmp_path / "reals", _images(2, 8))
+    with pytest.raises(ValueError, match=r"conditional \(c_dim=3\).*labels with c_dim=0"):
+        metric_main.calc_metric("fid2", generator=lambda z, c: z, z_dim=4, c_dim=3, data=folder,
+                                detector=TinyDetector(), cache_dir=None, verbose=False)
+    with pytest.raises(ValueError, match="needs real data"):
+        metric_main.calc_metric("kid2", generator=lambda z, c: z, z_dim=4, detector=TinyDetector())
+    with pytest.raises(ValueError, match="PPL needs the generator's mapping and synthesis"):
+        metric_main.calc_metric("ppl_wend2", generator=lambda z, c: z, z_dim=4, lpips=object(),
+                                verbose=False)

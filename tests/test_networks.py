@@ -336,3 +336,43 @@ def test_summary_and_symbolic_call():
     assert "synthesis (SynthesisNetwork)" in text and "b4 (DiscriminatorEpilogue)" in text
     z = keras.Input((32,))
     assert tuple(G(z).shape) == (None, 16, 16, 3) and tuple(G.mapping(z).shape) == (None, 6, 32)
+
+
+def _np_fc(layer, x, act):
+    y = x @ (layer.weight.numpy() * layer.weight_gain) + layer.bias.numpy() * layer.bias_gain
+    return np.where(y > 0, y, 0.2 * y) * np.sqrt(2) if act else y
+
+
+def _np_norm(x):
+    return x / np.sqrt(np.mean(x**2, axis=1, keepdims=True) + 1e-8)
+
+
+def test_conditional_mapping_and_projection_match_numpy():
+    # ADA-PT conditioning: z and embed(c) normalized separately, then concatenated; D's score is
+    # sum(out * cmap) / sqrt(cmap_dim) with cmap from D's own mapping (no w_avg, no broadcast).
+    G_kwargs, D_kwargs = tiny(c_dim=4)
+    G, D = Generator(**G_kwargs), Discriminator(**D_kwargs)
+    for net in (G, D):
+        for v in net.trainable_weights:
+            if v.path.endswith("bias"):
+                v.assign(randn(*v.shape) * 0.1)
+    z, c = randn(3, 32), np.eye(4, dtype=np.float32)[[0, 2, 3]]
+    m = G.mapping
+    x = np.concatenate([_np_norm(z), _np_norm(_np_fc(m.embed, c, False))], axis=1)
+    for fc in m.fcs:
+        x = _np_fc(fc, x, True)
+    np.testing.assert_allclose(
+        m(z, c).numpy(), np.repeat(x[:, None], G.num_ws, 1), rtol=1e-4, atol=1e-5
+    )
+    cmap = _np_norm(_np_fc(D.mapping.embed, c, False))
+    for fc in D.mapping.fcs:
+        cmap = _np_fc(fc, cmap, True)
+    img = randn(3, 16, 16, 3)
+    x = None
+    for block in D.blocks:
+        x, _ = block(x, img)
+    out = D.b4.out(
+        D.b4.fc(tf.reshape(tf.transpose(D.b4.conv(D.b4.mbstd(x)), [0, 3, 1, 2]), [3, -1]))
+    )
+    expected = np.sum(out.numpy() * cmap, axis=1, keepdims=True) / np.sqrt(D.cmap_dim)
+    np.testing.assert_allclose(D(img, c).numpy(), expected, rtol=1e-4, atol=1e-5)

@@ -63,6 +63,9 @@ def save_snapshot(path, G=None, D=None, G_ema=None):
     os.close(fd)
     try:
         snap.save(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a snapshot is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -99,6 +99,8 @@ def resolve(run_dir_for_resume=None):
         with open(os.path.join(run_dir_for_resume, "config.json"), encoding="utf-8") as f:
             cfg = config_lib.TrainConfig.from_json(f.read())
         changes = {}
+        if _flag("gpus") is not None:  # results do not depend on the replica count
+            changes["gpus"] = int(_flag("gpus"))
         if _flag("total-kimg") is not None:
             changes["total_kimg"] = float(_flag("total-kimg"))
         if _flag("max-minutes"):
