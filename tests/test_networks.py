@@ -199,7 +199,6 @@ def test_presets():
     for name in presets.NAMES:
         G_kwargs, D_kwargs = presets.network_kwargs(name, 64, 3, 0)
         assert G_kwargs["img_resolution"] == 64 and D_kwargs["img_channels"] == 3
-        assert set(presets.training_kwargs(name)) >= {"batch", "lr", "gamma"}
     G_kwargs, _ = presets.network_kwargs("config-f", 1024, 3, 0)
     assert (
         G_kwargs["synthesis_kwargs"]["channel_base"] == 32768

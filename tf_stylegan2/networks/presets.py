@@ -2,8 +2,8 @@
 and the CPU presets 'tiny' (tests) and 'demo' (make demo, 32x32 conditional).
 
 `network_kwargs(name, img_resolution, img_channels, c_dim)` -> (G_kwargs, D_kwargs) for
-`Generator(**G_kwargs)` and `Discriminator(**D_kwargs)`. `TRAINING[name]` holds the training
-hyperparameters of the preset (batch, lr, gamma, ema_kimg, ema_rampup, ...) for the training code.
+`Generator(**G_kwargs)` and `Discriminator(**D_kwargs)`. The training hyper-parameters of the same
+names live in one place only: training/config.py (PRESETS).
 """
 
 import copy
@@ -127,91 +127,6 @@ _NETWORKS = {
     ),
 }
 
-# Training hyperparameters per preset (spec 5.2 and 9.4); batch is the global minibatch.
-TRAINING = {
-    "config-e": dict(
-        batch=32,
-        lr=0.002,
-        gamma=100.0,
-        ema_kimg=10.0,
-        ema_rampup=None,
-        style_mixing=0.9,
-        pl_weight=2.0,
-    ),
-    "config-f": dict(
-        batch=32,
-        lr=0.002,
-        gamma=10.0,
-        ema_kimg=10.0,
-        ema_rampup=None,
-        style_mixing=0.9,
-        pl_weight=2.0,
-    ),
-    "stylegan2": dict(
-        batch=32,
-        lr=0.002,
-        gamma=10.0,
-        ema_kimg=10.0,
-        ema_rampup=None,
-        style_mixing=0.9,
-        pl_weight=2.0,
-    ),
-    "paper256": dict(
-        batch=64,
-        lr=0.0025,
-        gamma=1.0,
-        ema_kimg=20.0,
-        ema_rampup=None,
-        style_mixing=0.9,
-        pl_weight=2.0,
-    ),
-    "paper512": dict(
-        batch=64,
-        lr=0.0025,
-        gamma=0.5,
-        ema_kimg=20.0,
-        ema_rampup=None,
-        style_mixing=0.9,
-        pl_weight=2.0,
-    ),
-    "paper1024": dict(
-        batch=32,
-        lr=0.002,
-        gamma=2.0,
-        ema_kimg=10.0,
-        ema_rampup=None,
-        style_mixing=0.9,
-        pl_weight=2.0,
-    ),
-    "cifar": dict(
-        batch=64,
-        lr=0.0025,
-        gamma=0.01,
-        ema_kimg=500.0,
-        ema_rampup=0.05,
-        style_mixing=0.0,
-        pl_weight=0.0,
-    ),
-    "tiny": dict(
-        batch=8,
-        lr=0.0025,
-        gamma=0.01,
-        ema_kimg=1.0,
-        ema_rampup=0.05,
-        style_mixing=0.9,
-        pl_weight=2.0,
-    ),
-    "demo": dict(
-        batch=16,
-        lr=0.0025,
-        gamma=0.01,
-        ema_kimg=2.0,
-        ema_rampup=0.05,
-        style_mixing=0.9,
-        pl_weight=2.0,
-    ),
-}
-
 NAMES = tuple(_NETWORKS)
 
 
@@ -248,10 +163,3 @@ def network_kwargs(name, img_resolution, img_channels=3, c_dim=0):
         mapping_kwargs=dict(num_layers=p["d_map"]) if "d_map" in p else {},
     )
     return copy.deepcopy(G_kwargs), copy.deepcopy(D_kwargs)
-
-
-def training_kwargs(name):
-    """Training hyperparameters of preset `name` (a copy of TRAINING[name])."""
-    if name not in TRAINING:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(NAMES)}")
-    return dict(TRAINING[name])
