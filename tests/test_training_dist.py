@@ -1,6 +1,6 @@
 """Distributed training and exact resume (subprocesses; tiny networks at 16x16).
 
-* one iteration (all four phases) on 1, 2 and 4 replicas, same global batch and seed -> same weights;
+* one conditional iteration (all four phases) on 1, 2 and 4 replicas, same global batch and seed -> same weights;
 * two processes on localhost under MultiWorkerMirroredStrategy -> identical weights on both workers;
 * SIGKILL in the middle of a tick, then --resume RUN_DIR -> the weights of an uninterrupted run;
 * the run directory: config.json, log.txt, TensorBoard events, image grids, a loadable snapshot.
@@ -30,7 +30,8 @@ def data16(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("data")
     rnd = np.random.RandomState(0)
-    np.savez(root / "src.npz", images=rnd.randint(0, 256, [64, 16, 16, 3]).astype(np.uint8))
+    np.savez(root / "src.npz", images=rnd.randint(0, 256, [64, 16, 16, 3]).astype(np.uint8),
+             labels=np.arange(64) % 4)
     create.create_from_npz(str(root / "d16"), str(root / "src.npz"), log=lambda *a: None, workers=1)
     return str(root / "d16")
 
@@ -81,7 +82,8 @@ REPLICAS_SCRIPT = textwrap.dedent("""
     for n in (1, 2, 4):
         strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(n)],
                                                   cross_device_ops=tf.distribute.ReductionToOneDevice())
-        cfg = C.make_config("tiny", data=data, outdir="", resolution=16, channels=3, gpus=n, batch=16)
+        cfg = C.make_config("tiny", data=data, outdir="", resolution=16, channels=3, gpus=n, batch=16,
+                            c_dim=4, cond=True)  # conditional: labels are sliced per replica too
         t = loop.Trainer(cfg, strategy)
         t.iteration(reals, labels)  # batch 0: Gmain, Greg, Dmain, Dreg, then G_ema
         for net in ("G", "D", "G_ema"):
