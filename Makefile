@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 demo: $(STAMP)
-	$(PY) demo.py --minutes $${DEMO_MINUTES:-10}
+	$(PY) demo.py --minutes $${DEMO_MINUTES:-10} --overwrite
 
 clean:
 	rm -rf $(VENV) *.egg-info

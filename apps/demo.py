@@ -15,6 +15,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -35,7 +36,8 @@ def define_flags():
     flags.DEFINE_string("fid", "fid2k", "FID metric computed at the start and at the end.")
     flags.DEFINE_integer("max-images", None, "Use at most this many training images.")
     flags.DEFINE_integer("gpus", 1, "Replicas (logical CPU devices on a CPU machine).")
-    flags.DEFINE_boolean("overwrite", False, "Start again in an existing --outdir.")
+    flags.DEFINE_boolean("overwrite", False, "Start again in an existing --outdir (removes the outputs of "
+                         "an earlier demo there, nothing else).")
 
 
 def _step(title, args, log):
@@ -78,9 +80,11 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     out = pathlib.Path(FLAGS.outdir).resolve()
-    if out.exists() and any(out.iterdir()) and not FLAGS.overwrite:
-        print(f"error: {out}: not empty (pass --overwrite or remove it)", file=sys.stderr)
-        sys.exit(2)
+    if out.exists() and any(out.iterdir()):
+        if not FLAGS.overwrite:
+            print(f"error: {out}: not empty (pass --overwrite or remove it)", file=sys.stderr)
+            sys.exit(2)
+        _remove_outputs(out)
     out.mkdir(parents=True, exist_ok=True)
     data, runs = out / "data", out / "runs"
     t_start = time.time()
@@ -142,6 +146,20 @@ def main(argv):
     print(f"FID ({FLAGS.fid}): start {fids['start']}, end {fids['end']}")
     for what, where in summary["files"].items():
         print(f"  {what}: {where}")
+
+
+OUTPUTS = ("data", "runs", "samples", "style-mixing", "interpolation", "saved_model", "served.png",
+           "demo-log.txt", "summary.json")
+
+
+def _remove_outputs(out):
+    """--overwrite: remove what an earlier demo wrote in `out` (and nothing else)."""
+    for name in OUTPUTS:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
 
 
 def _weights_args():

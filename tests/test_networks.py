@@ -234,6 +234,10 @@ def test_snapshot_round_trip(tmp_path):
     np.testing.assert_array_equal(nets["D"](img, c).numpy(), D(img, c).numpy())
     only = tf_stylegan2.load_network(tf_stylegan2.save_snapshot(tmp_path / "g.keras", G_ema=G_ema))
     assert set(only) == {"G_ema"}
+    assert oct(os.stat(path).st_mode & 0o777) != oct(0o600)  # an ordinary file, not mkstemp's 0600
+    with pytest.raises(ValueError, match="must be different objects"):
+        tf_stylegan2.save_snapshot(tmp_path / "same.keras", G=G, G_ema=G)
+    assert not (tmp_path / "same.keras").exists()
 
 
 def test_load_network_errors_and_pickle_dispatch(tmp_path, monkeypatch):

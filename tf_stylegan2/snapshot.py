@@ -57,6 +57,10 @@ def save_snapshot(path, G=None, D=None, G_ema=None):
         raise ValueError(f"{path}: snapshot files must end in .keras")
     if G is None and D is None and G_ema is None:
         raise ValueError("save_snapshot needs at least one of G, D, G_ema")
+    nets = [n for n in (G, D, G_ema) if n is not None]
+    if len({id(n) for n in nets}) != len(nets):
+        raise ValueError("save_snapshot: G, D and G_ema must be different objects (Keras saves a shared "
+                         "layer once); pass a copy, e.g. G_ema = Generator.from_config(G.get_config())")
     snap = NetworkSnapshot(G=G, D=D, G_ema=G_ema, name="network_snapshot")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp.keras", dir=path.parent)

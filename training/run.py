@@ -39,6 +39,8 @@ def define_flags():
     flags.DEFINE_string("metrics", "none", "Comma-separated metrics at each snapshot, or 'none'.")
     flags.DEFINE_boolean("cond", False, "Conditional training on the dataset labels.")
     flags.DEFINE_boolean("dry-run", False, "Print the resolved configuration and exit.")
+    flags.DEFINE_boolean("deterministic", False, "Deterministic TF kernels (tf.config.experimental."
+                         "enable_op_determinism): a resumed run is then bit-identical to an uninterrupted one.")
     flags.DEFINE_boolean("jit", False, "XLA-compile the per-replica phase computations (jit_compile).")
     flags.DEFINE_float("max-minutes", 0.0, "Stop at the first tick end after this many minutes (0 = off), "
                        "writing a snapshot and a checkpoint.")
@@ -202,6 +204,10 @@ def main(argv):
     from training import loop
     from training import rundir
 
+    if _flag("deterministic") or os.environ.get("TF_DETERMINISTIC_OPS") == "1":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     if os.environ.get("TF_STYLEGAN2_NO_GRAPPLER"):  # tests: faster tracing of tiny networks
         import tensorflow as tf
 
