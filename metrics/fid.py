@@ -35,27 +35,7 @@ def fid_from_stats(stats_a, stats_b):
 
 def compute_fid(opts, max_real, num_gen):
     """FID of opts.generator against opts.data: max_real None = all reals (the *_full protocol)."""
-    real = metric_utils.compute_feature_stats_for_dataset(
-        opts.detector,
-        opts.data,
-        max_items=max_real,
-        wrap=opts.wrap_reals,
-        mirror=opts.mirror,
-        batch_size=opts.batch_size,
-        cache_dir=opts.cache_dir,
-        strategy=opts.strategy,
-        verbose=opts.verbose,
-    )
-    fake = metric_utils.compute_feature_stats_for_generator(
-        opts.detector,
-        opts.gen,
-        num_gen,
-        batch_size=opts.batch_size,
-        labels=opts.labels,
-        seed=opts.seed,
-        strategy=opts.strategy,
-        verbose=opts.verbose,
-    )
+    real, fake = metric_utils.real_and_fake_stats(opts, max_real, num_gen)
     return fid_from_stats(fake, real)
 
 

@@ -42,17 +42,6 @@ def is_detector(opts):
 
 def compute_is(opts, num_gen, num_splits=10):
     detector, which = is_detector(opts)
-    fake = metric_utils.compute_feature_stats_for_generator(
-        detector,
-        opts.gen,
-        num_gen,
-        batch_size=opts.batch_size,
-        labels=opts.labels,
-        seed=opts.seed,
-        strategy=opts.strategy,
-        capture_all=True,
-        capture_mean_cov=False,
-        verbose=opts.verbose,
-    )
+    fake = metric_utils.fake_stats(opts, num_gen, detector, capture_all=True)
     mean, std = inception_score(fake.get_all(), num_splits)
     return mean, std, which

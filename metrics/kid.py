@@ -28,31 +28,7 @@ def kernel_inception_distance(
 
 
 def compute_kid(opts, max_real, num_gen, num_subsets=100, max_subset_size=1000):
-    real = metric_utils.compute_feature_stats_for_dataset(
-        opts.detector,
-        opts.data,
-        max_items=max_real,
-        wrap=opts.wrap_reals,
-        mirror=opts.mirror,
-        batch_size=opts.batch_size,
-        cache_dir=opts.cache_dir,
-        strategy=opts.strategy,
-        capture_all=True,
-        capture_mean_cov=False,
-        verbose=opts.verbose,
-    )
-    fake = metric_utils.compute_feature_stats_for_generator(
-        opts.detector,
-        opts.gen,
-        num_gen,
-        batch_size=opts.batch_size,
-        labels=opts.labels,
-        seed=opts.seed,
-        strategy=opts.strategy,
-        capture_all=True,
-        capture_mean_cov=False,
-        verbose=opts.verbose,
-    )
+    real, fake = metric_utils.real_and_fake_stats(opts, max_real, num_gen, capture_all=True)
     return kernel_inception_distance(
         real.get_all(), fake.get_all(), num_subsets, max_subset_size, seed=opts.seed
     )

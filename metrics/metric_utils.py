@@ -532,3 +532,23 @@ def compute_feature_stats_for_generator(
         progress.update(n)
     progress.close()
     return stats
+
+
+def fake_stats(opts, num_gen, detector=None, capture_all=False):
+    """FeatureStats of `num_gen` images of opts.gen (opts: metric_main.MetricOptions)."""
+    return compute_feature_stats_for_generator(
+        detector or opts.detector, opts.gen, num_gen, batch_size=opts.batch_size,
+        labels=opts.labels, seed=opts.seed, strategy=opts.strategy, capture_all=capture_all,
+        capture_mean_cov=not capture_all, verbose=opts.verbose)
+
+
+def real_and_fake_stats(opts, max_real, num_gen, detector=None, capture_all=False):
+    """FeatureStats of the reals (max_real None = all, the *_full protocols; cached) and of
+    `num_gen` fakes. capture_all=False keeps running mean/cov only (FID); True keeps every feature
+    vector (KID, P&R)."""
+    real = compute_feature_stats_for_dataset(
+        detector or opts.detector, opts.data, max_items=max_real, wrap=opts.wrap_reals,
+        mirror=opts.mirror, batch_size=opts.batch_size, cache_dir=opts.cache_dir,
+        strategy=opts.strategy, capture_all=capture_all, capture_mean_cov=not capture_all,
+        verbose=opts.verbose)
+    return real, fake_stats(opts, num_gen, detector, capture_all)

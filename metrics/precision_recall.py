@@ -99,30 +99,8 @@ class KerasVGG16Features:
 
 def compute_pr(opts, max_real, num_gen, nhood_size=3, row_batch_size=10000, col_batch_size=10000):
     detector = opts.pr_detector or KerasVGG16Features()
-    real = metric_utils.compute_feature_stats_for_dataset(
-        detector,
-        opts.data,
-        max_items=max_real,
-        wrap=opts.wrap_reals,
-        mirror=opts.mirror,
-        batch_size=opts.batch_size,
-        cache_dir=opts.cache_dir,
-        strategy=opts.strategy,
-        capture_all=True,
-        capture_mean_cov=False,
-        verbose=opts.verbose,
-    )
-    fake = metric_utils.compute_feature_stats_for_generator(
-        detector,
-        opts.gen,
-        num_gen,
-        batch_size=opts.batch_size,
-        labels=opts.labels,
-        seed=opts.seed,
-        strategy=opts.strategy,
-        capture_all=True,
-        capture_mean_cov=False,
-        verbose=opts.verbose,
+    real, fake = metric_utils.real_and_fake_stats(
+        opts, max_real, num_gen, detector, capture_all=True
     )
     return precision_recall(
         real.get_all(), fake.get_all(), nhood_size, row_batch_size, col_batch_size
