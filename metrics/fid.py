@@ -50,17 +50,7 @@ def fid_between(
     verbose=True,
 ):
     """FID between two sets of real images (folders, datasets, npz or arrays), as pytorch-fid."""
-    stats = [
-        metric_utils.compute_feature_stats_for_dataset(
-            detector,
-            src,
-            max_items=max_items,
-            batch_size=batch_size,
-            cache_dir=cache_dir,
-            strategy=strategy,
-            verbose=verbose,
-            desc=f"set {k}",
-        )
-        for k, src in zip("AB", (source_a, source_b))
-    ]
+    stats = metric_utils.two_set_stats(
+        detector, source_a, source_b, max_items=max_items, batch_size=batch_size,
+        cache_dir=cache_dir, strategy=strategy, verbose=verbose)
     return fid_from_stats(stats[0], stats[1])

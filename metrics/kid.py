@@ -47,19 +47,7 @@ def kid_between(
     max_subset_size=1000,
     seed=None,
 ):
-    feats = [
-        metric_utils.compute_feature_stats_for_dataset(
-            detector,
-            src,
-            max_items=max_items,
-            batch_size=batch_size,
-            cache_dir=cache_dir,
-            strategy=strategy,
-            capture_all=True,
-            capture_mean_cov=False,
-            verbose=verbose,
-            desc=f"set {k}",
-        ).get_all()
-        for k, src in zip("AB", (source_a, source_b))
-    ]
+    feats = [stats.get_all() for stats in metric_utils.two_set_stats(
+        detector, source_a, source_b, capture_all=True, max_items=max_items,
+        batch_size=batch_size, cache_dir=cache_dir, strategy=strategy, verbose=verbose)]
     return kernel_inception_distance(feats[0], feats[1], num_subsets, max_subset_size, seed=seed)

@@ -552,3 +552,13 @@ def real_and_fake_stats(opts, max_real, num_gen, detector=None, capture_all=Fals
         strategy=opts.strategy, capture_all=capture_all, capture_mean_cov=not capture_all,
         verbose=opts.verbose)
     return real, fake_stats(opts, num_gen, detector, capture_all)
+
+
+def two_set_stats(detector, source_a, source_b, capture_all=False, **kwargs):
+    """FeatureStats of two sets of real images (set A, set B): the fid / kid CLI between sets."""
+    return [
+        compute_feature_stats_for_dataset(
+            detector, src, capture_all=capture_all, capture_mean_cov=not capture_all,
+            desc=f"set {k}", **kwargs)
+        for k, src in zip("AB", (source_a, source_b))
+    ]
