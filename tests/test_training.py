@@ -55,7 +55,12 @@ def test_overrides_and_json_round_trip():
 
 @pytest.mark.parametrize("kw, message", [
     (dict(batch=12, gpus=8), "--batch 12 must be a positive multiple of the number of replicas (8"),
-    (dict(batch=9, gpus=3), "the per-replica batch 3 must divide by 2 (path-length"),
+    (dict(batch=9, gpus=3), "--batch-gpu 3 must divide by 2 (path-length"),
+    (dict(preset="demo", batch=6), "--batch 6 must be a multiple of --batch-gpu 4 x 1 replica(s)"),
+    (dict(batch=32, batch_gpu=4, gpus=3), "--batch 32 must be a positive multiple of the number"),
+    (dict(batch=48, batch_gpu=8, gpus=4), "--batch 48 must be a multiple of --batch-gpu 8 x 4"),
+    (dict(batch=36, batch_gpu=6), "--batch-gpu 6 must be a multiple of the minibatch-stddev group"),
+    (dict(batch_gpu=0), "--batch-gpu 0 must be > 0"),
     (dict(gamma=-1), "--gamma -1 must be >= 0"),
     (dict(snap=0), "--snap 0 must be >= 1"),
     (dict(total_kimg=0), "--total-kimg 0 must be > 0"),
@@ -64,6 +69,27 @@ def test_bad_values(kw, message):
     with pytest.raises(ValueError) as e:
         make(**kw)
     assert message in str(e.value)
+
+
+def test_batch_gpu_default_and_rounds():
+    assert make(batch=32).batch_gpu == 4                 # the preset's
+    assert make(batch=32, batch_gpu=8).batch_gpu == 8    # --batch-gpu
+    assert make("tiny", batch=8, gpus=4).batch_gpu == 2  # at most batch / replicas
+    assert make(batch=32, batch_gpu=32).batch_gpu == 32
+
+
+def test_optimizer_rescaled_even_when_a_regularizer_is_off():
+    """ADA-PT rescales lr and betas by the lazy interval whether or not the weight is 0."""
+    from training import phases
+
+    for cfg in (make("cifar", resolution=32), make(gamma=0)):
+        assert phases.optimizer_settings(cfg, "G") == pytest.approx((cfg.opt.lr * 0.8, 0.0,
+                                                                      0.99 ** 0.8))
+        assert phases.optimizer_settings(cfg, "D") == pytest.approx(
+            (cfg.opt.lr * 16 / 17, 0.0, 0.99 ** (16 / 17)))
+    names = [p.name for p in phases.make_phases(make("cifar", resolution=32))]
+    assert names == ["Gmain", "Dmain", "Dreg"]
+    assert [p.name for p in phases.make_phases(make(gamma=0))] == ["Gmain", "Greg", "Dmain"]
 
 
 def test_unknown_preset():
@@ -108,7 +134,9 @@ def test_dry_run_prints_resolved_config(data16, tmp_path, capsys):
     (["--config", "nope"], "--config nope: unknown preset"),
     (["--batch", "6", "--gpus", "4"], "--batch 6 must be a positive multiple of the number of replicas (4"),
     (["--metrics", "fid50k,bogus"], "--metrics: unknown metric(s) bogus"),
-    (["--resume", "/no/such.keras"], "--resume /no/such.keras: no such file"),
+    (["--resume", "/no/such.keras"], "--resume /no/such.keras: no such run directory or snapshot file"),
+    (["--resume", "/no/such/run"], "--resume /no/such/run: no such run directory or snapshot file"),
+    (["--batch", "6", "--dry-run"], "--batch 6 must be a multiple of --batch-gpu 4 x 1 replica(s)"),
     (["--gpus", "0"], "--gpus 0 must be >= 1"),
     (["--max-minutes", "-1"], "--max-minutes -1.0 must be >= 0"),
 ])

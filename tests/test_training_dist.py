@@ -70,42 +70,68 @@ def _max_diff(a, b):
 
 
 REPLICAS_SCRIPT = textwrap.dedent("""
-    import sys, numpy as np, tensorflow as tf
+    import dataclasses, sys, numpy as np, tensorflow as tf
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
                                                [tf.config.LogicalDeviceConfiguration()] * 4)
     from training import config as C, loop
     from training.dataset import make_dataset
+    from tf_stylegan2.networks import presets
     data, out = sys.argv[1], sys.argv[2]
     reals, labels = next(iter(make_dataset(data, 16, seed=0)))
-    result = {}
-    for n in (1, 2, 4):
-        strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(n)],
+
+    def no_mbstd(*args):
+        G_kwargs, D_kwargs = presets.network_kwargs(*args)
+        return G_kwargs, dict(D_kwargs, mbstd_num_channels=0)
+
+    def one_iteration(tag, gpus, batch_gpu, **kw):
+        strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(gpus)],
                                                   cross_device_ops=tf.distribute.ReductionToOneDevice())
-        cfg = C.make_config("tiny", data=data, outdir="", resolution=16, channels=3, gpus=n, batch=16,
-                            c_dim=4, cond=True)  # conditional: labels are sliced per replica too
+        cfg = C.make_config("tiny", data=data, outdir="", resolution=16, channels=3, gpus=gpus,
+                            batch=16, batch_gpu=batch_gpu, c_dim=4, cond=True, dtype="float64", **kw)
         t = loop.Trainer(cfg, strategy)
         t.iteration(reals, labels)  # batch 0: Gmain, Greg, Dmain, Dreg, then G_ema
         for net in ("G", "D", "G_ema"):
             for i, v in enumerate(getattr(t, net).weights):
-                result[f"{n}/{net}/{i}"] = v.numpy()
-        result[f"{n}/pl_mean"] = t.pl_mean.numpy()
+                result[f"{tag}/{net}/{'t' if v.trainable else 'n'}{i}"] = v.numpy()
+        result[f"{tag}/pl_mean"] = t.pl_mean.numpy()
+        result[f"{tag}/rounds"] = t.rounds
+
+    result = {}
+    for n in (1, 2, 4):  # batch 16, batch_gpu 4: 4, 2 and 1 rounds of gradient accumulation
+        one_iteration(f"r{n}", n, 4)
+    # batch_gpu 4 vs 8 where the math agrees: no style mixing, no path length, no minibatch stddev
+    for bg in (4, 8):
+        one_iteration(f"bg{bg}", 1, bg, style_mixing_prob=0.0, pl_weight=0.0,
+                      network_kwargs=no_mbstd)
     np.savez(out, **result)
 """)
 
 
+def _max_abs(w, a, b, trainable_only=False):
+    keys = [k[len(a) + 1:] for k in w.files if k.startswith(a + "/") and not k.endswith("rounds")]
+    if trainable_only:
+        keys = [k for k in keys if "/t" in k]
+    return max(float(np.max(np.abs(w[f"{a}/{k}"] - w[f"{b}/{k}"]))) for k in keys)
+
+
 @pytest.mark.slow
 def test_one_iteration_same_weights_on_1_2_4_replicas(data16, tmp_path):
+    """float64, so that the comparison tests the distribution and accumulation logic rather
+    than kernel rounding (float32 kernels round differently per batch size, and Adam's first step,
+    lr * g / |g|, turns a rounding-level difference of a near-zero gradient into 2 lr)."""
     out = tmp_path / "w.npz"
     proc = subprocess.run([sys.executable, "-c", REPLICAS_SCRIPT, data16, str(out)], cwd=REPO,
                           env=_env(), capture_output=True, text=True, timeout=600)
     _check(proc, "replicas script")
     w = np.load(out)
-    ref = {k[2:]: w[k] for k in w.files if k.startswith("1/")}
-    assert ref["pl_mean"] > 0 and len(ref) > 50
+    assert [int(w[f"r{n}/rounds"]) for n in (1, 2, 4)] == [4, 2, 1]
+    assert w["r1/pl_mean"] > 0 and len([k for k in w.files if k.startswith("r1/")]) > 50
     for n in (2, 4):
-        diff = max(float(np.max(np.abs(w[f"{n}/{k}"] - v))) for k, v in ref.items())
-        assert diff <= 1e-5, f"{n} replicas differ from 1 by {diff}"
+        diff = _max_abs(w, "r1", f"r{n}")
+        assert diff <= 1e-12, f"{n} replicas differ from 1 by {diff}"
+    diff = _max_abs(w, "bg4", "bg8", trainable_only=True)
+    assert diff <= 1e-12, f"batch_gpu 8 differs from 4 by {diff}"
 
 
 def _free_ports(n):

@@ -37,8 +37,27 @@ def test_non_finite_gradients_skip_count_and_stop():
 
     messages = []
     trainer.log = messages.append
-    with pytest.raises(loop.NonFiniteError, match="3 optimizer steps in a row had non-finite gradients"):
+    with pytest.raises(loop.NonFiniteError, match="3 G optimizer steps in a row had non-finite gradients"):
         for _ in range(3):
             trainer.iteration(reals, labels)
     assert trainer.counter("bad_steps_G") >= 1 and trainer.counter("bad_steps_D") >= 1
     assert any("non-finite gradients in Gmain" in m and "step skipped" in m for m in messages)
+
+
+def test_non_finite_counter_is_per_network(tmp_path):
+    """A D stuck at NaN stops the run even though G's steps in between are finite."""
+    import dataclasses
+
+    from training import config as config_lib
+
+    cfg = config_lib.make_config("tiny", data="", outdir="", resolution=16, channels=3,
+                                 max_bad_steps=3)
+    cfg = dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, pl_weight=0.0,
+                                                            r1_gamma=0.0))
+    trainer = loop.Trainer(cfg, tf.distribute.get_strategy(), log=lambda m: None)
+    trainer.run_phase = lambda name, reals, labels: (name.startswith("G"), {})
+    for _ in range(2):
+        trainer.iteration(None, None)
+    assert trainer.counter("bad_in_a_row_D") == 2 and trainer.counter("bad_in_a_row_G") == 0
+    with pytest.raises(loop.NonFiniteError, match="3 D optimizer steps in a row"):
+        trainer.iteration(None, None)

@@ -11,9 +11,9 @@ import os
 # ---------------------------------------------------------------------------------------------
 # Preset table. One row per `--config` name; columns are the training hyper-parameters.
 #   batch        global minibatch (all replicas together)
-#   batch_gpu    per-GPU minibatch of the reference setup (TF1 4, ADA-PT batch // ref_gpus): the
-#                group that shares one style-mixing cutoff and one minibatch-stddev group, whatever
-#                the number of replicas (see loop.py)
+#   batch_gpu    samples per device and round (TF1 4, ADA-PT batch // ref_gpus); batch is
+#                accumulated over batch / (batch_gpu x replicas) rounds. Each round draws one
+#                style-mixing cutoff and is one call of D (its minibatch-stddev groups).
 #   lr           Adam learning rate of G and D before the lazy-regularization rescaling
 #   r1_gamma     R1 weight; None = ADA-PT 'auto' heuristic 0.0002 * R^2 / batch
 #   ema_kimg     G_ema half-life in kimg; ema_rampup None = off (TF1, --cfg=stylegan2)
@@ -101,7 +101,7 @@ class TrainConfig:
     opt: OptimizerConfig
     gpus: int = 1                    # replicas per worker
     batch: int = 32                  # global minibatch
-    batch_gpu: int = 4               # reference per-GPU batch (mixing / mbstd groups)
+    batch_gpu: int = 4               # samples per device and round (gradient accumulation)
     total_kimg: float = 25000
     kimg_per_tick: float = 4
     snap: int = 10                   # ticks between snapshots
@@ -118,6 +118,7 @@ class TrainConfig:
     resume: str | None = None        # snapshot/pickle the weights come from (transfer)
     num_workers: int = 1             # MultiWorkerMirroredStrategy workers
     max_minutes: float = 0.0         # stop at the first tick end after this wall time (0 = off)
+    dtype: str = "float32"           # compute and weight dtype of G and D ('float64': reference)
 
     @property
     def num_replicas(self):
@@ -148,7 +149,8 @@ def grid_size(cfg):
 def make_config(preset, *, data, outdir, resolution, channels, c_dim=0, gpus=1, num_workers=1,
                 batch=None, gamma=None, mirror=None, total_kimg=None, seed=None,
                 kimg_per_tick=None, snap=None, metrics=None, jit=False, cond=False,
-                resume=None, max_minutes=0.0, network_kwargs=None, **overrides):
+                resume=None, max_minutes=0.0, network_kwargs=None, batch_gpu=None,
+                dtype="float32", **overrides):
     """The resolved TrainConfig of `preset` for a dataset, with command-line overrides.
 
     `network_kwargs(name, img_resolution, img_channels, c_dim) -> (G_kwargs, D_kwargs)` defaults to
@@ -169,10 +171,15 @@ def make_config(preset, *, data, outdir, resolution, channels, c_dim=0, gpus=1, 
     if batch <= 0 or batch % replicas != 0:
         raise ValueError(f"--batch {batch} must be a positive multiple of the number of replicas "
                          f"({replicas} = {num_workers} worker(s) x {gpus} device(s))")
+    batch_gpu = _batch_gpu(batch_gpu, spec, batch, replicas)
+    group = min(int(D_kwargs.get("mbstd_group_size", 4) or batch_gpu), batch_gpu)
+    if batch_gpu % group:
+        raise ValueError(f"--batch-gpu {batch_gpu} must be a multiple of the minibatch-stddev "
+                         f"group size {group}")
     shrink = int(spec.get("pl_batch_shrink", LossConfig.pl_batch_shrink))
-    if spec["pl_weight"] and (batch // replicas) % shrink:
-        raise ValueError(f"--batch {batch}: the per-replica batch {batch // replicas} must divide by "
-                         f"{shrink} (path-length regularization uses 1/{shrink} of it)")
+    if spec["pl_weight"] and batch_gpu % shrink:
+        raise ValueError(f"--batch-gpu {batch_gpu} must divide by {shrink} (path-length "
+                         f"regularization uses 1/{shrink} of each round)")
     r1_gamma = gamma if gamma is not None else spec["r1_gamma"]
     if r1_gamma is None:  # ADA-PT 'auto' heuristic
         r1_gamma = 0.0002 * resolution ** 2 / batch
@@ -189,7 +196,6 @@ def make_config(preset, *, data, outdir, resolution, channels, c_dim=0, gpus=1, 
     snap = int(snap if snap is not None else spec["snap"])
     if snap < 1:
         raise ValueError(f"--snap {snap} must be >= 1")
-    batch_gpu = min(int(spec["batch_gpu"]), batch // replicas) if spec["batch_gpu"] else batch
     loss = LossConfig(r1_gamma=float(r1_gamma), pl_weight=float(spec["pl_weight"]),
                       style_mixing_prob=float(spec["style_mixing_prob"]),
                       **{k: spec[k] for k in ("pl_decay", "pl_batch_shrink") if k in spec})
@@ -208,7 +214,21 @@ def make_config(preset, *, data, outdir, resolution, channels, c_dim=0, gpus=1, 
         fused_modconv=bool(spec.get("fused_modconv", False)),
         max_bad_steps=int(spec.get("max_bad_steps", 50)),
         grid=tuple(spec["grid"]) if spec.get("grid") else None, resume=resume,
-        max_minutes=float(max_minutes or 0.0))
+        max_minutes=float(max_minutes or 0.0), dtype=str(dtype))
+
+
+def _batch_gpu(batch_gpu, spec, batch, replicas):
+    """Samples per device and round: --batch-gpu, else the preset's (at most batch / replicas).
+    The global batch must be whole rounds: batch = rounds x batch_gpu x replicas (ADA-PT)."""
+    if batch_gpu is None:
+        batch_gpu = min(int(spec["batch_gpu"] or batch), batch // replicas)
+    batch_gpu = int(batch_gpu)
+    if batch_gpu <= 0:
+        raise ValueError(f"--batch-gpu {batch_gpu} must be > 0")
+    if batch % (batch_gpu * replicas):
+        raise ValueError(f"--batch {batch} must be a multiple of --batch-gpu {batch_gpu} x "
+                         f"{replicas} replica(s) = {batch_gpu * replicas}")
+    return batch_gpu
 
 
 def ema_beta(cfg, cur_nimg, rampup=None):

@@ -85,9 +85,11 @@ def make_dataset(data_dir, batch_size, input_context=None, resolution=None, shuf
     else:
         mine = list(range(shards))
         my_count = len(range(pipeline_id, count, num_pipelines))
-    if my_count < batch_size:
+    if my_count == 0 or (my_count < batch_size and not repeat):
         raise records.DatasetError(f"{data_dir}: input pipeline {pipeline_id} of {num_pipelines} has {my_count} "
                                    f"images, fewer than one batch of {batch_size}")
+    # With repeat, a set smaller than the batch repeats within a batch (ADA-PT repeats small sets
+    # in its image grid and its infinite sampler alike).
     pseed = _pipeline_seed(seed, pipeline_id)
     table = records.load_labels(info) if labels else np.zeros([count, 0], np.float32)
     table = tf.constant(table, tf.float32)                               # [count, c_dim]

@@ -37,40 +37,10 @@ def run_G(G, z, c, z_mix=None, cutoff=None, synthesis_kwargs=None):
     return img, ws, w
 
 
-def _group_perm(x, chunk, group):
-    """Reorder [N,...] so that D's strided minibatch-stddev groups fall inside chunks of `chunk`.
-
-    The official D (ADA-PT layout) groups sample p with p mod (N/G). Run on one chunk of P samples,
-    it groups i with i mod (P/g). Viewing the batch as [k chunks, g, m = P/g], the single call on N
-    samples reproduces k separate calls once reordered to [g, k, m].
-    """
-    n = x.shape[0]
-    g = min(group, chunk)
-    if n is None or n == chunk or n % chunk or chunk % g:
-        return x, None
-    k, m = n // chunk, chunk // g
-    rest = x.shape[1:]
-    y = tf.reshape(tf.transpose(tf.reshape(x, [k, g, m, *rest]),
-                                [1, 0, 2, *range(3, 3 + len(rest))]), [n, *rest])
-    return y, (k, g, m)
-
-
-def _group_unperm(x, km):
-    if km is None:
-        return x
-    k, g, m = km
-    rest = x.shape[1:]
-    return tf.reshape(tf.transpose(tf.reshape(x, [g, k, m, *rest]),
-                                   [1, 0, 2, *range(3, 3 + len(rest))]), [k * g * m, *rest])
-
-
-def run_D(D, img, c, chunk=None, group=4):
-    """logits [N,1]; with `chunk`, D behaves as separate calls on consecutive chunks (mbstd groups)."""
-    if chunk is None:
-        return D(img, c)
-    img_p, km = _group_perm(img, chunk, group)
-    c_p = c if c is None or km is None else _group_perm(c, chunk, group)[0]
-    return _group_unperm(D(img_p, c_p), km)
+def run_D(D, img, c):
+    """logits [N,1]. The loop calls D on one round (batch_gpu samples) at a time, so the minibatch
+    standard-deviation groups are those of ADA-PT's per-GPU calls."""
+    return D(img, c)
 
 
 def update_w_avg(w_avg, w_mean, beta=0.995):
@@ -82,11 +52,10 @@ def update_w_avg(w_avg, w_mean, beta=0.995):
 # Losses. `denom` is the global number of samples the loss is averaged over.
 
 
-def G_main_loss(G, D, z, c, denom, z_mix=None, cutoff=None, synthesis_kwargs=None,
-                d_chunk=None, mbstd_group=4):
+def G_main_loss(G, D, z, c, denom, z_mix=None, cutoff=None, synthesis_kwargs=None):
     """Non-saturating logistic G loss: mean softplus(-D(G(z)))."""
     img, _, w = run_G(G, z, c, z_mix, cutoff, synthesis_kwargs)
-    logits = run_D(D, img, c, d_chunk, mbstd_group)  # [N,1]
+    logits = run_D(D, img, c)  # [N,1]
     loss_G = tf.nn.softplus(-logits)  # [N,1]
     stats = {"Loss/scores/fake": logits, "Loss/G/loss": loss_G}
     return tf.reduce_sum(loss_G) / denom, stats, w
@@ -113,37 +82,34 @@ def pl_noise_scale(img_shape):
 
 
 def G_pl_loss(G, z, c, pl_noise, pl_mean, denom, pl_decay=0.01, pl_weight=2.0, gain=1.0,
-              z_mix=None, cutoff=None, synthesis_kwargs=None, all_reduce_sum=None):
-    """Path-length regularization. Returns (loss, stats, w, new_pl_mean).
+              z_mix=None, cutoff=None, synthesis_kwargs=None, exchange=None):
+    """Path-length regularization of one round. Returns (loss, stats, w, pl_mean_after).
 
-    The running mean is updated with the mean length over the *global* path-length batch
-    (`all_reduce_sum` sums over replicas; a documented deviation, NVIDIA keeps one per GPU).
-    As in both official codes, the penalty's gradient also flows through the freshly updated mean
-    (pen = (len - lerp(pl_mean, mean(len), decay))^2, no stop-gradient). Across replicas that
-    needs T = sum over the global batch of (len - mean): each replica adds -2*T*(m - stop(m)), whose
-    value is 0 and whose gradient, summed over replicas, is the exact cross-replica term.
+    As ADA-PT `StyleGAN2Loss.accumulate_gradients` (phase Greg): the running mean is first moved
+    towards this round's mean length, pl_mean_k = lerp(pl_mean, mean(lengths), pl_decay), with the
+    gradient flowing through mean(lengths), and the penalty is (lengths - pl_mean_k)^2.
+    `exchange(local_mean) -> (pl_mean before this round's chunk, pl_mean after the whole round)`
+    lets several replicas apply their chunks' updates in global chunk order (see phases.py); by
+    default this chunk is the whole round.
     """
-    def reduce(x):
-        return all_reduce_sum(x) if all_reduce_sum is not None else x
-
     lengths, _, w = path_length(G, z, c, pl_noise, z_mix, cutoff, synthesis_kwargs)
-    local_sum = tf.reduce_sum(lengths)
-    pl_mean_new = tf.stop_gradient(
-        pl_mean + pl_decay * (reduce(tf.stop_gradient(local_sum)) / denom - pl_mean))
-    # m: value pl_mean_new, gradient d(local part of the global mean)/d(theta) * decay.
-    m = pl_mean_new + pl_decay * (local_sum - tf.stop_gradient(local_sum)) / denom
-    deviation = tf.stop_gradient(reduce(tf.reduce_sum(lengths - pl_mean_new)))  # T
-    pl_penalty = tf.square(lengths - pl_mean_new)  # [N]
+    local_mean = tf.reduce_mean(lengths)
+    if exchange is None:
+        prev = tf.cast(pl_mean, lengths.dtype)
+        after = prev + (tf.stop_gradient(local_mean) - prev) * pl_decay
+    else:
+        prev, after = exchange(tf.stop_gradient(local_mean))
+    pl_mean_k = prev + (local_mean - prev) * pl_decay
+    pl_penalty = tf.square(lengths - pl_mean_k)  # [N]
     loss_Gpl = pl_penalty * pl_weight  # [N]
-    value = tf.reduce_sum(loss_Gpl) - 2.0 * pl_weight * deviation * (m - pl_mean_new)
     stats = {"Loss/pl_lengths": lengths, "Loss/pl_penalty": pl_penalty, "Loss/G/reg": loss_Gpl}
-    return value * gain / denom, stats, w, pl_mean_new
+    return tf.reduce_sum(loss_Gpl) * gain / denom, stats, w, after
 
 
-def D_main_loss(D, gen_img, gen_c, real_img, real_c, denom, d_chunk=None, mbstd_group=4):
+def D_main_loss(D, gen_img, gen_c, real_img, real_c, denom):
     """Logistic D loss: mean softplus(D(fake)) + softplus(-D(real)). gen_img carries no G gradient."""
-    gen_logits = run_D(D, tf.stop_gradient(gen_img), gen_c, d_chunk, mbstd_group)
-    real_logits = run_D(D, real_img, real_c, d_chunk, mbstd_group)
+    gen_logits = run_D(D, tf.stop_gradient(gen_img), gen_c)
+    real_logits = run_D(D, real_img, real_c)
     loss_Dgen = tf.nn.softplus(gen_logits)
     loss_Dreal = tf.nn.softplus(-real_logits)
     stats = {"Loss/scores/fake": gen_logits, "Loss/scores/real": real_logits,
@@ -151,19 +117,19 @@ def D_main_loss(D, gen_img, gen_c, real_img, real_c, denom, d_chunk=None, mbstd_
     return (tf.reduce_sum(loss_Dgen) + tf.reduce_sum(loss_Dreal)) / denom, stats
 
 
-def r1_penalty(D, real_img, real_c, d_chunk=None, mbstd_group=4):
+def r1_penalty(D, real_img, real_c):
     """Per-sample ||d sum D(real) / d real||^2 [N], and the logits."""
     with tf.GradientTape() as tape:
         tape.watch(real_img)
-        logits = run_D(D, real_img, real_c, d_chunk, mbstd_group)
+        logits = run_D(D, real_img, real_c)
         target = tf.reduce_sum(logits)
     r1_grads = tape.gradient(target, real_img)  # [N,H,W,C]
     return tf.reduce_sum(tf.square(r1_grads), axis=[1, 2, 3]), logits
 
 
-def D_r1_loss(D, real_img, real_c, denom, r1_gamma, gain=1.0, d_chunk=None, mbstd_group=4):
+def D_r1_loss(D, real_img, real_c, denom, r1_gamma, gain=1.0):
     """Lazy R1 regularization: mean(r1 * gamma / 2) * gain."""
-    penalty, logits = r1_penalty(D, real_img, real_c, d_chunk, mbstd_group)
+    penalty, logits = r1_penalty(D, real_img, real_c)
     loss_Dr1 = penalty * (r1_gamma / 2)
     stats = {"Loss/r1_penalty": penalty, "Loss/D/reg": loss_Dr1}
     # logits * 0 keeps every D output in the graph, as ADA-PT does (no numeric effect).

@@ -18,16 +18,28 @@ FLAGS = flags.FLAGS
 PROG = "training/run.py"
 
 
+OUR_FLAGS = []
+
+
 def define_flags():
     if "max-minutes" in FLAGS:  # already defined (tests call run() machinery twice)
         return
+    before = set(FLAGS)
+    _define_flags()
+    OUR_FLAGS.extend(sorted(set(FLAGS) - before))
+
+
+def _define_flags():
     flags.DEFINE_integer("gpus", None, "Devices per machine (replicas); without GPUs, logical CPU devices. "
                          "Default 1.")
     flags.DEFINE_string("data", None, "Dataset directory (dataset_tool.py output or NVIDIA's TFRecords).")
     flags.DEFINE_string("config", "config-f", "Preset: config-e, config-f, stylegan2, paper256, paper512, "
                         "paper1024, cifar, tiny, demo.")
     flags.DEFINE_string("outdir", "runs", "Parent directory of the run directories.")
-    flags.DEFINE_integer("batch", None, "Global minibatch (all replicas); must divide by the replica count.")
+    flags.DEFINE_integer("batch", None, "Global minibatch (all replicas and rounds together).")
+    flags.DEFINE_integer("batch-gpu", None, "Samples per device and round (default: the preset's, "
+                         "e.g. 4); --batch must be a multiple of batch-gpu x replicas, the gradient "
+                         "is accumulated over the rounds. Peak memory follows batch-gpu.")
     flags.DEFINE_float("gamma", None, "Override R1 gamma.")
     flags.DEFINE_boolean("mirror", None, "Random x-flips of the reals.")
     flags.DEFINE_float("total-kimg", None, "Training length in thousands of real images.")
@@ -98,18 +110,7 @@ def resolve(run_dir_for_resume=None):
     from training import config as config_lib
 
     if run_dir_for_resume is not None:
-        with open(os.path.join(run_dir_for_resume, "config.json"), encoding="utf-8") as f:
-            cfg = config_lib.TrainConfig.from_json(f.read())
-        changes = {}
-        if _flag("gpus") is not None:  # results do not depend on the replica count
-            changes["gpus"] = int(_flag("gpus"))
-        if _flag("total-kimg") is not None:
-            changes["total_kimg"] = float(_flag("total-kimg"))
-        if _flag("max-minutes"):
-            changes["max_minutes"] = float(_flag("max-minutes"))
-        if _flag("metrics") != "none":
-            changes["metrics"] = _parse_metrics(_flag("metrics"))
-        return config_lib.dataclasses.replace(cfg, **changes) if changes else cfg
+        return _resume_config(run_dir_for_resume)
 
     info = _dataset_info(_flag("data"))
     if _flag("cond") and not info["c_dim"]:
@@ -135,10 +136,47 @@ def resolve(run_dir_for_resume=None):
             total_kimg=_flag("total-kimg"), seed=_flag("seed"), kimg_per_tick=_flag("kimg-per-tick"),
             snap=_flag("snap"), metrics=_parse_metrics(_flag("metrics")), jit=_flag("jit"),
             cond=_flag("cond"), resume=os.path.abspath(resume) if resume else None,
-            max_minutes=float(_flag("max-minutes")))
+            max_minutes=float(_flag("max-minutes")), batch_gpu=_flag("batch-gpu"))
     except ValueError as e:
         raise UserError(str(e)) from e
     return cfg
+
+
+# Flags a resumed run honours; any other flag given with --resume RUN_DIR is refused.
+RESUME_FLAGS = ("resume", "gpus", "total-kimg", "max-minutes", "metrics", "outdir", "dry-run",
+                "deterministic", "jit")
+
+
+def _resume_config(run_dir):
+    """RUN_DIR/config.json with the changes a resumed run can honour."""
+    from training import config as config_lib
+
+    refused = [name for name in _defined_flags() if FLAGS[name].present and name not in
+               RESUME_FLAGS]
+    if refused:
+        raise UserError(f"--resume {run_dir} continues that run's own configuration "
+                        f"(config.json); it cannot take --{refused[0]}: start a new run instead")
+    with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
+        cfg = config_lib.TrainConfig.from_json(f.read())
+    changes = {}
+    if _flag("gpus") is not None:  # results do not depend on the replica count
+        changes["gpus"] = int(_flag("gpus"))
+    if _flag("total-kimg") is not None:
+        changes["total_kimg"] = float(_flag("total-kimg"))
+    if _flag("max-minutes"):
+        changes["max_minutes"] = float(_flag("max-minutes"))
+    if FLAGS["metrics"].present:  # --metrics none turns them off
+        changes["metrics"] = _parse_metrics(_flag("metrics"))
+    if FLAGS["jit"].present:
+        changes["jit"] = bool(_flag("jit"))
+    if changes.get("gpus") and cfg.batch % (cfg.batch_gpu * changes["gpus"] * cfg.num_workers):
+        raise UserError(f"--gpus {changes['gpus']}: the run's --batch {cfg.batch} is not a "
+                        f"multiple of batch-gpu {cfg.batch_gpu} x {changes['gpus']} replica(s)")
+    return config_lib.dataclasses.replace(cfg, **changes) if changes else cfg
+
+
+def _defined_flags():
+    return [name for name in OUR_FLAGS if name in FLAGS]
 
 
 def _resume_run_dir():
@@ -153,6 +191,8 @@ def _resume_run_dir():
         if run_dir is None:
             raise UserError(f"--resume latest: no run with a checkpoint under {_flag('outdir')}")
         return run_dir
+    if not os.path.exists(resume):
+        raise UserError(f"--resume {resume}: no such run directory or snapshot file")
     if os.path.isdir(resume):
         if not os.path.isfile(os.path.join(resume, "config.json")):
             raise UserError(f"--resume {resume}: not a run directory (no config.json)")
@@ -173,19 +213,33 @@ def _metric_fn(run_dir, cfg):
     return fn
 
 
-def _broadcast_run_id(strategy, run_id, is_chief):
-    """The chief's run id on every worker (one SUM all-reduce in which only replica 0 contributes)."""
-    import tensorflow as tf
+def _kill_hook():
+    """Test hook: SIGKILL this process once cur_nimg reaches TF_STYLEGAN2_KILL_AT_NIMG."""
+    kill_at = int(os.environ.get("TF_STYLEGAN2_KILL_AT_NIMG", "0") or 0)
+    if not kill_at:
+        return None
 
-    value = run_id if is_chief else 0
+    def hook(trainer):
+        if trainer.counter("cur_nimg") >= kill_at:
+            import signal
 
-    def replica():
-        ctx = tf.distribute.get_replica_context()
-        mine = tf.where(tf.equal(ctx.replica_id_in_sync_group, 0), value, 0)
-        return ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(mine, tf.int64))
+            sys.stdout.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+    return hook
 
-    out = strategy.run(tf.function(replica))
-    return int(strategy.experimental_local_results(out)[0].numpy())
+
+def _new_run_dir(cfg, strategy, num_workers, is_chief):
+    from training import config as config_lib
+    from training import distribute, rundir
+
+    desc = config_lib.describe(cfg)
+    candidate = rundir.next_run_dir(cfg.outdir, desc)
+    run_id = int(os.path.basename(candidate)[:5])
+    if num_workers > 1:
+        run_id = distribute.broadcast_int(strategy, run_id, is_chief)
+    run_dir = os.path.join(cfg.outdir, f"{run_id:05d}-{desc}")
+    os.makedirs(run_dir, exist_ok=num_workers > 1 or not is_chief)
+    return run_dir
 
 
 def main(argv):
@@ -200,42 +254,35 @@ def main(argv):
         print(cfg.to_json())
         return 0
 
+    import tensorflow as tf
+
+    from dataset_tool import records
     from training import config as config_lib
-    from training import loop
-    from training import rundir
+    from training import distribute, loop, rundir
 
     if _flag("deterministic") or os.environ.get("TF_DETERMINISTIC_OPS") == "1":
-        import tensorflow as tf
-
         tf.config.experimental.enable_op_determinism()
     if os.environ.get("TF_STYLEGAN2_NO_GRAPPLER"):  # tests: faster tracing of tiny networks
-        import tensorflow as tf
-
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-    strategy = loop.make_strategy(cfg.gpus, log=lambda m: print(m, file=sys.stderr))
-    num_workers, worker_index, _ = loop.worker_info(strategy)
+    try:
+        strategy = distribute.make_strategy(cfg.gpus, log=lambda m: print(m, file=sys.stderr))
+    except (ValueError, RuntimeError) as e:
+        raise UserError(str(e)) from e
+    num_workers, worker_index, _ = distribute.worker_info(strategy)
     is_chief = worker_index == 0
     if strategy.num_replicas_in_sync != cfg.num_replicas:
         cfg = config_lib.dataclasses.replace(cfg, gpus=strategy.num_replicas_in_sync // num_workers,
                                              num_workers=num_workers)
-    if cfg.batch % strategy.num_replicas_in_sync:
-        raise UserError(f"--batch {cfg.batch} must divide by the number of replicas "
-                        f"({strategy.num_replicas_in_sync})")
+    per_round = cfg.batch_gpu * strategy.num_replicas_in_sync
+    if cfg.batch % per_round:
+        raise UserError(f"--batch {cfg.batch} must be a multiple of --batch-gpu {cfg.batch_gpu} x "
+                        f"{strategy.num_replicas_in_sync} replica(s) = {per_round}")
 
     resume_from_run = run_dir is not None
-    if not resume_from_run:
-        desc = config_lib.describe(cfg)
-        candidate = rundir.next_run_dir(cfg.outdir, desc)
-        run_id = int(os.path.basename(candidate)[:5])
-        if num_workers > 1:
-            run_id = _broadcast_run_id(strategy, run_id, is_chief)
-        run_dir = os.path.join(cfg.outdir, f"{run_id:05d}-{desc}")
-        if is_chief:
-            os.makedirs(run_dir, exist_ok=num_workers > 1)
-            rundir.atomic_write(os.path.join(run_dir, "config.json"), cfg.to_json() + "\n")
-        else:
-            os.makedirs(run_dir, exist_ok=True)
-    elif is_chief:
+    new_run = not resume_from_run
+    if new_run:
+        run_dir = _new_run_dir(cfg, strategy, num_workers, is_chief)
+    if is_chief:
         rundir.atomic_write(os.path.join(run_dir, "config.json"), cfg.to_json() + "\n")
 
     tees = []
@@ -243,25 +290,33 @@ def main(argv):
         tees = [rundir.Tee(os.path.join(run_dir, "log.txt"), sys.stdout),
                 rundir.Tee(os.path.join(run_dir, "log.txt"), sys.stderr)]
         sys.stdout, sys.stderr = tees
+    started = []
     try:
         print(f"Run directory: {run_dir}")
-        print(f"Global batch {cfg.batch} = {strategy.num_replicas_in_sync} replica(s) x "
-              f"{cfg.batch // strategy.num_replicas_in_sync} per GPU/replica")
         metric_fn = _metric_fn(run_dir, cfg) if cfg.metrics else None
         loop.train(cfg, run_dir, strategy, metric_fn=metric_fn, resume_from_run=resume_from_run,
-                   log=print)
+                   log=print, on_started=lambda: started.append(True),
+                   on_iteration=_kill_hook())
         if is_chief:
             rundir.atomic_write(os.path.join(run_dir, "_finished.txt"), "")
     except loop.NonFiniteError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
-    except loop.ResumeError as e:
-        raise UserError(str(e)) from e
+    except (loop.ResumeError, records.DatasetError, ValueError, OSError,
+            tf.errors.OpError) as e:
+        if started:
+            raise
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(message) from e
     finally:
         if tees:
             sys.stdout, sys.stderr = tees[0].stream, tees[1].stream
             for t in tees:
                 t.close()
+        if new_run and not started and is_chief:  # a run that never trained leaves nothing
+            import shutil
+
+            shutil.rmtree(run_dir, ignore_errors=True)
     return 0
 
 

@@ -83,7 +83,7 @@ class SynthesisLayer(keras.layers.Layer):
         self.act_gain = ops.def_gain(activation)
         self._filter = ops.setup_filter(self.resample_filter)
         self.affine = FullyConnectedLayer(
-            self.w_dim, self.in_channels, bias_init=1.0, name="affine"
+            self.w_dim, self.in_channels, bias_init=1.0, name="affine", dtype=self.dtype_policy
         )
 
     def build(self, input_shape=None):
@@ -179,7 +179,7 @@ class ToRGBLayer(keras.layers.Layer):
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.weight_gain = 1.0 / np.sqrt(self.in_channels * self.kernel_size**2)
         self.affine = FullyConnectedLayer(
-            self.w_dim, self.in_channels, bias_init=1.0, name="affine"
+            self.w_dim, self.in_channels, bias_init=1.0, name="affine", dtype=self.dtype_policy
         )
 
     def build(self, input_shape=None):
@@ -276,7 +276,7 @@ class SynthesisBlock(keras.layers.Layer):
                 self.resolution,
                 up=2,
                 layer_index=idx,
-                name="conv0",
+                name="conv0", dtype=self.dtype_policy,
                 **common,
             )
             self.num_conv += 1
@@ -287,7 +287,7 @@ class SynthesisBlock(keras.layers.Layer):
             self.w_dim,
             self.resolution,
             layer_index=idx,
-            name="conv1",
+            name="conv1", dtype=self.dtype_policy,
             **common,
         )
         self.num_conv += 1
@@ -297,7 +297,7 @@ class SynthesisBlock(keras.layers.Layer):
                 self.img_channels,
                 self.w_dim,
                 conv_clamp=self.conv_clamp,
-                name="torgb",
+                name="torgb", dtype=self.dtype_policy,
             )
             self.num_torgb += 1
         if self.in_channels != 0 and self.architecture == "resnet":
@@ -308,7 +308,7 @@ class SynthesisBlock(keras.layers.Layer):
                 bias=False,
                 up=2,
                 resample_filter=self.resample_filter,
-                name="skip",
+                name="skip", dtype=self.dtype_policy,
             )
 
     def build(self, input_shape=None):

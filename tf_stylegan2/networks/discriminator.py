@@ -79,7 +79,7 @@ class Discriminator(keras.Model):
                 ch(res // 2),
                 res,
                 resample_filter=self.resample_filter,
-                name=f"b{res}",
+                name=f"b{res}", dtype=self.dtype_policy,
                 **common,
             )
             setattr(self, f"b{res}", block)
@@ -91,7 +91,7 @@ class Discriminator(keras.Model):
                 w_dim=self.cmap_dim,
                 num_ws=None,
                 w_avg_beta=None,
-                name="mapping",
+                name="mapping", dtype=self.dtype_policy,
                 **self.mapping_kwargs,
             )
         self.b4 = DiscriminatorEpilogue(
@@ -100,7 +100,7 @@ class Discriminator(keras.Model):
             4,
             mbstd_group_size=self.mbstd_group_size,
             mbstd_num_channels=self.mbstd_num_channels,
-            name="b4",
+            name="b4", dtype=self.dtype_policy,
             **common,
         )
         self.build(None)
@@ -120,7 +120,7 @@ class Discriminator(keras.Model):
         self.built = True
 
     def call(self, img, c=None):
-        img = tf.cast(img, tf.float32)
+        img = tf.cast(img, self.compute_dtype)
         x = None
         for block in self.blocks:
             x, img = block(x, img)

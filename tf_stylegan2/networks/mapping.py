@@ -64,14 +64,14 @@ class MappingNetwork(keras.layers.Layer):
         )
         self.embed = None
         if self.c_dim > 0:
-            self.embed = FullyConnectedLayer(self.c_dim, embed_features, name="embed")
+            self.embed = FullyConnectedLayer(self.c_dim, embed_features, name="embed", dtype=self.dtype_policy)
         for idx in range(self.num_layers):
             fc = FullyConnectedLayer(
                 features[idx],
                 features[idx + 1],
                 activation=activation,
                 lr_multiplier=self.lr_multiplier,
-                name=f"fc{idx}",
+                name=f"fc{idx}", dtype=self.dtype_policy,
             )
             setattr(self, f"fc{idx}", fc)
 
@@ -103,11 +103,11 @@ class MappingNetwork(keras.layers.Layer):
     def call(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None, update_w_avg=False):
         x = None
         if self.z_dim > 0:
-            x = ops.normalize_2nd_moment(tf.cast(z, tf.float32))
+            x = ops.normalize_2nd_moment(tf.cast(z, self.compute_dtype))
         if self.c_dim > 0:
             if c is None:
                 raise ValueError(f"this network is conditional (c_dim={self.c_dim}): c is required")
-            y = ops.normalize_2nd_moment(self.embed(tf.cast(c, tf.float32)))
+            y = ops.normalize_2nd_moment(self.embed(tf.cast(c, self.compute_dtype)))
             x = y if x is None else tf.concat([x, y], axis=1)
         for fc in self.fcs:
             x = fc(x)

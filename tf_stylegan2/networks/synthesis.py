@@ -80,7 +80,7 @@ class SynthesisNetwork(keras.layers.Layer):
                 resample_filter=self.resample_filter,
                 conv_clamp=self.conv_clamp,
                 first_layer_index=layer_index,
-                name=f"b{res}",
+                name=f"b{res}", dtype=self.dtype_policy,
             )
             layer_index += block.num_conv
             self.num_ws += block.num_conv
@@ -113,8 +113,8 @@ class SynthesisNetwork(keras.layers.Layer):
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         if fused_modconv is None:
             fused_modconv = self.fused_modconv
-        ws = tf.cast(ws, tf.float32)
-        per_block = _split_noise(noise_inputs)
+        ws = tf.cast(ws, self.compute_dtype)
+        per_block = _split_noise(noise_inputs, self.compute_dtype)
         x = img = None
         w_idx = 0
         for block in self.blocks:
@@ -153,13 +153,13 @@ class SynthesisNetwork(keras.layers.Layer):
         return config
 
 
-def _split_noise(noise_inputs):
+def _split_noise(noise_inputs, dtype):
     """{'synthesis.b8.conv0': t, ...} -> {'b8': {'conv0': t [N, R, R, 1]}}."""
     out = {}
     for key, value in (noise_inputs or {}).items():
         key = key[len("synthesis.") :] if key.startswith("synthesis.") else key
         block, _, layer = key.partition(".")
-        value = tf.convert_to_tensor(value, tf.float32)
+        value = tf.cast(value, dtype)
         if value.shape.rank == 3:
             value = value[..., None]
         out.setdefault(block, {})[layer] = value

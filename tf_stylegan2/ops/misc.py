@@ -13,7 +13,7 @@ def minibatch_std(x, group_size=4, num_channels=1):
     """Append `num_channels` stddev channels. x: [N, H, W, C] -> [N, H, W, C + F].
 
     Groups are strided as in the official code: sample i is in group i mod (N / G).
-    group_size None means G = N. Statistics in float32.
+    group_size None means G = N. Statistics in float32 for half-precision inputs, else in x's dtype.
     """
     x = tf.convert_to_tensor(x)
     _, h, w, c = x.shape
@@ -23,7 +23,8 @@ def minibatch_std(x, group_size=4, num_channels=1):
         g = n
     else:
         g = tf.minimum(tf.constant(int(group_size), tf.int32), n)
-    y = tf.cast(x, tf.float32)
+    stat_dtype = tf.float32 if x.dtype in (tf.float16, tf.bfloat16) else x.dtype
+    y = tf.cast(x, stat_dtype)
     y = tf.reshape(y, [g, -1, h, w, f, c // f])  # [G, M, H, W, F, c]
     y = y - tf.reduce_mean(y, axis=0)  # deviation within group
     y = tf.reduce_mean(tf.square(y), axis=0)  # [M, H, W, F, c] variance

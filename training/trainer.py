@@ -1,0 +1,257 @@
+"""The Trainer: G, D, G_ema, their optimizers and all training state, and one training iteration.
+
+One phase step (a tf.function calling `strategy.run`): every replica runs `rounds` rounds of
+batch_gpu samples (global chunk k = round * replicas + replica, phases.py), summing its gradients;
+the sums are all-reduced once and applied in cross-replica context, skipped when any is non-finite
+(TF1 behaviour). Losses are divided by the global sample count, so the applied gradient is the
+gradient of the global-batch mean whatever the replica and round counts. (ADA-PT sums the per-round
+means and averages over GPUs, i.e. its gradient is `rounds` times ours; Adam is invariant to that
+scale up to its epsilon.)
+
+Running statistics follow ADA-PT's one-GPU order: the path-length mean and w_avg are updated once
+per chunk, in global chunk order, so 1 replica with 4 rounds and 4 replicas with 1 round agree.
+"""
+
+import tensorflow as tf
+
+from training import config as config_lib
+from training import loss as loss_lib
+from training import phases as phases_lib
+from training import distribute
+
+
+class NonFiniteError(RuntimeError):
+    pass
+
+
+def _networks_module():
+    from tf_stylegan2 import networks
+
+    return networks
+
+
+class Trainer:
+    """Owns G, D, G_ema, the optimizers and all training state under `strategy`."""
+
+    def __init__(self, cfg, strategy, networks=None, log=print):
+        self.cfg = cfg
+        self.strategy = strategy
+        self.log = log
+        self.networks = networks or _networks_module()
+        self.num_workers, self.worker_index, self.local_replicas = distribute.worker_info(strategy)
+        self.replicas = strategy.num_replicas_in_sync
+        per_round = cfg.batch_gpu * self.replicas
+        if cfg.batch % per_round:
+            raise ValueError(f"--batch {cfg.batch} must be a multiple of --batch-gpu {cfg.batch_gpu}"
+                             f" x {self.replicas} replica(s)")
+        self.rounds = cfg.batch // per_round
+        self.worker_batch = cfg.batch // self.num_workers   # what this worker's pipeline yields
+        self.dtype = tf.as_dtype(cfg.dtype)
+        self.phases = phases_lib.make_phases(cfg)
+        self._build()
+        self.layer_names = list(self.G.synthesis.layer_names())
+        self._phase_fns = {p.name: self._make_phase_fn(p) for p in self.phases}
+        self._ema_fn = tf.function(self._ema_update)
+
+    # -- state ---------------------------------------------------------------------------------
+    def _build(self):
+        import keras
+
+        cfg, nets = self.cfg, self.networks
+        keras.utils.set_random_seed(cfg.seed)  # same initial weights on every worker and replica count
+        with self.strategy.scope():
+            self.G = nets.Generator(**cfg.G_kwargs, dtype=cfg.dtype)
+            self.D = nets.Discriminator(**cfg.D_kwargs, dtype=cfg.dtype)
+            self.G_ema = nets.Generator(**cfg.G_kwargs, dtype=cfg.dtype)
+            self._build_nets(self.G, self.D)
+            self._build_nets(self.G_ema, None)
+            for v_ema, v in zip(self.G_ema.weights, self.G.weights):
+                v_ema.assign(v)
+            self.opt = {}
+            for name, net in (("G", self.G), ("D", self.D)):
+                lr, beta1, beta2 = phases_lib.optimizer_settings(cfg, name)
+                opt = keras.optimizers.Adam(learning_rate=lr, beta_1=beta1, beta_2=beta2,
+                                            epsilon=cfg.opt.epsilon, name=f"opt_{name}")
+                opt.build(net.trainable_variables)
+                self.opt[name] = opt
+            self.pl_mean = tf.Variable(tf.zeros([], self.dtype), trainable=False, name="pl_mean",
+                                       aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        # Plain (per-worker, identical) state: RNG and counters.
+        self.rng = tf.random.Generator.from_seed(cfg.seed)
+        self.counters = {k: tf.Variable(0, dtype=tf.int64, trainable=False, name=k)
+                         for k in ("cur_nimg", "batch_idx", "cur_tick", "tick_start_nimg",
+                                   "bad_steps_G", "bad_steps_D", "bad_in_a_row_G",
+                                   "bad_in_a_row_D", "batches_read")}
+        self.w_avg = self.G.mapping.w_avg
+        self.w_avg_beta = float(cfg.G_kwargs.get("mapping_kwargs", {}).get("w_avg_beta", 0.995))
+
+    def _build_nets(self, G, D):
+        cfg = self.cfg
+        z = tf.zeros([2, G.z_dim], self.dtype)
+        c = tf.zeros([2, cfg.c_dim], self.dtype) if cfg.c_dim else None
+        img = G.synthesis(G.mapping(z, c), noise_mode="const")
+        G(z, c)
+        if D is not None:
+            D(img, c)
+
+    def checkpoint(self, iterator=None):
+        items = dict(G=self.G, D=self.D, G_ema=self.G_ema, opt_G=self.opt["G"],
+                     opt_D=self.opt["D"], pl_mean=self.pl_mean, rng=self.rng, **self.counters)
+        if iterator is not None:
+            items["data"] = iterator
+        return tf.train.Checkpoint(**items)
+
+    def counter(self, name):
+        return int(self.counters[name].numpy())
+
+    def synthesis_kwargs(self, noise):
+        return dict(noise_mode="random", noise_inputs=noise, fused_modconv=self.cfg.fused_modconv)
+
+    # -- one phase -----------------------------------------------------------------------------
+    def _pl_exchange(self, ctx, rid, pl_mean):
+        """Greg on several replicas: every replica learns the round's chunk means and applies the
+        lerps in chunk order; returns exchange(local_mean) -> (pl_mean before my chunk, after all)."""
+        decay, replicas = self.cfg.loss.pl_decay, self.replicas
+
+        def exchange(local_mean):
+            mine = tf.one_hot(rid, replicas, dtype=local_mean.dtype) * local_mean
+            means = ctx.all_reduce(tf.distribute.ReduceOp.SUM, mine)  # [replicas]
+            value, before = pl_mean, []
+            for i in range(replicas):
+                before.append(value)
+                value = value + (means[i] - value) * decay
+            return tf.gather(tf.stack(before), rid), value
+        return exchange
+
+    def _make_phase_fn(self, phase):
+        cfg, dtype = self.cfg, self.dtype
+        net = self.G if phase.net == "G" else self.D
+        variables = net.trainable_variables
+        opt = self.opt[phase.net]
+        bg, rounds, replicas, local_replicas = cfg.batch_gpu, self.rounds, self.replicas, \
+            self.local_replicas
+        all_reduce = replicas > 1
+
+        def round_grads(key, chunk, real, real_c, pl_mean, exchange=None):
+            inputs = phases_lib.RoundInputs(key=key, chunk=chunk, real=real, real_c=real_c,
+                                            pl_mean=pl_mean, gain=phase.gain, exchange=exchange)
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch([getattr(v, "value", v) for v in variables])  # Keras 3 Variables
+                loss, stats, w, pl_after = phase.loss_fn(self, inputs)
+            grads = tape.gradient(loss, variables)
+            grads = [tf.zeros_like(v) if g is None else g for v, g in zip(variables, grads)]
+            sums = {k: tf.reduce_sum(v) for k, v in stats.items()}
+            w_mean = None if w is None else tf.reduce_mean(w, 0)
+            return grads, sums, w_mean, pl_after
+
+        if cfg.jit and not (phase.name == "Greg" and all_reduce):
+            round_grads = tf.function(round_grads, jit_compile=True, reduce_retracing=True)
+
+        def replica_fn(key, reals, labels, pl_mean):
+            ctx = tf.distribute.get_replica_context()
+            rid = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
+            local = rid % local_replicas
+            acc, sums, w_means = None, {}, []
+            for j in range(rounds):
+                # Round j starts after round j-1's gradients exist: peak memory is one round's.
+                with tf.control_dependencies(acc or []):
+                    start = (j * local_replicas + local) * bg  # this worker's chunk j*L + l
+                    real = tf.cast(reals[start:start + bg], dtype) / 127.5 - 1.0
+                    real_c = tf.cast(labels[start:start + bg], dtype) if cfg.c_dim else None
+                    exchange = self._pl_exchange(ctx, rid, pl_mean) if all_reduce else None
+                    grads, round_sums, w_mean, pl_after = round_grads(
+                        key, j * replicas + rid, real, real_c, pl_mean, exchange)
+                acc = grads if acc is None else [a + g for a, g in zip(acc, grads)]
+                for k, v in round_sums.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                if w_mean is not None:
+                    w_means.append(w_mean)
+                if pl_after is not None:
+                    pl_mean = pl_after
+            names = sorted(sums)
+            flat = acc + [sums[k] for k in names]
+            if w_means:  # [rounds, replicas, w_dim], each replica filling its own column
+                place = tf.one_hot(rid, replicas, dtype=dtype)[None, :, None]
+                flat.append(tf.stack(w_means)[:, None, :] * place)
+            if all_reduce:
+                flat = ctx.all_reduce(tf.distribute.ReduceOp.SUM, flat)
+            out = dict(grads=flat[:len(acc)], stats=dict(zip(names, flat[len(acc):len(acc) +
+                                                                          len(names)])))
+            if w_means:  # chunk means in global chunk order k = round * replicas + replica
+                out["w_means"] = tf.reshape(flat[-1], [rounds * replicas, -1])
+            if phase.name == "Greg":
+                out["pl_mean"] = pl_mean
+            return out
+
+        def first_local(x):
+            return self.strategy.experimental_local_results(x)[0]
+
+        def step(reals, labels):
+            key = self.rng.uniform_full_int([2], dtype=tf.int32)
+            res = self.strategy.run(replica_fn, args=(key, reals, labels, self.pl_mean.read_value()))
+            grads = [first_local(g) for g in res["grads"]]
+            finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+
+            def apply():
+                opt.apply(grads, variables)
+                return tf.constant(True)
+
+            applied = tf.cond(finite, apply, lambda: tf.constant(False))
+            stats = {k: first_local(v) for k, v in res["stats"].items()}
+            if "w_means" in res:  # ADA-PT: w_avg <- lerp(mean w of the chunk, w_avg, beta), per chunk
+                w_new = tf.convert_to_tensor(self.w_avg)
+                chunk_means = first_local(res["w_means"])
+                for k in range(rounds * replicas):
+                    w_new = loss_lib.update_w_avg(w_new, chunk_means[k], self.w_avg_beta)
+                ok = tf.reduce_all(tf.math.is_finite(w_new))
+                self.w_avg.assign(tf.where(ok, w_new, self.w_avg))  # never poison w_avg with NaN
+            if "pl_mean" in res:
+                pl_new = first_local(res["pl_mean"])
+                self.pl_mean.assign(tf.where(tf.math.is_finite(pl_new), pl_new, self.pl_mean))
+                stats["pl_mean"] = pl_new
+            return applied, stats
+
+        return tf.function(step)
+
+    def _ema_update(self, beta):
+        for v_ema, v in zip(self.G_ema.trainable_weights, self.G.trainable_weights):
+            v_ema.assign(v + (v_ema - v) * tf.cast(beta, v.dtype))
+        for v_ema, v in zip(self.G_ema.non_trainable_weights, self.G.non_trainable_weights):
+            v_ema.assign(v)
+
+    # -- one iteration -------------------------------------------------------------------------
+    def due_phases(self, batch_idx):
+        """The phases that run at minibatch `batch_idx` (ADA-PT: batch_idx % interval == 0)."""
+        return [p for p in self.phases if batch_idx % p.interval == 0]
+
+    def run_phase(self, name, reals, labels):
+        applied, stats = self._phase_fns[name](reals, labels)
+        return bool(applied.numpy()), {k: float(v.numpy()) for k, v in stats.items()}
+
+    def iteration(self, reals, labels, stats_acc=None, ema_rampup=None):
+        """One minibatch: the due phases, then G_ema. Raises NonFiniteError after too many bad steps
+        of one network in a row."""
+        cfg = self.cfg
+        batch_idx = self.counter("batch_idx")
+        cur_nimg = self.counter("cur_nimg")
+        for phase in self.due_phases(batch_idx):
+            applied, stats = self.run_phase(phase.name, reals, labels)
+            if stats_acc is not None:
+                stats_acc.add(phase, stats)
+            in_a_row = self.counters[f"bad_in_a_row_{phase.net}"]
+            if applied:
+                in_a_row.assign(0)
+                continue
+            self.counters[f"bad_steps_{phase.net}"].assign_add(1)
+            in_a_row.assign_add(1)
+            self.log(f"WARNING: non-finite gradients in {phase.name} at kimg "
+                     f"{cur_nimg / 1000:.3f}: step skipped")
+            if int(in_a_row.numpy()) >= cfg.max_bad_steps:
+                raise NonFiniteError(
+                    f"stopping: {int(in_a_row.numpy())} {phase.net} optimizer steps in a row had "
+                    f"non-finite gradients (last at kimg {cur_nimg / 1000:.3f}); the last "
+                    f"checkpoint is intact")
+        beta = config_lib.ema_beta(cfg, cur_nimg, ema_rampup)
+        self._ema_fn(tf.constant(beta, tf.float64))
+        self.counters["cur_nimg"].assign_add(cfg.batch)
+        self.counters["batch_idx"].assign_add(1)
