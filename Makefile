@@ -16,8 +16,15 @@ $(STAMP): $(PY) setup.py
 
 install: $(STAMP)
 
+# The parity and gradient tests run a second time with TensorFlow's oneDNN kernels switched the
+# other way (off when unset, on when TF_ENABLE_ONEDNN_OPTS=0): their numerics differ by CPU.
+PARITY_TESTS := tests/test_parity_ada.py tests/test_training_fixture.py tests/test_ops.py \
+	tests/test_legacy.py tests/test_training_phases.py
+ONEDNN_OTHER := $(if $(filter 0,$(TF_ENABLE_ONEDNN_OPTS)),1,0)
+
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+	TF_ENABLE_ONEDNN_OPTS=$(ONEDNN_OTHER) $(PY) -m pytest -q $(PARITY_TESTS)
 
 demo: $(STAMP)
 	$(PY) demo.py --minutes $${DEMO_MINUTES:-10} --overwrite

@@ -438,11 +438,15 @@ def run_split(fn, inputs, strategy=None):
     return strategy.gather(out, axis=0)[:n]
 
 
-def stats_cache_path(cache_dir, source, detector_name, num_items, mirror, wrap, extra=""):
-    """<cache_dir>/<md5>-<detector>-<dataset>-<count>.npz; None when the source has no key."""
+def stats_cache_path(cache_dir, source, detector_name, num_items, mirror, wrap, extra="",
+                     stored="mean_cov"):
+    """<cache_dir>/<md5>-<detector>-<dataset>-<count>-<stored>.npz; None when the source has no
+    key. `stored` names what the file holds ('mean_cov', 'all' or 'all+mean_cov'), so FID's
+    mean/covariance cache and KID's or P&R's all-features cache never overwrite each other."""
     if cache_dir is None or source.cache_key is None:
         return None
     key = dict(
+        stored=stored,
         source=source.cache_key,
         detector=detector_name,
         num_items=num_items,
@@ -451,7 +455,8 @@ def stats_cache_path(cache_dir, source, detector_name, num_items, mirror, wrap, 
         extra=extra,
     )
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in detector_name)
-    return pathlib.Path(cache_dir) / f"{_digest(key)}-{safe}-{source.name}-{num_items}.npz"
+    name = f"{_digest(key)}-{safe}-{source.name}-{num_items}-{stored}.npz"
+    return pathlib.Path(cache_dir) / name
 
 
 def default_cache_dir():
@@ -481,13 +486,10 @@ def compute_feature_stats_for_dataset(
     source = open_images(source)
     num = source.num_items(max_items, wrap)
     name = getattr(detector, "name", type(detector).__name__)
-    path = stats_cache_path(cache_dir, source, name, num, mirror, wrap, cache_extra)
+    stored = "+".join(n for n, on in (("all", capture_all), ("mean_cov", capture_mean_cov)) if on)
+    path = stats_cache_path(cache_dir, source, name, num, mirror, wrap, cache_extra, stored)
     if path is not None and path.is_file():
-        stats = FeatureStats.load(path)
-        if (not capture_all or stats.capture_all) and (
-            not capture_mean_cov or stats.capture_mean_cov
-        ):
-            return stats
+        return FeatureStats.load(path)
     stats = FeatureStats(capture_all=capture_all, capture_mean_cov=capture_mean_cov, max_items=num)
     progress = Progress(desc, num, verbose)
     for images in source.batches(batch_size, max_items=num, wrap=wrap, mirror=mirror):

@@ -86,7 +86,9 @@ def test_png_equals_raw_and_lower_levels(sets):
     with pytest.raises(records.DatasetError, match="no 64x64 level"):
         make_dataset(sets["root"] / "raw4", 8, resolution=64)
     with pytest.raises(records.DatasetError, match="fewer than one batch"):
-        make_dataset(sets["root"] / "raw4", 1024)
+        make_dataset(sets["root"] / "raw4", 1024, repeat=False)
+    small = next(iter(make_dataset(sets["root"] / "raw4", 1024)))[0]  # repeat: small sets repeat
+    assert small.shape[0] == 1024
 
 
 def test_shuffle_is_seeded_and_reshuffles_each_epoch(sets):

@@ -109,7 +109,7 @@ def test_real_statistics_cache(tmp_path, detector):
         detector, folder, cache_dir=cache, verbose=False
     )
     files = list(cache.glob("*.npz"))
-    assert len(files) == 1 and files[0].name.endswith(f"-{detector.name}-f-3.npz")
+    assert len(files) == 1 and files[0].name.endswith(f"-{detector.name}-f-3-mean_cov.npz")
     calls = []
 
     def counting(images):
@@ -122,6 +122,18 @@ def test_real_statistics_cache(tmp_path, detector):
     )
     assert calls == []  # served from the cache
     np.testing.assert_allclose(s1.get_mean_cov()[0], s2.get_mean_cov()[0], rtol=1e-12)
+
+    # KID / P&R keep all features: a file of their own, which FID's cache does not overwrite.
+    s3 = metric_utils.compute_feature_stats_for_dataset(
+        counting, folder, cache_dir=cache, verbose=False, capture_all=True, capture_mean_cov=False
+    )
+    assert calls == [3] and s3.capture_all and s3.get_all().shape[0] == 3
+    names = sorted(f.name.rsplit("-", 1)[1] for f in cache.glob("*.npz"))
+    assert names == ["all.npz", "mean_cov.npz"]
+    s4 = metric_utils.compute_feature_stats_for_dataset(
+        counting, folder, cache_dir=cache, verbose=False
+    )
+    assert calls == [3] and s4.capture_mean_cov and not s4.capture_all
 
 
 def test_calc_metric_with_toy_generator(tmp_path):

@@ -102,6 +102,11 @@ def make_phases(cfg):
     return phases
 
 
+def due(phases, batch_idx):
+    """The phases that run at minibatch `batch_idx` (ADA-PT: batch_idx % interval == 0)."""
+    return [p for p in phases if batch_idx % p.interval == 0]
+
+
 def optimizer_settings(cfg, net):
     """(lr, beta1, beta2) of G's or D's Adam. ADA-PT rescales both by the lazy-regularization
     interval whether or not the regularizer's weight is 0 (`training_loop.py`, mb_ratio)."""

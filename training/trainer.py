@@ -221,8 +221,7 @@ class Trainer:
 
     # -- one iteration -------------------------------------------------------------------------
     def due_phases(self, batch_idx):
-        """The phases that run at minibatch `batch_idx` (ADA-PT: batch_idx % interval == 0)."""
-        return [p for p in self.phases if batch_idx % p.interval == 0]
+        return phases_lib.due(self.phases, batch_idx)
 
     def run_phase(self, name, reals, labels):
         applied, stats = self._phase_fns[name](reals, labels)
