@@ -241,8 +241,9 @@ def _order(count, shuffle, seed, max_images):
     return order
 
 
-def _common(data_dir, kwargs):
-    """Splits writer options out of a command's keyword arguments; checks DATA_DIR before any reading."""
+def _common(data_dir, kwargs, source=None):
+    """Splits writer options out of a command's keyword arguments; checks DATA_DIR (against the
+    source too) before any reading."""
     keys = ("shards", "encoding", "overwrite", "workers", "ignore_errors", "log")
     common = {k: kwargs.pop(k) for k in keys if k in kwargs}
     common["shards"] = shard_count(kwargs.pop("gpus", None), common.get("shards"))
@@ -250,7 +251,8 @@ def _common(data_dir, kwargs):
         raise TypeError(f"unexpected options {sorted(kwargs)}")
     if common.get("encoding", "raw") not in records.ENCODINGS:
         raise DatasetError(f"--encoding {common['encoding']!r}: choose raw or png")
-    writers.check_target(data_dir, common.get("overwrite", False))
+    writers.check_target(data_dir, common.get("overwrite", False), source,
+                         common.get("log", log_stderr))
     return common
 
 
@@ -260,7 +262,7 @@ def _common(data_dir, kwargs):
 def create_from_images(data_dir, image_dir, *, resolution=None, transform=None, resize_filter="box", channels=None,
                        labels=None, labels_from_dirs=False, shuffle=True, seed=records.OFFICIAL_SHUFFLE_SEED,
                        max_images=None, **kwargs):
-    common = _common(data_dir, kwargs)
+    common = _common(data_dir, kwargs, image_dir)
     spec = _spec(resolution, transform, resize_filter, channels)
     if labels and labels_from_dirs:
         raise DatasetError("give either --labels FILE or --labels-from-dirs, not both")
@@ -314,7 +316,7 @@ class _Gather:
 def create_mnist(data_dir, mnist_dir, *, pad_to=32, resolution=None, transform=None, resize_filter="box",
                  split="train", shuffle=True, seed=records.OFFICIAL_SHUFFLE_SEED, max_images=None, **kwargs):
     """MNIST IDX .gz -> 32x32 greyscale (zero padding 28 -> 32 as NVIDIA's create_mnist) with one-hot labels."""
-    common = _common(data_dir, kwargs)
+    common = _common(data_dir, kwargs, mnist_dir)
     spec = _spec(resolution, transform, resize_filter, None, pad_to)
     images, classes = sources.read_mnist_dir(mnist_dir, split)
     return _create_from_arrays(data_dir, images, classes, None, mnist_dir, "create_mnist", spec=spec,
@@ -326,7 +328,7 @@ def create_fashion_mnist(data_dir, source=None, *, download=False, pad_to=32, re
                          resize_filter="box", split="train", shuffle=True, seed=records.OFFICIAL_SHUFFLE_SEED,
                          max_images=None, **kwargs):
     """Fashion-MNIST IDX .gz (SOURCE_DIR, /usr/share/datasets/fashion-mnist or ~/.keras/datasets/fashion-mnist)."""
-    common = _common(data_dir, kwargs)
+    common = _common(data_dir, kwargs, source)
     spec = _spec(resolution, transform, resize_filter, None, pad_to)
     root = sources.find_fashion_mnist(source, download, split)
     images, classes = sources.read_mnist_dir(root, split)
@@ -337,7 +339,7 @@ def create_fashion_mnist(data_dir, source=None, *, download=False, pad_to=32, re
 def create_cifar10(data_dir, cifar10_dir, *, split="train", shuffle=True, seed=records.OFFICIAL_SHUFFLE_SEED,
                    max_images=None, ignore_labels=False, resolution=None, transform=None, resize_filter="box",
                    **kwargs):
-    common = _common(data_dir, kwargs)
+    common = _common(data_dir, kwargs, cifar10_dir)
     spec = _spec(resolution, transform, resize_filter, None)
     images, classes = sources.read_cifar10(cifar10_dir, split)
     return _create_from_arrays(data_dir, images, None if ignore_labels else classes, CIFAR10_NAMES, cifar10_dir,
@@ -349,7 +351,7 @@ def create_from_npz(data_dir, npz_file, *, ignore_labels=False, channels=None, r
                     resize_filter="box", pad_to=None, shuffle=True, seed=records.OFFICIAL_SHUFFLE_SEED,
                     max_images=None, **kwargs):
     """Arrays `images` (uint8 NHWC or NHW; RGBA composited on white) and optional `labels` ([N] or [N,c])."""
-    common = _common(data_dir, kwargs)
+    common = _common(data_dir, kwargs, npz_file)
     spec = _spec(resolution, transform, resize_filter, channels, pad_to)
     images, classes, names = sources.read_npz(npz_file, ignore_labels)
     if classes is not None and classes.ndim == 1 and names and int(classes.max()) >= len(names):

@@ -307,6 +307,15 @@ def make_manifest(name, resolution, channels, count, shards, encoding, c_dim, la
     }
 
 
+def is_dataset_dir(data_dir):
+    """True when DATA_DIR holds a dataset of ours or NVIDIA's (a manifest or *-rXX.tfrecords)."""
+    data_dir = pathlib.Path(data_dir)
+    if not data_dir.is_dir():
+        return False
+    return (data_dir / MANIFEST).is_file() or any(
+        _RECORD_RE.match(p.name) for p in data_dir.iterdir() if p.is_file())
+
+
 def scan(data_dir):
     """Record files of DATA_DIR: dict level -> sorted list of paths (parts), without a manifest."""
     data_dir = pathlib.Path(data_dir)

@@ -17,7 +17,7 @@ import numpy as np
 
 from dataset_tool.records import DatasetError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.keras/datasets/fashion-mnist")
 
 
@@ -47,6 +47,25 @@ def list_images(image_dir):
     return sorted(found), others
 
 
+def _scale_to_8bit(values, mode):
+    """Greyscale with more than 8 bits -> uint8 by its full range (PIL's convert('L') clips instead,
+    which turns a 16-bit image white). 16-bit modes: v / 257 (65535 -> 255). 32-bit integers: as
+    16-bit when all values fit in 0..65535 (PIL opens 16-bit PNGs as 'I' or 'I;16'), else by
+    2^31 - 1. Floats: [0, 1] -> [0, 255]; other ranges are mapped min..max -> 0..255."""
+    v = values.astype(np.float64)
+    if mode == "F":
+        lo, hi = float(np.min(v)), float(np.max(v))
+        if lo >= 0.0 and hi <= 1.0:
+            v = v * 255.0
+        else:
+            v = (v - lo) * (255.0 / (hi - lo) if hi > lo else 0.0)
+    elif mode.startswith("I;16") or (np.min(v) >= 0 and np.max(v) <= 65535):
+        v = v / 257.0
+    else:
+        v = np.maximum(v, 0) * (255.0 / (2 ** 31 - 1))
+    return np.clip(np.rint(v), 0, 255).astype(np.uint8)
+
+
 def _to_mode(img, channels):
     """PIL image -> uint8 HWC array with 1 or 3 channels. RGBA/LA/transparent palettes are composited on white."""
     import PIL.Image
@@ -55,8 +74,10 @@ def _to_mode(img, channels):
         rgba = img.convert("RGBA")
         white = PIL.Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = PIL.Image.alpha_composite(white, rgba).convert("L" if img.mode in ("LA", "La") else "RGB")
-    elif img.mode in ("1", "I", "I;16", "I;16B", "I;16L", "F"):
+    elif img.mode == "1":
         img = img.convert("L")
+    elif img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        img = PIL.Image.fromarray(_scale_to_8bit(np.asarray(img), img.mode), "L")
     elif img.mode not in ("L", "RGB"):
         img = img.convert("RGB")
     if channels == 1 and img.mode != "L":

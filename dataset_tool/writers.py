@@ -100,20 +100,46 @@ def tfrecord_writer_factory():
 # ----------------------------------------------------------------------------
 # Directory handling (main process).
 
-def check_target(data_dir, overwrite):
-    """DATA_DIR as a Path, after checking it is missing, empty, or may be overwritten."""
+def _overlap(a, b):
+    """True when folder a is, contains or lies inside path b (both resolved)."""
+    return a == b or a in b.parents or b in a.parents
+
+
+def check_target(data_dir, overwrite, source=None, log=None):
+    """DATA_DIR as a Path, after checking it is missing, empty, or a dataset that may be overwritten.
+
+    source: the input path (folder or file); DATA_DIR may not be, contain or lie inside it, so no
+    build or --overwrite can touch the user's images. --overwrite replaces only a folder that holds
+    a dataset (manifest or records), never an unrelated folder, and `log` says what it replaces.
+    """
     data_dir = pathlib.Path(os.path.normpath(os.fspath(data_dir)))
+    if source is not None:
+        src = pathlib.Path(os.fspath(source)).resolve()
+        if _overlap(data_dir.resolve(), src):
+            raise records.DatasetError(
+                f"{data_dir}: the output folder is, contains or lies inside the source {source}; "
+                f"choose an output folder outside it")
     if data_dir.exists():
         if not data_dir.is_dir():
             raise records.DatasetError(f"{data_dir}: exists and is not a directory")
-        if any(data_dir.iterdir()) and not overwrite:
+        entries = sorted(p.name for p in data_dir.iterdir())
+        if entries and not overwrite:
             raise records.DatasetError(f"{data_dir}: directory is not empty (pass --overwrite to replace it)")
+        if entries and not records.is_dataset_dir(data_dir):
+            raise records.DatasetError(
+                f"{data_dir}: not a dataset folder (no {records.MANIFEST} or *-rXX.tfrecords); "
+                f"--overwrite replaces only a dataset, choose an empty or new folder")
+        if entries and log is not None:
+            shown = ", ".join(entries[:4]) + (f" and {len(entries) - 4} more" if len(entries) > 4
+                                              else "")
+            log(f"--overwrite: the dataset in {data_dir} ({len(entries)} files: {shown}) will be "
+                f"replaced when the new one is complete")
     return data_dir
 
 
 def prepare_target(data_dir, overwrite):
     """Checks DATA_DIR may be written; returns it and the temporary build folder beside it (created)."""
-    data_dir = check_target(data_dir, overwrite)
+    data_dir = check_target(data_dir, overwrite)  # the source was checked by the command
     created = []   # parent folders made here, removed again if the build fails
     parent = data_dir.parent
     while not parent.exists():

@@ -400,11 +400,22 @@ def test_ignore_errors_skips_and_reports(tmp_path):
 def test_overwrite_replaces_and_usage_errors(emoji, tmp_path):
     data = tmp_path / "d"
     data.mkdir()
-    (data / "old.txt").write_text("x")
-    rc, _, err = run_tool("create_from_images", data, emoji["flat"], "--overwrite", "--max-images", 8,
-                          "--resolution", 16, "--workers", 1)
-    assert rc == 0, err
-    assert not (data / "old.txt").exists() and records.describe(data)["resolution"] == 16
+    (data / "notes.txt").write_text("x")  # not a dataset: --overwrite must not touch it
+    args = ("--max-images", 8, "--resolution", 16, "--workers", 1)
+    rc, _, err = run_tool("create_from_images", data, emoji["flat"], "--overwrite", *args)
+    assert rc == 2 and err == [f"Error: {data}: not a dataset folder (no dataset.json or "
+                               f"*-rXX.tfrecords); --overwrite replaces only a dataset, choose an "
+                               f"empty or new folder"]
+    assert (data / "notes.txt").read_text() == "x"
+    (data / "notes.txt").unlink()
+    assert run_tool("create_from_images", data, emoji["flat"], *args)[0] == 0
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    proc = subprocess.run(TOOL + ["create_from_images", str(data), str(emoji["flat"]),
+                                  "--overwrite", "--max-images", "4", "--resolution", "8",
+                                  "--workers", "1"], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert f"--overwrite: the dataset in {data} (" in proc.stderr  # says what it replaces
+    assert records.describe(data)["resolution"] == 8 and records.describe(data)["count"] == 4
     rc, _, err = run_tool("create_from_images", tmp_path / "e", emoji["flat"], "--shards", 3, "--gpus", 2)
     assert rc == 2 and err == ["Error: --shards 3 is not a multiple of --gpus 2"]
     rc, _, err = run_tool("nonsense")
@@ -413,9 +424,43 @@ def test_overwrite_replaces_and_usage_errors(emoji, tmp_path):
     assert rc == 2 and err == [f"Error: {tmp_path / 'nowhere'}: no such dataset directory"]
 
 
+@pytest.mark.parametrize("where", ["same", "parent", "inside"])
+def test_output_folder_overlapping_the_source_is_refused(tmp_path, where):
+    """DATA equal to IMAGES, containing it, or inside it: refused, even with --overwrite, and the
+    images are all still there."""
+    images = tmp_path / "photos" / "set"
+    images.mkdir(parents=True)
+    for i in range(4):
+        PIL.Image.fromarray(np.full([8, 8, 3], 40 * i, np.uint8)).save(images / f"{i}.png")
+    data = {"same": images, "parent": tmp_path / "photos", "inside": images / "data"}[where]
+    rc, _, err = run_tool("create_from_images", data, images, "--overwrite", "--workers", 1)
+    assert rc == 2 and err == [f"Error: {data}: the output folder is, contains or lies inside the "
+                               f"source {images}; choose an output folder outside it"]
+    assert sorted(p.name for p in images.iterdir()) == ["0.png", "1.png", "2.png", "3.png"]
+
+
 def test_failed_build_removes_folders_it_made(tmp_path):
     src = _bad_case(tmp_path, "mixed_sizes")
     rc, _, err = run_tool("create_from_images", tmp_path / "new" / "deeper" / "DATA", src, "--no-shuffle",
                           "--workers", 2)
     assert rc == 2 and len(err) == 1 and "differs from 8x8" in err[0]
     assert not (tmp_path / "new").exists()
+
+
+def test_16_bit_and_float_images_are_scaled(tmp_path):
+    """A real 16-bit greyscale gradient PNG (mode I;16) and a float TIFF keep their range (they
+    came out 99.6 % white when PIL's convert('L') clipped them)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    grad = (np.arange(16 * 16).reshape(16, 16) * 257).astype(np.uint16)  # 0 .. 65535
+    PIL.Image.fromarray(grad).save(src / "a16.png")
+    assert PIL.Image.open(src / "a16.png").mode in ("I;16", "I")
+    PIL.Image.fromarray((grad / 65535.0).astype(np.float32), "F").save(src / "b.tiff")
+    rc, _, err = run_tool("create_from_images", tmp_path / "d", src, "--no-shuffle", "--workers", 1)
+    assert rc == 0, err
+    images = read_level(tmp_path / "d", 4)  # [N, H, W, C]
+    expected = np.rint(grad / 257.0).astype(np.uint8)
+    assert images.shape == (2, 16, 16, 1)
+    np.testing.assert_array_equal(images[0, ..., 0], expected)
+    np.testing.assert_array_equal(images[1, ..., 0], expected)
+    assert images.max() == 255 and (images == 255).mean() < 0.01

@@ -179,3 +179,27 @@ def test_cli_exit_code_and_one_line_error(data16, tmp_path):
     proc = subprocess.run([sys.executable, "training/run.py", "--gpus", "x"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "training/run.py: error: flag --gpus=x" in proc.stderr
+
+
+def test_resume_run_dir_flags(data16, tmp_path):
+    """--resume RUN_DIR keeps the run's configuration: flags it cannot honour are refused in one
+    line; --total-kimg, --gpus and --metrics (none turns them off) are taken."""
+    cfg = make("tiny", data=data16, resolution=16, metrics=("fid50k",))
+    run_dir = tmp_path / "00000-run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "config.json").write_text(cfg.to_json())
+    for flag, value in (("--batch", "16"), ("--gamma", "1"), ("--seed", "3"), ("--batch-gpu", "2"),
+                        ("--data", data16), ("--mirror", None)):
+        _flags("--resume", str(run_dir), flag, *([value] if value else []))
+        with pytest.raises(run_lib.UserError) as e:
+            run_lib.main(["run.py"])
+        assert str(e.value) == (f"--resume {run_dir} continues that run's own configuration "
+                                f"(config.json); it cannot take {flag}: start a new run instead")
+    _flags("--resume", str(run_dir), "--total-kimg", "2", "--metrics", "none", "--gpus", "2")
+    resumed = run_lib.resolve(str(run_dir))
+    assert (resumed.total_kimg, resumed.metrics, resumed.gpus) == (2.0, (), 2)
+    _flags("--resume", str(run_dir))
+    assert run_lib.resolve(str(run_dir)).metrics == ("fid50k",)
+    _flags("--resume", str(run_dir), "--gpus", "3")
+    with pytest.raises(run_lib.UserError, match="--gpus 3: the run's --batch 8 is not a multiple"):
+        run_lib.resolve(str(run_dir))
