@@ -5,7 +5,10 @@ TensorFlow and the networks are imported lazily, so bad command lines fail fast 
 Images are NHWC everywhere; generator outputs are float32 with nominal range [-1, 1].
 """
 
+import bisect
+import collections.abc
 import contextlib
+import itertools
 import os
 import pathlib
 import re
@@ -60,9 +63,46 @@ def user_errors():
 # Command-line values.
 
 
+class RangeList(collections.abc.Sequence):
+    """The integers of several ranges, in order, without materialising them (--seeds 0-99999999
+    is 100 million seeds)."""
+
+    def __init__(self, ranges):
+        self.ranges = [r for r in ranges if len(r)]
+        self._starts = list(itertools.accumulate([0] + [len(r) for r in self.ranges]))
+
+    def __len__(self):
+        return self._starts[-1]
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        k = bisect.bisect_right(self._starts, index) - 1
+        return self.ranges[k][index - self._starts[k]]
+
+    def __iter__(self):
+        return itertools.chain.from_iterable(self.ranges)
+
+    def __eq__(self, other):
+        return list(self) == list(other)
+
+    def __add__(self, other):
+        return list(self) + list(other)
+
+    def __radd__(self, other):
+        return list(other) + list(self)
+
+    def __repr__(self):
+        return f"RangeList({self.ranges!r})"
+
+
 def parse_range(text, what="seeds"):
-    """'0-31,40' -> [0, 1, ..., 31, 40]: comma-separated non-negative integers or inclusive
-    ranges a-b (NVIDIA's run_generator.py / ADA-PT generate.py syntax)."""
+    """'0-31,40' -> [0, 1, ..., 31, 40] (a lazy RangeList): comma-separated non-negative integers
+    or inclusive ranges a-b (NVIDIA's run_generator.py / ADA-PT generate.py syntax)."""
     if text is None or not str(text).strip():
         raise UserError(f"--{what}: empty list (expected e.g. 0-31,40)")
     values = []
@@ -75,13 +115,13 @@ def parse_range(text, what="seeds"):
         hi = int(m.group(2)) if m.lastindex == 2 else lo
         if hi < lo:
             raise UserError(f"--{what}: range {part!r} ends before it starts")
-        values.extend(range(lo, hi + 1))
-    return values
+        values.append(range(lo, hi + 1))
+    return RangeList(values)
 
 
 def parse_seeds(text, what="seeds"):
     seeds = parse_range(text, what)
-    bad = [s for s in seeds if s >= 2**32]
+    bad = [r.stop - 1 for r in seeds.ranges if r.stop - 1 >= 2**32]
     if bad:
         raise UserError(f"--{what}: seed {bad[0]} is outside NumPy's RandomState range 0..2**32-1")
     return seeds
@@ -267,8 +307,13 @@ def atomic_path(path):
 def save_image(path, image):
     """Write a uint8 HWC image (C = 1, 3 or 4) as PNG, atomically."""
     tmp = atomic_path(path)
-    to_pil(image).save(tmp)
-    os.replace(tmp, path)
+    try:
+        to_pil(image).save(tmp)
+        os.replace(tmp, path)
+    except BaseException:  # Ctrl-C included: no half-written file stays behind
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def save_gif(path, frames, fps=24):

@@ -18,6 +18,7 @@ from absl import app, flags
 from apps import common
 
 NOISE_MODES = ("const", "random", "none", "tf1")
+GRID_MAX = 4096  # images in one --grid (the grid is built in memory)
 FLAGS = flags.FLAGS
 
 
@@ -53,6 +54,14 @@ def generate_images(
     seed's RandomState after z (TF1 run_generator.py), 'random' stateless noise seeded by the seed
     (reproducible), 'none' no noise.
     """
+    return np.stack(list(iter_images(G, seeds, truncation_psi, truncation_cutoff, class_idx,
+                                     noise_mode)))
+
+
+def iter_images(
+    G, seeds, truncation_psi=1.0, truncation_cutoff=None, class_idx=None, noise_mode="const"
+):
+    """The images of `generate_images`, one uint8 [H, W, C] at a time (nothing accumulates)."""
     import tensorflow as tf
 
     if noise_mode not in NOISE_MODES:
@@ -63,7 +72,6 @@ def generate_images(
     c = None if c is None else tf.constant(c)
     mapping, synthesis = _runner(G, truncation_psi, truncation_cutoff, noise_mode)
     resolutions = common.noise_resolutions(G) if noise_mode == "tf1" else []
-    out = []
     for seed in seeds:
         noise_seed = tf.constant([seed % 2**31, seed // 2**31], tf.int32)  # for 'random'
         if noise_mode == "tf1":
@@ -73,8 +81,7 @@ def generate_images(
         else:
             z = common.seed_z(seed, G.z_dim)
             img = synthesis(mapping(tf.constant(z), c), noise_seed)
-        out.append(common.to_uint8(img.numpy())[0])
-    return np.stack(out)
+        yield common.to_uint8(img.numpy())[0]
 
 
 def images_from_ws(G, ws, noise_mode="const", noises=None):
@@ -214,13 +221,24 @@ def define_flags():
     flags.DEFINE_integer("fps", 24, "Frames per second of the interpolation GIF/MP4.")
 
 
-def _write_seed_images(outdir, seeds, images, suffix=""):
-    paths = []
-    for seed, img in zip(seeds, images):
-        path = outdir / f"seed{seed:04d}{suffix}.png"
-        common.save_image(path, img)
-        paths.append(path)
-    return paths
+def _write_seed_images(G, outdir, seeds, classes, suffixes, args):
+    """One PNG per seed (and class), written as each is made, with a progress bar. Ctrl-C stops
+    cleanly: what was written stays, and the count is printed. Returns the number written."""
+    total = len(seeds) * len(classes)
+    bar = common.ProgressBar(total, "generate ")
+    written = 0
+    try:
+        for k, suffix in zip(classes, suffixes):
+            for seed, img in zip(seeds, iter_images(G, seeds, *args, k, FLAGS["noise-mode"].value)):
+                common.save_image(outdir / f"seed{seed:04d}{suffix}.png", img)
+                bar.update(written, f"seed {seed}")
+                written += 1
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"Interrupted: wrote {written} of {total} image(s) to {outdir}")
+        sys.exit(130)
+    bar.close()
+    return written
 
 
 def main(argv):
@@ -278,6 +296,14 @@ def main(argv):
                 print("No MP4 written: ffmpeg is not installed (the GIF has the same frames).")
             return
 
+        if not FLAGS.grid:
+            suffixes = [f"-class{k:02d}" if class_arg == "all" else "" for k in classes]
+            written = _write_seed_images(G, outdir, seeds, classes, suffixes, (psi, cutoff))
+            print(f"Wrote {written} image(s) to {outdir}")
+            return
+        if len(seeds) * len(classes) > GRID_MAX:
+            raise common.UserError(f"--grid: {len(seeds) * len(classes)} images, at most "
+                                   f"{GRID_MAX} fit in one grid (drop --grid for one PNG per seed)")
         rows = [generate_images(G, seeds, psi, cutoff, k, noise_mode) for k in classes]
         if FLAGS.grid:
             if class_arg == "all":
@@ -287,11 +313,6 @@ def main(argv):
                 grid = common.image_grid(rows[0], cols=cols)
             common.save_image(outdir / "grid.png", grid)
             print(f"Wrote {outdir / 'grid.png'} ({grid.shape[1]}x{grid.shape[0]})")
-            return
-        for k, images in zip(classes, rows):
-            suffix = f"-class{k:02d}" if class_arg == "all" else ""
-            _write_seed_images(outdir, seeds, images, suffix)
-        print(f"Wrote {len(seeds) * len(classes)} image(s) to {outdir}")
 
 
 def _load_projected_w(path):

@@ -1,9 +1,10 @@
 """The Trainer: G, D, G_ema, their optimizers and all training state, and one training iteration.
 
-One phase step (a tf.function calling `strategy.run`): every replica runs `rounds` rounds of
-batch_gpu samples (global chunk k = round * replicas + replica, phases.py), summing its gradients;
-the sums are all-reduced once and applied in cross-replica context, skipped when any is non-finite
-(TF1 behaviour). Losses are divided by the global sample count, so the applied gradient is the
+One phase step: `rounds` calls of one traced round function (`strategy.run`: every replica computes
+batch_gpu samples, global chunk k = round * replicas + replica, phases.py, and adds its gradients
+to its running sums), then one function that all-reduces the sums and applies them in
+cross-replica context, skipped when any is non-finite (TF1 behaviour). Only one round's
+activations are alive at a time, so peak memory follows batch_gpu, not batch. Losses are divided by the global sample count, so the applied gradient is the
 gradient of the global-batch mean whatever the replica and round counts. (ADA-PT sums the per-round
 means and averages over GPUs, i.e. its gradient is `rounds` times ours; Adam is invariant to that
 scale up to its epsilon.)
@@ -52,6 +53,7 @@ class Trainer:
         self.layer_names = list(self.G.synthesis.layer_names())
         self._phase_fns = {p.name: self._make_phase_fn(p) for p in self.phases}
         self._ema_fn = tf.function(self._ema_update)
+        self._next_key = tf.function(lambda: self.rng.uniform_full_int([2], dtype=tf.int32))
 
     # -- state ---------------------------------------------------------------------------------
     def _build(self):
@@ -124,6 +126,8 @@ class Trainer:
         return exchange
 
     def _make_phase_fn(self, phase):
+        """step(reals, labels) -> (applied, stats) for one phase: `rounds` calls of one traced
+        round function (so peak memory is one round's, not the batch's), then one reduce+apply."""
         cfg, dtype = self.cfg, self.dtype
         net = self.G if phase.net == "G" else self.D
         variables = net.trainable_variables
@@ -131,6 +135,7 @@ class Trainer:
         bg, rounds, replicas, local_replicas = cfg.batch_gpu, self.rounds, self.replicas, \
             self.local_replicas
         all_reduce = replicas > 1
+        shape = [bg, cfg.resolution, cfg.resolution, cfg.channels]
 
         def round_grads(key, chunk, real, real_c, pl_mean, exchange=None):
             inputs = phases_lib.RoundInputs(key=key, chunk=chunk, real=real, real_c=real_c,
@@ -147,49 +152,53 @@ class Trainer:
         if cfg.jit and not (phase.name == "Greg" and all_reduce):
             round_grads = tf.function(round_grads, jit_compile=True, reduce_retracing=True)
 
-        def replica_fn(key, reals, labels, pl_mean):
+        def replica_round(key, j, reals, labels, pl_mean, acc):
+            """Round j on this replica: global chunk j * replicas + replica; adds to `acc`."""
             ctx = tf.distribute.get_replica_context()
             rid = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
-            local = rid % local_replicas
-            acc, sums, w_means = None, {}, []
-            for j in range(rounds):
-                # Round j starts after round j-1's gradients exist: peak memory is one round's.
-                with tf.control_dependencies(acc or []):
-                    start = (j * local_replicas + local) * bg  # this worker's chunk j*L + l
-                    real = tf.cast(reals[start:start + bg], dtype) / 127.5 - 1.0
-                    real_c = tf.cast(labels[start:start + bg], dtype) if cfg.c_dim else None
-                    exchange = self._pl_exchange(ctx, rid, pl_mean) if all_reduce else None
-                    grads, round_sums, w_mean, pl_after = round_grads(
-                        key, j * replicas + rid, real, real_c, pl_mean, exchange)
-                acc = grads if acc is None else [a + g for a, g in zip(acc, grads)]
-                for k, v in round_sums.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                if w_mean is not None:
-                    w_means.append(w_mean)
-                if pl_after is not None:
-                    pl_mean = pl_after
-            names = sorted(sums)
-            flat = acc + [sums[k] for k in names]
-            if w_means:  # [rounds, replicas, w_dim], each replica filling its own column
-                place = tf.one_hot(rid, replicas, dtype=dtype)[None, :, None]
-                flat.append(tf.stack(w_means)[:, None, :] * place)
-            if all_reduce:
-                flat = ctx.all_reduce(tf.distribute.ReduceOp.SUM, flat)
-            out = dict(grads=flat[:len(acc)], stats=dict(zip(names, flat[len(acc):len(acc) +
-                                                                          len(names)])))
-            if w_means:  # chunk means in global chunk order k = round * replicas + replica
-                out["w_means"] = tf.reshape(flat[-1], [rounds * replicas, -1])
-            if phase.name == "Greg":
-                out["pl_mean"] = pl_mean
+            start = (j * local_replicas + rid % local_replicas) * bg  # this worker's chunk
+            real = tf.ensure_shape(tf.cast(reals[start:start + bg], dtype), shape) / 127.5 - 1.0
+            real_c = None
+            if cfg.c_dim:
+                real_c = tf.ensure_shape(tf.cast(labels[start:start + bg], dtype), [bg, cfg.c_dim])
+            exchange = self._pl_exchange(ctx, rid, pl_mean) if all_reduce else None
+            grads, sums, w_mean, pl_after = round_grads(key, j * replicas + rid, real, real_c,
+                                                        pl_mean, exchange)
+            if acc is not None:
+                grads = [a + g for a, g in zip(acc["grads"], grads)]
+                sums = {k: acc["sums"][k] + v for k, v in sums.items()}
+            out = dict(grads=grads, sums=sums)
+            if w_mean is not None:  # [rounds... later] x [replicas, w_dim]: my column only
+                out["w_mean"] = tf.one_hot(rid, replicas, dtype=dtype)[:, None] * w_mean
+            if pl_after is not None:
+                out["pl_mean"] = pl_after
             return out
+
+        def replica_reduce(acc, w_means):
+            flat = list(acc["grads"]) + [acc["sums"][k] for k in sorted(acc["sums"])]
+            if w_means:
+                flat.append(tf.stack(w_means))  # [rounds, replicas, w_dim]
+            if all_reduce:
+                ctx = tf.distribute.get_replica_context()
+                # identity: inputs from the previous strategy.run carry no device of their own,
+                # which MultiWorkerMirroredStrategy's all-reduce needs.
+                flat = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [tf.identity(x) for x in flat])
+            return flat
+
+        @tf.function
+        def run_round(key, j, reals, labels, pl_mean, acc):
+            return self.strategy.run(replica_round, args=(key, j, reals, labels, pl_mean, acc))
 
         def first_local(x):
             return self.strategy.experimental_local_results(x)[0]
 
-        def step(reals, labels):
-            key = self.rng.uniform_full_int([2], dtype=tf.int32)
-            res = self.strategy.run(replica_fn, args=(key, reals, labels, self.pl_mean.read_value()))
-            grads = [first_local(g) for g in res["grads"]]
+        @tf.function
+        def finish(acc, w_means, pl_new):
+            flat = self.strategy.run(replica_reduce, args=(acc, w_means))
+            flat = [first_local(x) for x in flat]
+            n = len(variables)
+            grads, names = flat[:n], sorted(acc["sums"])
+            stats = dict(zip(names, flat[n:n + len(names)]))
             finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
 
             def apply():
@@ -197,21 +206,32 @@ class Trainer:
                 return tf.constant(True)
 
             applied = tf.cond(finite, apply, lambda: tf.constant(False))
-            stats = {k: first_local(v) for k, v in res["stats"].items()}
-            if "w_means" in res:  # ADA-PT: w_avg <- lerp(mean w of the chunk, w_avg, beta), per chunk
+            if w_means:  # ADA-PT: w_avg <- lerp(mean w of the chunk, w_avg, beta), per chunk
+                chunk_means = tf.reshape(flat[-1], [rounds * replicas, -1])  # global chunk order
                 w_new = tf.convert_to_tensor(self.w_avg)
-                chunk_means = first_local(res["w_means"])
                 for k in range(rounds * replicas):
                     w_new = loss_lib.update_w_avg(w_new, chunk_means[k], self.w_avg_beta)
                 ok = tf.reduce_all(tf.math.is_finite(w_new))
                 self.w_avg.assign(tf.where(ok, w_new, self.w_avg))  # never poison w_avg with NaN
-            if "pl_mean" in res:
-                pl_new = first_local(res["pl_mean"])
+            if pl_new is not None:
+                pl_new = first_local(pl_new)
                 self.pl_mean.assign(tf.where(tf.math.is_finite(pl_new), pl_new, self.pl_mean))
                 stats["pl_mean"] = pl_new
             return applied, stats
 
-        return tf.function(step)
+        def step(reals, labels):
+            key = self._next_key()
+            pl_mean = tf.convert_to_tensor(self.pl_mean)
+            acc, w_means = None, []
+            for j in range(rounds):
+                out = run_round(key, tf.constant(j, tf.int32), reals, labels, pl_mean, acc)
+                acc = dict(grads=out["grads"], sums=out["sums"])
+                if "w_mean" in out:
+                    w_means.append(out["w_mean"])
+                pl_mean = out.get("pl_mean", pl_mean)
+            return finish(acc, w_means, out.get("pl_mean"))
+
+        return step
 
     def _ema_update(self, beta):
         for v_ema, v in zip(self.G_ema.trainable_weights, self.G.trainable_weights):
