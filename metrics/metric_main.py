@@ -85,6 +85,40 @@ def is_valid_metric(name):
         return False
 
 
+# Weights each metric kind reads (metrics.weights keys); P&R uses Keras' ImageNet VGG16 file.
+_KIND_WEIGHTS = {"fid": ("inception_fid",), "kid": ("inception_fid",), "is": ("inception_fid",),
+                 "ppl": ("lpips_vgg16",), "pr": ()}
+KERAS_VGG16 = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
+INCEPTION_IMG_PER_SEC_CPU = 27  # docs/BENCHMARKS.md, 2-core CPU
+
+
+def check_ready(names, weights_dir=None, on_gpu=False, log=print):
+    """Before a training run: every metric's weights are there (ValueError naming the metric and the
+    file otherwise), and on a CPU a warning with the Inception passes per snapshot and their time."""
+    from metrics import weights as weights_lib
+
+    for name in names:
+        kind, opts = parse_metric(name)
+        for key in _KIND_WEIGHTS[kind]:
+            try:
+                weights_lib.find_weights(key, weights_dir=weights_dir, download=False)
+            except weights_lib.MissingWeightsError as e:
+                if not weights_lib.downloads_allowed():
+                    raise ValueError(f"--metrics {name}: {e}") from None
+                log(f"WARNING: --metrics {name}: {e}; it will be downloaded at the first snapshot")
+        if kind == "pr":
+            keras_file = os.path.join(os.path.expanduser("~"), ".keras", "models", KERAS_VGG16)
+            if not os.path.isfile(keras_file) and not weights_lib.downloads_allowed():
+                raise ValueError(f"--metrics {name}: needs Keras' ImageNet VGG16 weights "
+                                 f"({keras_file}), and downloads are disabled")
+        passes = opts.get("num_gen") or opts.get("num_samples") or 0
+        if not on_gpu and kind in ("fid", "kid", "is", "pr") and passes >= 1000:
+            minutes = passes / INCEPTION_IMG_PER_SEC_CPU / 60
+            log(f"WARNING: --metrics {name} on a CPU: {passes} generated images through the "
+                f"feature network per snapshot (about {minutes:.0f} min at "
+                f"{INCEPTION_IMG_PER_SEC_CPU} img/s), plus the real images once")
+
+
 class MetricOptions:
     """Everything a metric function reads (built by calc_metric)."""
 

@@ -53,3 +53,82 @@ def test_start_up_failure_leaves_no_run_directory(tmp_path):
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("training/run.py: error:")]
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert os.listdir(tmp_path / "runs") == []
+
+
+def _env(**extra):
+    env = dict(os.environ, **ENV, **extra)
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def test_metrics_without_weights_fail_before_training(tmp_path):
+    data = _dataset(tmp_path, 20)
+    env = _env(TF_STYLEGAN2_WEIGHTS=str(tmp_path / "none"), TF_STYLEGAN2_NO_DOWNLOAD="1",
+               TF_STYLEGAN2_CACHE=str(tmp_path / "cache"), XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    cmd = [sys.executable, "training/run.py", "--data", data, "--config", "tiny", "--outdir",
+           str(tmp_path / "runs"), "--metrics", "fid50k"]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("training/run.py: error:")]
+    assert len(lines) == 1 and lines[0].startswith(
+        "training/run.py: error: --metrics fid50k: missing weights file"), proc.stderr[-2000:]
+    assert not (tmp_path / "runs").exists() or os.listdir(tmp_path / "runs") == []
+
+
+@pytest.mark.slow
+def test_resume_finished_corrupt_checkpoints_and_ctrl_c(tmp_path):
+    import signal
+    import time
+
+    data = _dataset(tmp_path, 20)
+    runs = tmp_path / "runs"
+    assert _train(data, runs).returncode == 0
+    run_dir, = glob.glob(str(runs / "*"))
+
+    def resume(*extra):
+        cmd = [sys.executable, "training/run.py", "--resume", run_dir, *extra]
+        return subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True,
+                              timeout=600)
+
+    # A finished run: nothing more is trained.
+    proc = resume()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"{run_dir} is complete: kimg 0.016 of --total-kimg 0.016" in proc.stdout
+
+    # The newest checkpoint truncated: the previous one is used, and the log says so.
+    ckpt_dir = os.path.join(run_dir, "checkpoints", "worker0")
+    newest = sorted(glob.glob(os.path.join(ckpt_dir, "ckpt-*.index")),
+                    key=lambda p: int(p.split("-")[-1].split(".")[0]))[-1]
+    for f in glob.glob(newest.replace(".index", ".data-*")):
+        with open(f, "r+b") as fh:
+            fh.truncate(10)
+    proc = resume("--total-kimg", "0.024")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    log = open(os.path.join(run_dir, "log.txt")).read()
+    assert f"WARNING: checkpoint {newest[:-len('.index')]} is unreadable" in log
+    assert "Resuming from the newest intact checkpoint" in log
+
+    # Every checkpoint broken: one line naming the file, also in log.txt; the run stays.
+    for f in glob.glob(os.path.join(ckpt_dir, "ckpt-*.data-*")):
+        with open(f, "r+b") as fh:
+            fh.truncate(10)
+    proc = resume("--total-kimg", "0.032")
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("training/run.py: error:")]
+    assert len(lines) == 1 and f"no intact checkpoint in {ckpt_dir}" in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr and lines[0] in open(os.path.join(run_dir, "log.txt")).read()
+
+    # Ctrl-C during training: exit 130 and the resume command, no traceback.
+    cmd = [sys.executable, "training/run.py", "--data", data, "--config", "tiny", "--outdir",
+           str(tmp_path / "runs2"), "--total-kimg", "100", "--kimg-per-tick", "0.008"]
+    p = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not glob.glob(str(tmp_path / "runs2" / "*" / "*.keras")):
+        time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=300)
+    run2, = glob.glob(str(tmp_path / "runs2" / "*"))
+    assert p.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    assert f"resume with: python training/run.py --resume {run2}" in err

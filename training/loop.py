@@ -22,7 +22,48 @@ from training.trainer import NonFiniteError, Trainer  # noqa: F401  (public API)
 
 
 class ResumeError(ValueError):
-    """The snapshot/pickle given to --resume does not fit the configured networks."""
+    """The snapshot/pickle given to --resume does not fit the configured networks, or the run has
+    no intact checkpoint."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) during training; `kimg` is the last completed minibatch's."""
+
+    def __init__(self, kimg):
+        super().__init__(f"interrupted at kimg {kimg:.3f}")
+        self.kimg = kimg
+
+
+class RunComplete(Exception):
+    """--resume of a run that already reached its --total-kimg."""
+
+
+def _caused_by_interrupt(e):
+    while e is not None:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _restore_newest_intact(ckpt, manager, ckpt_dir, log):
+    """Restore the newest checkpoint that reads; say which ones were skipped and why."""
+    paths = list(reversed(manager.checkpoints))
+    if not paths:
+        raise ResumeError(f"{ckpt_dir}: no checkpoint to resume from")
+    problems = []
+    for path in paths:
+        try:
+            ckpt.restore(path).assert_existing_objects_matched()
+        except Exception as e:  # noqa: BLE001 - TF's reader raises IndexError, OpError, ValueError...
+            reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            problems.append(f"{path}: {reason}")
+            log(f"WARNING: checkpoint {path} is unreadable ({reason})")
+            continue
+        if problems:
+            log(f"Resuming from the newest intact checkpoint, {path}, instead")
+        return path
+    raise ResumeError(f"no intact checkpoint in {ckpt_dir}: {problems[0]}")
 
 
 class TickStats:
@@ -100,11 +141,12 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
 
     ema_rampup = 0.0 if cfg.resume else None  # ADA-PT: starting from a pickle turns the ramp-up off
     if resume_from_run:
-        path = manager.latest_checkpoint
-        if path is None:
-            raise FileNotFoundError(f"{run_dir}: no checkpoint to resume from in {ckpt_dir}")
-        ckpt.restore(path).assert_existing_objects_matched()
-        log(f"Resumed from {path} at kimg {trainer.counter('cur_nimg') / 1000:.3f}")
+        path = _restore_newest_intact(ckpt, manager, ckpt_dir, log)
+        cur_kimg = trainer.counter("cur_nimg") / 1000
+        if cur_kimg >= cfg.total_kimg:
+            raise RunComplete(f"{run_dir} is complete: kimg {cur_kimg:.3f} of --total-kimg "
+                              f"{cfg.total_kimg:g} (pass a larger --total-kimg to train longer)")
+        log(f"Resumed from {path} at kimg {cur_kimg:.3f}")
     elif cfg.resume:
         _load_resume_weights(trainer, cfg, log)
 
@@ -204,9 +246,13 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
         cur_nimg = trainer.counter("cur_nimg")
         if stop_after_nimg is not None and cur_nimg >= stop_after_nimg:
             break
-        reals, labels = next(iterator)
-        trainer.counters["batches_read"].assign_add(1)
-        trainer.iteration(reals, labels, stats, ema_rampup)
+        try:
+            reals, labels = next(iterator)
+            trainer.counters["batches_read"].assign_add(1)
+            trainer.iteration(reals, labels, stats, ema_rampup)
+        except KeyboardInterrupt:
+            # The minibatch is abandoned; the last tick's checkpoint holds the state to resume.
+            raise Interrupted(trainer.counter("tick_start_nimg") / 1000) from None
         if on_iteration is not None:
             on_iteration(trainer)
         cur_nimg = trainer.counter("cur_nimg")
@@ -224,7 +270,14 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
         if done or tick_end:
             if show_bar:
                 term.write("\r" + " " * 50 + "\r")
-            end_of_tick(done)
+            try:
+                end_of_tick(done)
+            except Exception as e:  # Keras may chain a Ctrl-C during a snapshot into its own error
+                if not _caused_by_interrupt(e):
+                    raise
+                raise Interrupted(trainer.counter("tick_start_nimg") / 1000) from None
+            except KeyboardInterrupt:  # files are written atomically: no half-written snapshot
+                raise Interrupted(trainer.counter("tick_start_nimg") / 1000) from None
         if done:
             break
     if writer is not None:

@@ -62,6 +62,10 @@ class UserError(Exception):
     pass
 
 
+class Reported(UserError):
+    """A UserError already printed (into the run's log.txt as well)."""
+
+
 def _flag(name):
     return FLAGS[name].value
 
@@ -202,6 +206,21 @@ def _resume_run_dir():
     return None
 
 
+def _check_metrics(cfg):
+    """Every requested metric's weights before anything starts (one line naming what is missing)."""
+    if not cfg.metrics:
+        return
+    import tensorflow as tf
+
+    from metrics import metric_main
+
+    try:
+        metric_main.check_ready(cfg.metrics, on_gpu=bool(tf.config.list_physical_devices("GPU")),
+                                log=lambda m: print(m, file=sys.stderr))
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
 def _metric_fn(run_dir, cfg):
     from metrics import metric_main
 
@@ -253,6 +272,7 @@ def main(argv):
     if _flag("dry-run"):
         print(cfg.to_json())
         return 0
+    _check_metrics(cfg)
 
     import tensorflow as tf
 
@@ -299,6 +319,16 @@ def main(argv):
                    on_iteration=_kill_hook())
         if is_chief:
             rundir.atomic_write(os.path.join(run_dir, "_finished.txt"), "")
+    except loop.RunComplete as e:
+        print(str(e))
+        return 0
+    except loop.Interrupted as e:
+        print(f"{PROG}: interrupted at kimg {e.kimg:.3f}; resume with: python training/run.py "
+              f"--resume {run_dir}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # during start-up
+        print(f"{PROG}: interrupted before training started", file=sys.stderr)
+        return 130
     except loop.NonFiniteError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
@@ -307,6 +337,9 @@ def main(argv):
         if started:
             raise
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if not new_run:  # the run stays: its log.txt gets the line too
+            print(f"{PROG}: error: {message}", file=sys.stderr)
+            raise Reported(message) from e
         raise UserError(message) from e
     finally:
         if tees:
@@ -323,6 +356,11 @@ def main(argv):
 def _main(argv):
     try:
         code = main(argv)
+    except Reported:
+        code = 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        code = 130
     except UserError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         code = 2
