@@ -41,6 +41,24 @@ def script_help(module):
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
 
 
+HELP_FLAGS = ("-h", "-help", "--help", "--helpshort", "-?")
+
+
+def run_script(main, module, flags_parser=None):
+    """absl's app.run for a command, with `--help` showing the command's own docstring and flags
+    and exiting 0 (absl exits 1), and `--helpfull` every flag."""
+    from absl import app
+
+    script_help(module)
+    args = sys.argv[1:]
+    if any(a in HELP_FLAGS or a == "--helpfull" for a in args):
+        app.usage(shorthelp="--helpfull" not in args, writeto_stdout=True, exitcode=0)
+    if flags_parser is None:
+        app.run(main)
+    else:
+        app.run(main, flags_parser=flags_parser)
+
+
 def quiet_logs():
     """TF's Python INFO logs go through absl logging: keep them out unless --verbosity asks."""
     from absl import flags, logging

@@ -10,8 +10,9 @@ tf_stylegan2.save_snapshot; the file appears only when complete.
 
 import os
 import pathlib
+import sys
 
-from absl import app, flags
+from absl import flags
 
 from apps import common
 
@@ -96,4 +97,4 @@ def main(argv):
 def run():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     define_flags()
-    app.run(main)
+    common.run_script(main, sys.modules[__name__])

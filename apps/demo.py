@@ -202,7 +202,9 @@ print("wrote", sys.argv[2])
 
 def run():
     define_flags()
-    app.run(main)
+    from apps import common
+
+    common.run_script(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":

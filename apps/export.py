@@ -24,7 +24,7 @@ import pathlib
 import shutil
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from apps import common
 
@@ -167,8 +167,7 @@ def main(argv):
 def run():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     define_flags()
-    common.script_help(sys.modules[__name__])
-    app.run(main)
+    common.run_script(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":

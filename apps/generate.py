@@ -13,7 +13,7 @@ import os
 import sys
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from apps import common
 
@@ -332,8 +332,7 @@ def _load_projected_w(path):
 def run():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     define_flags()
-    common.script_help(sys.modules[__name__])
-    app.run(main)
+    common.run_script(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Training speed: img/s of whole training iterations, phases in their official proportions.
 
-    python benchmarks/bench_train.py [--resolution 32 --channel-base 16384 --channel-max 512 --batch 8]
+    python benchmarks/bench_train.py [--resolution 32 --channel-base 16384 --channel-max 512 --batch 8
+                                      --batch-gpu 4]
                                      [--iterations 16] [--jit both|on|off] [--fused]
 
 One measured block is `--iterations` minibatches starting at a multiple of 16, so with the default 16 it
@@ -31,6 +32,7 @@ def define_flags():
     flags.DEFINE_integer("channel-base", 16384, "channel_base of G and D.")
     flags.DEFINE_integer("channel-max", 512, "channel_max of G and D.")
     flags.DEFINE_integer("batch", 8, "Minibatch.")
+    flags.DEFINE_integer("batch-gpu", None, "Samples per round (default: the preset's 4).")
     flags.DEFINE_integer("iterations", 16, "Measured minibatches (16 = one full lazy-regularization cycle).")
     flags.DEFINE_integer("repeats", 1, "Measured blocks per setting (best is reported).")
     flags.DEFINE_enum("jit", "both", ["both", "on", "off"], "XLA jit_compile of the phase computations.")
@@ -54,6 +56,7 @@ def measure(jit):
 
     cfg = config_lib.make_config("config-f", data="", outdir="", resolution=res, channels=3,
                                  batch=FLAGS.batch, jit=jit, network_kwargs=network_kwargs,
+                                 batch_gpu=FLAGS["batch-gpu"].value,
                                  fused_modconv=FLAGS.fused)
     strategy = loop.make_strategy(1)
     trainer = loop.Trainer(cfg, strategy)

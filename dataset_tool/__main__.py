@@ -7,7 +7,7 @@ half-written. Official spellings are accepted too: --max_images (underscores), -
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from dataset_tool import create, inspection
 from dataset_tool.records import DatasetError
@@ -43,7 +43,7 @@ def define_flags():
     flags.DEFINE_integer("gpus", None, "Split every level into this many parts (one or more per GPU).")
     flags.DEFINE_integer("shards", None, "Number of parts per level (a multiple of --gpus).")
     flags.DEFINE_enum("encoding", "raw", ["raw", "png"], "Record payload: raw CHW bytes (official) or PNG.")
-    flags.DEFINE_boolean("overwrite", False, "Replace a non-empty DATA_DIR.")
+    flags.DEFINE_boolean("overwrite", False, "Replace a DATA_DIR that holds a dataset (never a folder of other files).")
     flags.DEFINE_integer("workers", None, "Worker processes (default: the number of cores).")
     flags.DEFINE_boolean("shuffle", True, "Shuffle the image order with --seed (as NVIDIA's tool).")
     flags.DEFINE_integer("seed", 123, "Shuffle seed (NVIDIA's tool uses 123).")
@@ -190,7 +190,9 @@ def run():
     main_module = sys.modules["__main__"]
     if not getattr(main_module, "__doc__", None) or main_module.__doc__ == __doc__:
         main_module.__doc__ = USAGE  # what absl prints for --help
-    app.run(main, flags_parser=_parse_flags)
+    from apps import common  # the script's launcher: one --help behaviour for all commands
+
+    common.run_script(main, sys.modules[__name__], flags_parser=_parse_flags)
 
 
 if __name__ == "__main__":

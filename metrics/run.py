@@ -12,7 +12,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 RUN_DIR_MARKERS = ("training_options.json", "log.txt", "run.txt", "stats.jsonl")
@@ -166,7 +166,9 @@ def main(argv):
 
 def run():
     define_flags()
-    app.run(main)
+    from apps import common  # scripts may import anything: one --help behaviour for all
+
+    common.run_script(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":

@@ -413,3 +413,15 @@ def test_generate_huge_seed_range_streams_and_stops_on_ctrl_c(nets, tmp_path):
     assert len(written) >= 5 and written[0].name == "seed0000.png"
     assert f"Interrupted: wrote {len(written)} of 100000000 image(s) to {out}" in stdout
     assert "Traceback" not in stderr and not list(out.glob("*.tmp*"))
+
+
+@pytest.mark.parametrize("script, flag", [
+    ("generate.py", "--seeds"), ("style_mixing.py", "--styles"), ("projector.py", "--target"),
+    ("export.py", "--dest"), ("convert.py", "--source"), ("training/run.py", "--batch-gpu"),
+    ("metrics/run.py", "--metrics"), ("dataset_tool.py", "--overwrite"), ("demo.py", "--minutes"),
+])
+def test_help_exits_0_with_the_commands_own_flags(script, flag):
+    proc = _run(script, "--help")
+    assert proc.returncode == 0, proc.stderr[-1000:]
+    assert (f"  {flag}:" in proc.stdout or f"  --[no]{flag[2:]}:" in proc.stdout), proc.stdout
+    assert "Traceback" not in proc.stderr

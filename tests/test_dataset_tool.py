@@ -16,7 +16,7 @@ import PIL.Image
 import pytest
 
 from conftest import REPO, shared_path
-from dataset_tool import create, inspection, records, writers
+from dataset_tool import inspection, records, writers
 
 TOOL = [sys.executable, str(REPO / "dataset_tool.py")]
 

@@ -15,8 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from training import config as config_lib
-from training import rundir
-from training import summaries
+from training import rundir, summaries
 from training.distribute import make_strategy, worker_info  # noqa: F401  (public API)
 from training.trainer import NonFiniteError, Trainer  # noqa: F401  (public API)
 

@@ -11,7 +11,6 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -369,7 +368,9 @@ def _main(argv):
 
 def run():
     define_flags()
-    app.run(_main, flags_parser=_parse_flags)
+    from apps import common  # scripts may import anything: one --help behaviour for all
+
+    common.run_script(_main, sys.modules[__name__], flags_parser=_parse_flags)
 
 
 def _parse_flags(argv):

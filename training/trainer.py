@@ -16,9 +16,9 @@ per chunk, in global chunk order, so 1 replica with 4 rounds and 4 replicas with
 import tensorflow as tf
 
 from training import config as config_lib
+from training import distribute
 from training import loss as loss_lib
 from training import phases as phases_lib
-from training import distribute
 
 
 class NonFiniteError(RuntimeError):
