@@ -50,6 +50,9 @@ def convert(source, dest):
         raise common.UserError(
             f"{source}: no such file" if not source.exists() else f"{source}: not a file"
         )
+    if source.suffix == ".keras":
+        raise common.UserError(f"--source {source}: already a .keras snapshot of ours (convert.py "
+                               f"reads NVIDIA's .pkl files); use it directly with any command")
     from tf_stylegan2 import legacy  # after the cheap checks: it loads TensorFlow
 
     try:

@@ -138,38 +138,48 @@ def build(data_dir, items, item_name, *, spec, labels=None, c_dim=0, label_names
             contextlib.closing(_results(items, spec, encoding, workers, chunk)) as results:
         for index, (status, info, level_records) in enumerate(results):
             if status == "error":
-                if not ignore_errors:
-                    raise DatasetError(info)
                 errors.append(info)
-                continue
-            if status == "dropped":
+            elif status == "dropped":
                 dropped += 1
                 continue
-            c, h, w = info
-            name = item_name(index)
-            if first is None:
-                if w != h:
-                    raise DatasetError(f"{name}: image is {w}x{h}, not square (pass --resolution R with "
-                                       f"--transform center-crop or resize)")
-                if not _is_pow2(h):
-                    raise DatasetError(f"{name}: resolution {w}x{h} is not a power of two (pass --resolution R "
-                                       f"to resize)")
-                first = (info, name)
-            (c0, h0, w0), name0 = first
-            if (h, w) != (h0, w0):
-                raise DatasetError(f"{name}: size {w}x{h} differs from {w0}x{h0} of {name0} (pass --resolution R "
-                                   f"to resize every image)")
-            if c != c0:
-                raise DatasetError(f"{name}: {c} channel(s) but {name0} has {c0} (pass --channels 1 or 3)")
-            label = None
-            if c_dim:
-                label = labels[index]
-                label = int(label) if np.ndim(label) == 0 else np.asarray(label, np.float32)
-            out.add(info, level_records, label)
+            else:
+                c, h, w = info
+                name = item_name(index)
+                if first is None:
+                    if w != h:
+                        raise DatasetError(f"{name}: image is {w}x{h}, not square (pass --resolution "
+                                           f"R with --transform center-crop or resize)")
+                    if not _is_pow2(h):
+                        raise DatasetError(f"{name}: resolution {w}x{h} is not a power of two (pass "
+                                           f"--resolution R to resize)")
+                    first = (info, name)
+                (c0, h0, w0), name0 = first
+                if (h, w) != (h0, w0):
+                    fix = ("--transform center-crop or resize" if spec.get("resolution") else
+                           "--resolution R to resize every image")
+                    errors.append(f"{name}: size {w}x{h} differs from {w0}x{h0} of {name0} (pass "
+                                  f"{fix}, or --ignore-errors to skip it)")
+                elif c != c0:
+                    errors.append(f"{name}: {c} channel(s) but {name0} has {c0} (pass --channels 1 "
+                                  f"or 3, or --ignore-errors to skip it)")
+                else:
+                    label = None
+                    if c_dim:
+                        label = labels[index]
+                        label = int(label) if np.ndim(label) == 0 else np.asarray(label, np.float32)
+                    out.add(info, level_records, label)
+            if errors and not ignore_errors and len(errors) >= MAX_REPORTED:
+                break
             now = time.time()
             if now - last_report > 5:
                 last_report = now
                 log(f"{index + 1} / {total}")
+        if errors and not ignore_errors:  # every bad file of the run at once (up to a limit)
+            for e in errors[1:]:
+                log(f"  also: {e}")
+            more = len(errors) - 1
+            raise DatasetError(errors[0] + (f" (and {more}{'+' if len(errors) >= MAX_REPORTED else ''}"
+                                            f" more bad image(s), listed above)" if more else ""))
         if out.count < shards:
             raise DatasetError(f"{source}: only {out.count} usable images, too few for {shards} shards")
         manifest = out.close(c_dim=c_dim, label_names=label_names, shuffle_seed=shuffle_seed, source=source,
@@ -178,7 +188,8 @@ def build(data_dir, items, item_name, *, spec, labels=None, c_dim=0, label_names
     log(f"Added {out.count} images ({out.count / max(seconds, 1e-9):.0f} img/s, {seconds:.1f} s; "
         f"peak RSS {peak_rss_mb():.0f} MB main, {peak_rss_mb(children=True):.0f} MB largest worker).")
     if errors:
-        log(f"Skipped {len(errors)} unreadable or corrupt image(s) (--ignore-errors), e.g.:")
+        log(f"Skipped {len(errors)} unreadable, corrupt or mismatched image(s) (--ignore-errors), "
+            f"e.g.:")
         for e in errors[:5]:
             log(f"  {e}")
     if dropped:
@@ -239,6 +250,9 @@ def _order(count, shuffle, seed, max_images):
     if max_images:
         order = order[:max_images]
     return order
+
+
+MAX_REPORTED = 50  # bad files listed before a run gives up
 
 
 def _common(data_dir, kwargs, source=None):

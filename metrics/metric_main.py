@@ -202,7 +202,7 @@ def calc_metric(
         raise ValueError(f"{name}: needs a generator")
     source = metric_utils.open_images(data) if data is not None else None
     if source is None and kind != "ppl" and kind != "is":
-        raise ValueError(f"{name}: needs real data (data=DATA_DIR)")
+        raise ValueError(f"{name}: needs the real images (--data DATA_DIR)")
     if gen.c_dim and (source is None or source.c_dim != gen.c_dim):
         have = "no data" if source is None else f"labels with c_dim={source.c_dim}"
         raise ValueError(f"{name}: the generator is conditional (c_dim={gen.c_dim}); fakes use "

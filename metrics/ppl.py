@@ -67,7 +67,7 @@ def ppl_distances(
     if gen.c_dim and (labels is None or labels.shape[1] != gen.c_dim):
         raise ValueError(
             f"PPL of a conditional generator (c_dim={gen.c_dim}) needs the dataset's "
-            f"labels: pass data=DATA_DIR"
+            f"labels: pass --data DATA_DIR"
         )
     rng = np.random.RandomState(seed)
     dists = []

@@ -155,6 +155,9 @@ def main_network():
 
 def main(argv):
     args = argv[1:]
+    weights_dir = FLAGS["weights-dir"].value
+    if weights_dir and not os.path.isdir(weights_dir):
+        _fail(f"--weights-dir {weights_dir}: no such folder")
     if args:
         if args[0] in ("fid", "kid") and len(args) == 3:
             return main_two_sets(args[0], args[1], args[2])

@@ -393,8 +393,35 @@ def test_ignore_errors_skips_and_reports(tmp_path):
     src = _bad_case(tmp_path, "corrupt")
     rc, out, err = run_tool("create_from_images", tmp_path / "d", src, "--ignore-errors", "--workers", 1)
     assert rc == 0 and not err
-    assert "Added 1 images" in out and "Skipped 1 unreadable or corrupt image(s)" in out and "b.png" in out
+    assert "Added 1 images" in out and "Skipped 1 unreadable, corrupt or mismatched" in out
+    assert "b.png" in out
     assert json.loads((tmp_path / "d" / "dataset.json").read_text())["skipped"] == 1
+
+
+def test_every_bad_file_reported_and_mismatches_skippable(tmp_path):
+    """Three bad files (a size, a channel count, a corrupt file) in one run: one Error line that
+    counts them and lists the others; --ignore-errors skips all three; with --resolution given the
+    hint is --transform."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, shape in (("a", (8, 8, 3)), ("b", (16, 16, 3)), ("c", (8, 8)), ("e", (8, 8, 3))):
+        PIL.Image.fromarray(np.zeros(shape, np.uint8)).save(src / f"{name}.png")
+    (src / "d.png").write_bytes(b"not a png")
+    rc, out, err = run_tool("create_from_images", tmp_path / "d", src, "--no-shuffle",
+                            "--workers", 1)
+    assert rc == 2 and len(err) == 1, err
+    assert err[0].startswith(f"Error: {src}/b.png: size 16x16 differs from 8x8 of {src}/a.png "
+                             f"(pass --resolution R to resize every image, or --ignore-errors")
+    assert err[0].endswith("(and 2 more bad image(s), listed above)")
+    rc, out, err = run_tool("create_from_images", tmp_path / "d", src, "--no-shuffle",
+                            "--workers", 1, "--ignore-errors")
+    assert rc == 0 and "Added 2 images" in out and "Skipped 3 unreadable, corrupt or mismatched" in out
+    (tmp_path / "w").mkdir()
+    for name, size in (("a", (8, 8)), ("b", (8, 16))):
+        PIL.Image.fromarray(np.zeros(size + (3,), np.uint8)).save(tmp_path / "w" / f"{name}.png")
+    rc, _, err = run_tool("create_from_images", tmp_path / "d2", tmp_path / "w", "--no-shuffle",
+                          "--workers", 1, "--resolution", 8)
+    assert rc == 2 and "pass --transform center-crop or resize" in err[0], err
 
 
 def test_overwrite_replaces_and_usage_errors(emoji, tmp_path):

@@ -291,6 +291,9 @@ def test_cli_errors(tmp_path):
     assert str(tmp_path) in res.stderr
     res = _cli("--network", str(tmp_path / "x.keras"), "--metrics", "fid50k,nope")
     assert res.returncode == 2 and "unknown metric 'nope'" in res.stderr
+    res = _cli("fid", str(a), str(a), "--weights-dir", str(tmp_path / "nowhere"))
+    assert res.returncode == 2
+    assert f"--weights-dir {tmp_path / 'nowhere'}: no such folder" in res.stderr
 
 
 @pytest.fixture(scope="module")
@@ -360,7 +363,7 @@ def test_calc_metric_argument_errors(tmp_path):
     with pytest.raises(ValueError, match=r"conditional \(c_dim=3\).*labels with c_dim=0"):
         metric_main.calc_metric("fid2", generator=lambda z, c: z, z_dim=4, c_dim=3, data=folder,
                                 detector=TinyDetector(), cache_dir=None, verbose=False)
-    with pytest.raises(ValueError, match="needs real data"):
+    with pytest.raises(ValueError, match=r"kid2: needs the real images \(--data DATA_DIR\)"):
         metric_main.calc_metric("kid2", generator=lambda z, c: z, z_dim=4, detector=TinyDetector())
     with pytest.raises(ValueError, match="PPL needs the generator's mapping and synthesis"):
         metric_main.calc_metric("ppl_wend2", generator=lambda z, c: z, z_dim=4, lpips=object(),

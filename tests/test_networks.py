@@ -245,7 +245,13 @@ def test_load_network_errors_and_pickle_dispatch(tmp_path, monkeypatch):
         tf_stylegan2.load_network(tmp_path / "missing.keras")
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="bad.keras: not a readable tf_stylegan2 snapshot"):
+    with pytest.raises(ValueError, match="bad.keras: truncated or corrupt .keras snapshot"):
+        tf_stylegan2.load_network(bad)
+    good = tmp_path / "good.keras"  # a real snapshot cut in half, as a failed copy leaves it
+    tf_stylegan2.save_snapshot(good, G=Generator(**tiny()[0]))
+    data = good.read_bytes()
+    bad.write_bytes(data[:len(data) // 2])
+    with pytest.raises(ValueError, match="bad.keras: truncated or corrupt .keras snapshot"):
         tf_stylegan2.load_network(bad)
     with pytest.raises(ValueError, match="unknown network file type"):
         tf_stylegan2.load_network(tmp_path / "x.h5")

@@ -3,6 +3,7 @@
 import os
 import pathlib
 import tempfile
+import zipfile
 
 import keras
 
@@ -78,11 +79,28 @@ def save_snapshot(path, G=None, D=None, G_ema=None):
     return str(path)
 
 
+def _check_archive(path):
+    """A .keras file is a zip archive: say 'truncated or corrupt' plainly (Keras reports a damaged
+    archive as 'File not found')."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise ValueError(f"{path}: truncated or corrupt .keras snapshot (not a readable zip "
+                         f"archive: {e})") from None
+    if damaged is not None:
+        raise ValueError(f"{path}: corrupt .keras snapshot (damaged member {damaged})")
+    if "config.json" not in names:
+        raise ValueError(f"{path}: not a Keras archive (no config.json inside)")
+
+
 def load_snapshot(path):
     """Our .keras snapshot -> dict with the saved keys among G, D, G_ema."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such snapshot file")
+    _check_archive(path)
     try:
         snap = keras.saving.load_model(str(path), compile=False)
     except Exception as e:  # keras raises many types for a bad archive

@@ -8,11 +8,18 @@ transposed conv of the unflipped weight (`flip_weight=False`), followed by the F
 
 import tensorflow as tf
 
+from tf_stylegan2.ops.grouped_conv import grouped_conv2d, grouped_conv2d_transpose
 from tf_stylegan2.ops.upfirdn2d import upfirdn2d
 
 
 def _conv(x, w, stride=1, padding=0):
     """Correlation; grouped when x has a multiple of w's input channels. padding: int."""
+    if x.shape[3] is not None and int(x.shape[3]) != int(w.shape[2]):  # grouped (grouped_conv.py)
+        if stride != 1:
+            raise ValueError("conv2d_resample: a grouped conv supports stride 1 only")
+        if padding:
+            x = tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
+        return grouped_conv2d(x, w)
     if padding:
         kh, kw = int(w.shape[0]), int(w.shape[1])
         if stride == 1 and kh == kw == 2 * padding + 1:
@@ -26,6 +33,8 @@ def _conv_transpose(x, w, stride, groups):
 
     w: [kh, kw, I, groups*O] as for the forward conv of the same layer.
     """
+    if groups > 1:
+        return grouped_conv2d_transpose(x, w, stride)
     kh, kw, cin, gout = (int(d) for d in w.shape)
     cout = gout // groups
     # conv2d_transpose wants [kh, kw, out, in]; per group: in=I, out=O.
