@@ -224,8 +224,14 @@ def _metric_fn(run_dir, cfg):
     from metrics import metric_main
 
     def fn(name, trainer, snapshot):
-        result = metric_main.calc_metric(name, generator=trainer.G_ema, data=cfg.data,
-                                         mirror=cfg.mirror, snapshot=snapshot, verbose=False)
+        import contextlib
+
+        # A progress line on the terminal only (log.txt gets the result line, not the bar).
+        terminal = sys.__stderr__ is not None and sys.__stderr__.isatty()
+        with contextlib.redirect_stderr(sys.__stderr__) if terminal else contextlib.nullcontext():
+            result = metric_main.calc_metric(name, generator=trainer.G_ema, data=cfg.data,
+                                             mirror=cfg.mirror, snapshot=snapshot,
+                                             verbose=terminal)
         metric_main.report_metric(result, run_dir=run_dir, snapshot=snapshot)
         return result.get("results", {})
     return fn

@@ -13,6 +13,8 @@ Running statistics follow ADA-PT's one-GPU order: the path-length mean and w_avg
 per chunk, in global chunk order, so 1 replica with 4 rounds and 4 replicas with 1 round agree.
 """
 
+import logging
+
 import tensorflow as tf
 
 from training import config as config_lib
@@ -23,6 +25,17 @@ from training import phases as phases_lib
 
 class NonFiniteError(RuntimeError):
     pass
+
+
+class _IntendedRetracing(logging.Filter):
+    """Each phase's round function is traced twice by design (the first round has no running
+    sums yet); TF's 'triggered tf.function retracing' warning about it would only alarm users."""
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_IntendedRetracing())
 
 
 def _networks_module():
