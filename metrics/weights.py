@@ -334,18 +334,28 @@ def read_pth(path):
         return _read_legacy(f)
 
 
+def _plain(f):
+    """One header item of a legacy .pth (an int, a dict or a list of str): no global may load."""
+    return _Unpickler(f, _no_storage).load()
+
+
+def _no_storage(key, dtype):
+    raise pickle.UnpicklingError("unexpected tensor storage in a .pth header")
+
+
 def _read_legacy(f):
-    if pickle.load(f) != _LEGACY_MAGIC:
+    if _plain(f) != _LEGACY_MAGIC:
         raise pickle.UnpicklingError("not a PyTorch file (bad magic number)")
-    pickle.load(f)  # protocol version
-    little = pickle.load(f).get("little_endian", True)
+    _plain(f)  # protocol version
+    info = _plain(f)
+    little = info.get("little_endian", True) if isinstance(info, dict) else True
     storages = {}
 
     def load(key, dtype):
         return storages.setdefault(key, _LegacyStorage(dtype))
 
     obj = _Unpickler(f, load).load()
-    for key in pickle.load(f):  # then each storage: int64 element count + raw bytes
+    for key in _plain(f):  # then each storage: int64 element count + raw bytes
         (numel,) = struct.unpack("<q" if little else ">q", f.read(8))
         storage = storages[key]
         dtype = storage.dtype.newbyteorder("<" if little else ">")

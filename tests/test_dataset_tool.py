@@ -491,3 +491,25 @@ def test_16_bit_and_float_images_are_scaled(tmp_path):
     np.testing.assert_array_equal(images[0, ..., 0], expected)
     np.testing.assert_array_equal(images[1, ..., 0], expected)
     assert images.max() == 255 and (images == 255).mean() < 0.01
+
+
+class _Evil:
+    """Unpickling this runs `touch MARKER` (if the reader lets it)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_malicious_cifar_batch_runs_nothing(tmp_path):
+    cdir = tmp_path / "cifar-10-batches-py"
+    cdir.mkdir()
+    marker = tmp_path / "pwned"
+    for b in range(1, 6):
+        batch = {"data": np.zeros([2, 3072], np.uint8), "labels": [0, 1], "x": _Evil(marker)}
+        (cdir / f"data_batch_{b}").write_bytes(pickle.dumps(batch))
+    rc, _, err = run_tool("create_cifar10", tmp_path / "cf", cdir, "--workers", 1)
+    assert rc == 2 and "refusing to load posix.system" in err[0], err
+    assert not marker.exists()

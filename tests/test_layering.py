@@ -19,7 +19,7 @@ ALLOWED = {
 TOP = ("tf_stylegan2", "dataset_tool", "training", "metrics", "apps")
 
 
-SCRIPTS = ("training.run", "metrics.run")  # scripts inside packages may import anything
+SCRIPTS = ("training.run", "metrics.run", "dataset_tool.__main__")  # scripts in packages: anything
 
 
 def _owner(module):

@@ -463,3 +463,28 @@ def test_pytorch_fid_name_mapping_covers_all_blocks():
     assert sorted(out) == sorted(npz.files + ["fc.weight", "fc.bias"])
     for key in npz.files:
         np.testing.assert_array_equal(out[key], npz[key])
+
+
+def test_malicious_legacy_pth_header_runs_nothing(tmp_path):
+    """A legacy .pth whose header pickles carry os.system: the metrics weight reader refuses it."""
+    import os
+    import pickle
+
+    from metrics import weights
+
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    for position in range(3):  # magic, protocol version, sys info
+        header = [weights._LEGACY_MAGIC, 1001, {"little_endian": True}]
+        header[position] = Evil()
+        path = tmp_path / f"evil{position}.pth"
+        with open(path, "wb") as f:
+            for item in header:
+                pickle.dump(item, f)
+        with pytest.raises(pickle.UnpicklingError, match="refusing to load posix.system"):
+            weights.read_pth(path)
+        assert not marker.exists()
