@@ -400,14 +400,19 @@ def test_generate_huge_seed_range_streams_and_stops_on_ctrl_c(nets, tmp_path):
 
     out = tmp_path / "many"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    # SIG_DFL: a test run started in the background inherits an ignored SIGINT otherwise.
     proc = subprocess.Popen([sys.executable, "generate.py", "--network", str(nets["uncond"]),
                              "--seeds", "0-99999999", "--outdir", str(out)], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while time.time() < deadline and len(list(out.glob("seed*.png"))) < 5:
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and len(list(out.glob("seed*.png"))) < 5:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
     assert proc.returncode == 130, stderr[-2000:]
     written = sorted(out.glob("seed*.png"))
     assert len(written) >= 5 and written[0].name == "seed0000.png"

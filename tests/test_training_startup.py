@@ -122,12 +122,15 @@ def test_resume_finished_corrupt_checkpoints_and_ctrl_c(tmp_path):
     cmd = [sys.executable, "training/run.py", "--data", data, "--config", "tiny", "--outdir",
            str(tmp_path / "runs2"), "--total-kimg", "100", "--kimg-per-tick", "0.008"]
     p = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
-    deadline = time.time() + 300
-    while time.time() < deadline and not glob.glob(str(tmp_path / "runs2" / "*" / "*.keras")):
-        time.sleep(0.5)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=300)
+                         text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and not glob.glob(str(tmp_path / "runs2" / "*" / "*.keras")):
+            time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=300)
+    finally:
+        p.kill()
     run2, = glob.glob(str(tmp_path / "runs2" / "*"))
     assert p.returncode == 130, err[-2000:]
     assert "Traceback" not in err

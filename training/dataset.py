@@ -133,7 +133,10 @@ def make_dataset(data_dir, batch_size, input_context=None, resolution=None, shuf
         def finish(rec, index):
             data = tf.io.parse_example(rec, feature_spec)["data"]
             img = tf.reshape(tf.io.decode_raw(data, tf.uint8), [batch_size] + shape_chw)
-            return tf.transpose(img, [0, 2, 3, 1]), tf.gather(table, index)   # [N,H,W,C]
+            # CHW -> HWC by unstacking the (1 or 3) channels: a uint8 transpose makes oneDNN print
+            # "supports DT_UINT8 only on platforms with AVX-512" at every start (docs/NUMERICS.md).
+            img = tf.stack(tf.unstack(img, num=channels, axis=1), axis=-1)
+            return img, tf.gather(table, index)   # [N,H,W,C]
     ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     if mirror:
