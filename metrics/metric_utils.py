@@ -440,9 +440,8 @@ def run_split(fn, inputs, strategy=None):
 
 def stats_cache_path(cache_dir, source, detector_name, num_items, mirror, wrap, extra="",
                      stored="mean_cov"):
-    """<cache_dir>/<md5>-<detector>-<dataset>-<count>-<stored>.npz; None when the source has no
-    key. `stored` names what the file holds ('mean_cov', 'all' or 'all+mean_cov'), so FID's
-    mean/covariance cache and KID's or P&R's all-features cache never overwrite each other."""
+    """<cache_dir>/<md5>-<detector>-<dataset>-<count>-<stored>.npz (None without a source key);
+    `stored` ('mean_cov', 'all', 'all+mean_cov') keeps FID's and KID's caches apart."""
     if cache_dir is None or source.cache_key is None:
         return None
     key = dict(
@@ -455,8 +454,7 @@ def stats_cache_path(cache_dir, source, detector_name, num_items, mirror, wrap, 
         extra=extra,
     )
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in detector_name)
-    name = f"{_digest(key)}-{safe}-{source.name}-{num_items}-{stored}.npz"
-    return pathlib.Path(cache_dir) / name
+    return pathlib.Path(cache_dir) / f"{_digest(key)}-{safe}-{source.name}-{num_items}-{stored}.npz"
 
 
 def default_cache_dir():

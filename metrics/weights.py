@@ -311,8 +311,9 @@ class _Unpickler(pickle.Unpickler):
         # ('storage', storage_type, key, location, numel[, view_metadata])
         if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
             raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
-        storage_type, key = pid[1], str(pid[2])
-        return self._load_storage(key, storage_type.dtype)
+        if self._load_storage is None:
+            raise pickle.UnpicklingError("unexpected tensor storage in a .pth header")
+        return self._load_storage(str(pid[2]), pid[1].dtype)
 
 
 def read_pth(path):
@@ -335,20 +336,15 @@ def read_pth(path):
 
 
 def _plain(f):
-    """One header item of a legacy .pth (an int, a dict or a list of str): no global may load."""
-    return _Unpickler(f, _no_storage).load()
-
-
-def _no_storage(key, dtype):
-    raise pickle.UnpicklingError("unexpected tensor storage in a .pth header")
+    """One header item of a legacy .pth (int, dict, list of str): restricted, no storages."""
+    return _Unpickler(f, None).load()
 
 
 def _read_legacy(f):
     if _plain(f) != _LEGACY_MAGIC:
         raise pickle.UnpicklingError("not a PyTorch file (bad magic number)")
     _plain(f)  # protocol version
-    info = _plain(f)
-    little = info.get("little_endian", True) if isinstance(info, dict) else True
+    little = (_plain(f) or {}).get("little_endian", True)
     storages = {}
 
     def load(key, dtype):

@@ -19,7 +19,7 @@ def _tiny_kwargs(name, res, channels, c_dim):
 
 
 def make(preset="config-f", **kw):
-    args = dict(data="/d/ffhq", outdir="runs", resolution=256, channels=3,
+    args = dict(data="d/ffhq", outdir="runs", resolution=256, channels=3,
                 network_kwargs=_tiny_kwargs)
     args.update(kw)
     return config_lib.make_config(preset, **args)
@@ -134,8 +134,8 @@ def test_dry_run_prints_resolved_config(data16, tmp_path, capsys):
     (["--config", "nope"], "--config nope: unknown preset"),
     (["--batch", "6", "--gpus", "4"], "--batch 6 must be a positive multiple of the number of replicas (4"),
     (["--metrics", "fid50k,bogus"], "--metrics: unknown metric(s) bogus"),
-    (["--resume", "/no/such.keras"], "--resume /no/such.keras: no such run directory or snapshot file"),
-    (["--resume", "/no/such/run"], "--resume /no/such/run: no such run directory or snapshot file"),
+    (["--resume", "no/such.keras"], "--resume no/such.keras: no such run directory or snapshot file"),
+    (["--resume", "no/such/run"], "--resume no/such/run: no such run directory or snapshot file"),
     (["--batch", "6", "--dry-run"], "--batch 6 must be a multiple of --batch-gpu 4 x 1 replica(s)"),
     (["--gpus", "0"], "--gpus 0 must be >= 1"),
     (["--max-minutes", "-1"], "--max-minutes -1.0 must be >= 0"),
