@@ -10,6 +10,9 @@ import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+# TensorFlow's start-up INFO lines (oneDNN on, CPU features, buffer sizes) stay off the terminal;
+# its warnings and errors do not. TF_CPP_MIN_LOG_LEVEL=0 shows everything.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 from absl import flags  # noqa: E402
 

@@ -3,11 +3,27 @@
 import numpy as np
 import tensorflow as tf
 
+
+@tf.custom_gradient
+def _lrelu(x):
+    """Leaky ReLU (slope 0.2) whose gradient reads the output, not the input, as NVIDIA's
+    torch_utils/ops/bias_act.py does (`ref='y'`). A gradient that reads the pre-activation makes
+    grappler's remapper fail on the training graphs (it fuses conv + bias + LeakyRelu and drops
+    the bias output that LeakyReluGrad still reads; "remapper failed ... missing node") and then
+    skip every fusion of that graph. y > 0 exactly when x > 0, so the values are the same."""
+    y = tf.nn.leaky_relu(x, alpha=0.2)
+
+    def grad(dy):
+        return tf.where(y > 0, dy, dy * 0.2)  # LeakyReluGrad's values
+
+    return y, grad
+
+
 # name -> (function, default gain)
 ACTIVATIONS = {
     "linear": (lambda x: x, 1.0),
     "relu": (tf.nn.relu, float(np.sqrt(2))),
-    "lrelu": (lambda x: tf.nn.leaky_relu(x, alpha=0.2), float(np.sqrt(2))),
+    "lrelu": (_lrelu, float(np.sqrt(2))),
     "tanh": (tf.math.tanh, 1.0),
     "sigmoid": (tf.math.sigmoid, 1.0),
     "elu": (tf.nn.elu, 1.0),
