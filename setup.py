@@ -10,6 +10,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=[
+        "fileio",
         "tf_stylegan2",
         "tf_stylegan2.ops",
         "tf_stylegan2.layers",

@@ -10,12 +10,12 @@ import io
 import json
 import os
 import pathlib
-import pickle
 import tarfile
 
 import numpy as np
 
 from dataset_tool.records import DatasetError
+from fileio import restricted_pickle
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.keras/datasets/fashion-mnist")
@@ -320,19 +320,6 @@ def find_fashion_mnist(source=None, download=False, split="train"):
                        f"--source, or pass --download to fetch it with keras)")
 
 
-class _ArraysOnlyUnpickler(pickle.Unpickler):
-    """CIFAR-10 batches are pickles from the user's disk: only dicts, lists, strings, numbers and
-    numpy arrays may load; any other global (os.system, eval ...) is refused, nothing runs."""
-
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype")}
-
-    def find_class(self, module, name):
-        if (module, name) in self.ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR-10 batch")
-
-
 def read_cifar10(source, split="train"):
     """(images uint8 [N,32,32,3], labels int [N]) from the python-version batches folder or its .tar.gz."""
     source = pathlib.Path(source)
@@ -358,7 +345,8 @@ def read_cifar10(source, split="train"):
         if name not in blobs:
             raise DatasetError(f"{source / name}: no such file (expected CIFAR-10 python batches)")
         try:
-            batch = _ArraysOnlyUnpickler(io.BytesIO(blobs[name]), encoding="latin1").load()
+            # A pickle from the user's disk: arrays, dicts and strings only, nothing runs.
+            batch = restricted_pickle.restricted_loads(blobs[name], str(source / name))
             data = np.asarray(batch["data"], np.uint8).reshape(-1, 3, 32, 32)
             lab = np.asarray(batch["labels"], np.int64)
         except Exception as e:  # noqa: BLE001 - any unpickling problem is a corrupt input

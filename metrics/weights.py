@@ -12,17 +12,15 @@ MissingWeightsError names the file and where to put it. Tests never download.
 """
 
 import hashlib
-import io
 import os
 import pathlib
-import pickle
-import struct
 import sys
 import tempfile
 import urllib.request
-import zipfile
 
 import numpy as np
+
+from fileio.torch_files import read_pth
 
 ENV_DIR = "TF_STYLEGAN2_WEIGHTS"
 ENV_CACHE = "TF_STYLEGAN2_CACHE"
@@ -224,149 +222,6 @@ def _download(key, dest_dir):
     else:  # the .pth itself
         os.replace(files[0], target) if files[0] != target else None
     return target
-
-
-# ----------------------------------------------------------------------------
-# Torch-free .pth reader (both the zip format of torch>=1.6 and the legacy pickle stream).
-
-_DTYPES = {
-    "FloatStorage": np.float32,
-    "DoubleStorage": np.float64,
-    "HalfStorage": np.float16,
-    "BFloat16Storage": None,
-    "LongStorage": np.int64,
-    "IntStorage": np.int32,
-    "ShortStorage": np.int16,
-    "CharStorage": np.int8,
-    "ByteStorage": np.uint8,
-    "BoolStorage": np.bool_,
-}
-_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
-
-
-class _StorageType:
-    def __init__(self, name):
-        self.name = name
-        self.dtype = _DTYPES.get(name)
-        if self.dtype is None:
-            raise pickle.UnpicklingError(f"unsupported torch storage type {name}")
-
-
-def _strided(array, offset, size, stride):
-    if len(size) == 0:
-        return array[offset].copy()
-    view = np.lib.stride_tricks.as_strided(
-        array[offset:], shape=tuple(size), strides=tuple(s * array.dtype.itemsize for s in stride)
-    )
-    return np.ascontiguousarray(view)
-
-
-class _LegacyStorage:
-    """A storage of the legacy format: its bytes come after the object pickle, so tensors wait."""
-
-    def __init__(self, dtype):
-        self.dtype, self.data = np.dtype(dtype), None
-
-
-class _PendingTensor:
-    def __init__(self, storage, offset, size, stride):
-        self.args = (storage, offset, tuple(size), tuple(stride))
-
-    def resolve(self):
-        storage, offset, size, stride = self.args
-        return _strided(storage.data, offset, size, stride)
-
-
-def _rebuild_tensor(storage, offset, size, stride, *unused):
-    if isinstance(storage, _LegacyStorage):
-        return _PendingTensor(storage, offset, size, stride)
-    return _strided(storage, offset, size, stride)
-
-
-def _rebuild_parameter(data, *unused):
-    return data
-
-
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file, load_storage):
-        super().__init__(file)
-        self._load_storage = load_storage
-
-    def find_class(self, module, name):
-        if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_tensor"):
-            return _rebuild_tensor
-        if module == "torch._utils" and name == "_rebuild_parameter":
-            return _rebuild_parameter
-        if module == "torch" and name.endswith("Storage"):
-            return _StorageType(name)
-        if module == "collections" and name == "OrderedDict":
-            import collections
-
-            return collections.OrderedDict
-        if module == "torch" and name == "Size":
-            return tuple
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a .pth file")
-
-    def persistent_load(self, pid):
-        # ('storage', storage_type, key, location, numel[, view_metadata])
-        if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
-            raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
-        if self._load_storage is None:
-            raise pickle.UnpicklingError("unexpected tensor storage in a .pth header")
-        return self._load_storage(str(pid[2]), pid[1].dtype)
-
-
-def read_pth(path):
-    """Read a PyTorch .pth state dict with numpy only: {name: np.ndarray}. Never executes code."""
-    path = pathlib.Path(path)
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-            pkl = next(n for n in names if n.endswith("data.pkl"))
-            prefix = pkl[: -len("data.pkl")]
-            big = prefix + "byteorder" in names and zf.read(prefix + "byteorder") == b"big"
-
-            def load(key, dtype):
-                dt = np.dtype(dtype).newbyteorder(">" if big else "<")
-                return np.frombuffer(zf.read(f"{prefix}data/{key}"), dtype=dt).astype(dtype)
-
-            return _Unpickler(io.BytesIO(zf.read(pkl)), load).load()
-    with open(path, "rb") as f:
-        return _read_legacy(f)
-
-
-def _plain(f):
-    """One header item of a legacy .pth (int, dict, list of str): restricted, no storages."""
-    return _Unpickler(f, None).load()
-
-
-def _read_legacy(f):
-    if _plain(f) != _LEGACY_MAGIC:
-        raise pickle.UnpicklingError("not a PyTorch file (bad magic number)")
-    _plain(f)  # protocol version
-    little = (_plain(f) or {}).get("little_endian", True)
-    storages = {}
-
-    def load(key, dtype):
-        return storages.setdefault(key, _LegacyStorage(dtype))
-
-    obj = _Unpickler(f, load).load()
-    for key in _plain(f):  # then each storage: int64 element count + raw bytes
-        (numel,) = struct.unpack("<q" if little else ">q", f.read(8))
-        storage = storages[key]
-        dtype = storage.dtype.newbyteorder("<" if little else ">")
-        storage.data = np.frombuffer(f.read(numel * dtype.itemsize), dtype).astype(storage.dtype)
-    return _resolve(obj)
-
-
-def _resolve(obj):
-    if isinstance(obj, _PendingTensor):
-        return obj.resolve()
-    if isinstance(obj, dict):
-        return type(obj)((k, _resolve(v)) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_resolve(v) for v in obj)
-    return obj
 
 
 # ----------------------------------------------------------------------------

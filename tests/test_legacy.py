@@ -13,6 +13,7 @@ import pytest
 from conftest import REPO, shared_path
 
 from tf_stylegan2 import legacy
+from fileio import restricted_pickle, torch_files
 from tf_stylegan2.legacy import safe_pickle
 
 
@@ -86,10 +87,10 @@ def test_torch_zip_storage_and_bfloat16_are_decoded():
     # A zip-format torch storage (torch.save default since 1.6) holding 3 floats.
     data = np.array([1.5, -2.0, 3.25], "<f4")
     inner = _torch_zip_storage("FloatStorage", data.tobytes(), 3)
-    value = safe_pickle._load_from_bytes(inner)
+    value = torch_files.load_from_bytes(inner)
     assert value.dtype == np.float32 and value.tolist() == [1.5, -2.0, 3.25]
     bf16 = (data.view("<u4") >> 16).astype("<u2")
-    value = safe_pickle._load_from_bytes(_torch_zip_storage("BFloat16Storage", bf16.tobytes(), 3))
+    value = torch_files.load_from_bytes(_torch_zip_storage("BFloat16Storage", bf16.tobytes(), 3))
     assert value.dtype == np.float32 and value.tolist() == [1.5, -2.0, 3.25]
 
 
@@ -410,10 +411,10 @@ def test_hostile_arrays_are_refused(tmp_path):
     # a torch tensor view past the end of its storage must not read foreign memory
     storage = np.zeros(4, np.float32)
     with pytest.raises(legacy.PickleRefusedError, match="overruns"):
-        safe_pickle._rebuild_tensor(storage, 2, (2, 2), (2, 1), False, None)
+        torch_files.rebuild_tensor(storage, 2, (2, 2), (2, 1), False, None)
     with pytest.raises(legacy.PickleRefusedError, match="numpy array data"):
-        arr = safe_pickle._np_reconstruct(safe_pickle._NDARRAY, (0,), b"b")
-        arr.__setstate__((1, (100,), safe_pickle._DtypeSpec("f4"), False, b"1234"))
+        arr = restricted_pickle._np_reconstruct(restricted_pickle._NDARRAY, (0,), b"b")
+        arr.__setstate__((1, (100,), restricted_pickle._DtypeSpec("f4"), False, b"1234"))
 
 
 def test_bad_files_give_clear_errors(tmp_path):
@@ -662,10 +663,10 @@ def test_numpy_values_read_at_every_protocol(protocol):
 
 def test_torch_tensor_layouts():
     storage = np.arange(8, dtype=np.float32)
-    t = safe_pickle._rebuild_tensor(storage, 1, (3, 2), (1, 3), False, None)  # a transposed view
+    t = torch_files.rebuild_tensor(storage, 1, (3, 2), (1, 3), False, None)  # a transposed view
     np.testing.assert_array_equal(t, np.arange(1, 7, dtype=np.float32).reshape(2, 3).T)
     assert t.flags.c_contiguous and t.flags.writeable
-    scalar = safe_pickle._rebuild_tensor(storage, 7, (), (), False, None)
+    scalar = torch_files.rebuild_tensor(storage, 7, (), (), False, None)
     assert scalar.shape == () and scalar == 7
-    empty = safe_pickle._rebuild_tensor(storage, 0, (0, 5), (5, 1), False, None)
+    empty = torch_files.rebuild_tensor(storage, 0, (0, 5), (5, 1), False, None)
     assert empty.shape == (0, 5) and empty.dtype == np.float32

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 from conftest import shared_path
+from fileio import torch_files
 
 os.environ["TF_STYLEGAN2_NO_DOWNLOAD"] = "1"  # nothing downloads in tests
 
@@ -339,14 +340,14 @@ def test_weights_lookup_order(tmp_path, monkeypatch):
 
 
 def test_read_pth_lpips_files():
-    state = weights.read_pth(shared_path("weights", "lpips_v0.1_vgg.pth"))
+    state = torch_files.read_pth(shared_path("weights", "lpips_v0.1_vgg.pth"))
     npz = np.load(shared_path("weights", "vgg16_lpips_v0.1_keras_layout.npz"))
     assert sorted(state) == [f"lin{k}.model.1.weight" for k in range(5)]
     for k in range(5):
         np.testing.assert_array_equal(
             state[f"lin{k}.model.1.weight"].transpose(2, 3, 1, 0), npz[f"lin{k}/kernel"]
         )
-    alex = weights.read_pth(shared_path("weights", "lpips_v0.1_alex.pth"))
+    alex = torch_files.read_pth(shared_path("weights", "lpips_v0.1_alex.pth"))
     assert [alex[f"lin{k}.model.1.weight"].shape[1] for k in range(5)] == [64, 192, 384, 256, 256]
 
 
@@ -420,21 +421,31 @@ def test_read_pth_zip_format(tmp_path):
         zf.writestr("archive/byteorder", "little")
         zf.writestr("archive/data/0", w.tobytes())
         zf.writestr("archive/data/1", b.tobytes())
-    out = weights.read_pth(path)
+    out = torch_files.read_pth(path)
     np.testing.assert_array_equal(out["fc.weight"], w.T)
     np.testing.assert_array_equal(out["fc.bias"], b)
 
 
 def test_read_pth_refuses_code(tmp_path):
+    """A zip .pth whose data.pkl runs `touch` when unpickled, given to the metrics weight converter
+    (pytorch-fid .pth -> our Inception arrays): refused, nothing runs."""
     import pickle
-
-    path = tmp_path / "evil.pth"
     import zipfile
 
+    from metrics import weights
+
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "evil.pth"
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("archive/data.pkl", pickle.dumps(os.system, protocol=2))
-    with pytest.raises(pickle.UnpicklingError, match="refusing"):
-        weights.read_pth(path)
+        zf.writestr("archive/data.pkl", pickle.dumps({"w": Evil()}, protocol=2))
+    with pytest.raises(pickle.UnpicklingError, match="refused global 'posix.system'"):
+        weights.load_inception_arrays(path)
+    assert not marker.exists()
 
 
 def test_pytorch_fid_name_mapping_covers_all_blocks():
@@ -479,14 +490,14 @@ def test_malicious_legacy_pth_header_runs_nothing(tmp_path):
             return (os.system, (f"touch {marker}",))
 
     for position in range(3):  # magic, protocol version, sys info
-        header = [weights._LEGACY_MAGIC, 1001, {"little_endian": True}]
+        header = [torch_files.LEGACY_MAGIC, 1001, {"little_endian": True}]
         header[position] = Evil()
         path = tmp_path / f"evil{position}.pth"
         with open(path, "wb") as f:
             for item in header:
                 pickle.dump(item, f)
-        with pytest.raises(pickle.UnpicklingError, match="refusing to load posix.system"):
-            weights.read_pth(path)
+        with pytest.raises(pickle.UnpicklingError, match="refused global 'posix.system'"):
+            torch_files.read_pth(path)
         assert not marker.exists()
 
 
