@@ -15,9 +15,10 @@ import tarfile
 import numpy as np
 
 from dataset_tool.records import DatasetError
+from fileio import images as image_files
 from fileio import restricted_pickle
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+IMAGE_EXTENSIONS = image_files.IMAGE_EXTENSIONS
 FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.keras/datasets/fashion-mnist")
 
 
@@ -38,54 +39,13 @@ def list_images(image_dir):
             if fn.startswith("."):
                 continue
             rel = pathlib.Path(dirpath, fn).relative_to(root).as_posix()
-            if os.path.splitext(fn)[1].lower() in IMAGE_EXTENSIONS:
+            if image_files.is_image_name(fn):
                 found.append(rel)
             else:
                 others += 1
     if not found:
         raise DatasetError(f"{root}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)}, recursively)")
     return sorted(found), others
-
-
-def _scale_to_8bit(values, mode):
-    """Greyscale with more than 8 bits -> uint8 by its full range (PIL's convert('L') clips instead,
-    which turns a 16-bit image white). 16-bit modes: v / 257 (65535 -> 255). 32-bit integers: as
-    16-bit when all values fit in 0..65535 (PIL opens 16-bit PNGs as 'I' or 'I;16'), else by
-    2^31 - 1. Floats: [0, 1] -> [0, 255]; other ranges are mapped min..max -> 0..255."""
-    v = values.astype(np.float64)
-    if mode == "F":
-        lo, hi = float(np.min(v)), float(np.max(v))
-        if lo >= 0.0 and hi <= 1.0:
-            v = v * 255.0
-        else:
-            v = (v - lo) * (255.0 / (hi - lo) if hi > lo else 0.0)
-    elif mode.startswith("I;16") or (np.min(v) >= 0 and np.max(v) <= 65535):
-        v = v / 257.0
-    else:
-        v = np.maximum(v, 0) * (255.0 / (2 ** 31 - 1))
-    return np.clip(np.rint(v), 0, 255).astype(np.uint8)
-
-
-def _to_mode(img, channels):
-    """PIL image -> uint8 HWC array with 1 or 3 channels. RGBA/LA/transparent palettes are composited on white."""
-    import PIL.Image
-    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info)
-    if has_alpha:
-        rgba = img.convert("RGBA")
-        white = PIL.Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = PIL.Image.alpha_composite(white, rgba).convert("L" if img.mode in ("LA", "La") else "RGB")
-    elif img.mode == "1":
-        img = img.convert("L")
-    elif img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        img = PIL.Image.fromarray(_scale_to_8bit(np.asarray(img), img.mode), "L")
-    elif img.mode not in ("L", "RGB"):
-        img = img.convert("RGB")
-    if channels == 1 and img.mode != "L":
-        img = img.convert("L")
-    elif channels == 3 and img.mode != "RGB":
-        img = img.convert("RGB")
-    arr = np.asarray(img, dtype=np.uint8)
-    return arr[:, :, np.newaxis] if arr.ndim == 2 else arr
 
 
 def _resize(arr, width, height, resize_filter):
@@ -135,29 +95,15 @@ def load_image(path, spec):
     """uint8 HWC array of one image file after mode conversion and transform (None = dropped)."""
     import PIL.Image
     try:
-        with PIL.Image.open(path) as img:
-            img.load()
-            arr = _to_mode(img, spec.get("channels"))
+        arr = image_files.read_image(path, spec.get("channels"))
     except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as e:
         raise DatasetError(f"{path}: unreadable or corrupt image ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     return transform(arr, spec)
 
 
 def array_image(arr, spec):
-    """uint8 HWC array from an in-memory image (HW, HWC with 1/3/4 channels); RGBA composited on white."""
-    arr = np.asarray(arr)
-    if arr.ndim == 2:
-        arr = arr[:, :, np.newaxis]
-    if arr.shape[2] in (2, 4):  # LA / RGBA
-        alpha = arr[:, :, -1:].astype(np.float32) / 255.0
-        color = arr[:, :, :-1].astype(np.float32)
-        arr = np.rint(color * alpha + 255.0 * (1.0 - alpha)).clip(0, 255).astype(np.uint8)
-    if spec.get("channels") == 3 and arr.shape[2] == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    elif spec.get("channels") == 1 and arr.shape[2] == 3:
-        arr = np.rint(arr.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-                      ).clip(0, 255).astype(np.uint8)[:, :, np.newaxis]
-    return transform(arr, spec)
+    """uint8 HWC array from an in-memory image (HW, HWC with 1-4 channels) after the transform."""
+    return transform(image_files.decode_array(arr, spec.get("channels")), spec)
 
 
 # ----------------------------------------------------------------------------

@@ -13,8 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 import dataset_tool.records as records
+from fileio import images as image_files
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
 # ----------------------------------------------------------------------------
 # Progress.
@@ -51,32 +51,6 @@ class Progress:
 # Image sources: a folder of images, one of our datasets (dataset_tool.records), an npz, an array.
 
 
-def _composite_white(rgba):  # uint8 [...,4] -> [...,3], round((c*a + 255*(255-a))/255) in integers
-    c = rgba[..., :3].astype(np.int32)
-    a = rgba[..., 3:].astype(np.int32)
-    return ((c * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
-
-
-def _to_hwc(img):
-    img = np.asarray(img)
-    if img.ndim == 2:
-        img = img[:, :, None]
-    if img.shape[-1] == 4:
-        img = _composite_white(img)
-    if img.shape[-1] == 2:  # grey + alpha
-        img = _composite_white(np.concatenate([img[..., :1].repeat(3, -1), img[..., 1:]], -1))
-    return img.astype(np.uint8)
-
-
-def load_image(path):
-    import PIL.Image
-
-    with PIL.Image.open(path) as im:
-        if im.mode not in ("L", "RGB", "RGBA", "LA"):
-            im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
-        return _to_hwc(np.asarray(im))
-
-
 class ImageSource:
     """Uniform access to real images: `len(src)`, `src.resolution`, `src.c_dim`, `src.labels`,
     `src.batches(batch_size, max_items, ...)` yielding (uint8 [N,H,W,C], float32 labels [N,c_dim]),
@@ -104,7 +78,7 @@ class ImageSource:
         return self.labels.shape[1]
 
     def get(self, index):
-        return _to_hwc(self.images[index])
+        return image_files.decode_array(self.images[index])
 
     def iter_images(self, start=0):
         for i in range(start, self.count):
@@ -158,14 +132,15 @@ class FolderSource(ImageSource):
     def __init__(self, folder):
         folder = pathlib.Path(folder)
         self.files = sorted(
-            p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+            p for p in folder.rglob("*") if image_files.is_image_name(p) and p.is_file()
         )
         if not self.files:
-            raise ValueError(f"{folder}: no image files ({', '.join(IMAGE_EXTENSIONS)})")
+            raise ValueError(f"{folder}: no image files "
+                             f"({', '.join(image_files.IMAGE_EXTENSIONS)})")
         self.count = len(self.files)
         self.labels = np.zeros([self.count, 0], np.float32)
         self.name = folder.name
-        self.resolution = load_image(self.files[0]).shape[0]
+        self.resolution = image_files.read_image(self.files[0]).shape[0]
         stamp = [
             (str(p.relative_to(folder)), p.stat().st_size, int(p.stat().st_mtime))
             for p in self.files
@@ -173,7 +148,7 @@ class FolderSource(ImageSource):
         self.cache_key = dict(kind="folder", path=str(folder.resolve()), files=_digest(stamp))
 
     def get(self, index):
-        return load_image(self.files[index])
+        return image_files.read_image(self.files[index])
 
 
 class DatasetSource(ImageSource):
@@ -202,7 +177,7 @@ class DatasetSource(ImageSource):
         for i in range(self.count):
             data = next(iters[i % len(iters)])
             if i >= start:
-                yield _to_hwc(records.decode_example(data, encoding))
+                yield image_files.decode_array(records.decode_example(data, encoding))
 
     def get(self, index):
         return next(self.iter_images(start=index))
