@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import scipy.linalg
 
-from metrics import metric_utils
+from metrics import extraction
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2):
@@ -35,7 +35,7 @@ def fid_from_stats(stats_a, stats_b):
 
 def compute_fid(opts, max_real, num_gen):
     """FID of opts.generator against opts.data: max_real None = all reals (the *_full protocol)."""
-    real, fake = metric_utils.real_and_fake_stats(opts, max_real, num_gen)
+    real, fake = extraction.real_and_fake_stats(opts, max_real, num_gen)
     return fid_from_stats(fake, real)
 
 
@@ -50,7 +50,7 @@ def fid_between(
     verbose=True,
 ):
     """FID between two sets of real images (folders, datasets, npz or arrays), as pytorch-fid."""
-    stats = metric_utils.two_set_stats(
+    stats = extraction.two_set_stats(
         detector, source_a, source_b, max_items=max_items, batch_size=batch_size,
         cache_dir=cache_dir, strategy=strategy, verbose=verbose)
     return fid_from_stats(stats[0], stats[1])

@@ -6,7 +6,7 @@ keras.applications InceptionV3 ImageNet (1000 classes, NOT comparable); the resu
 import numpy as np
 import tensorflow as tf
 
-from metrics import metric_utils
+from metrics import extraction
 
 
 def inception_score(probs, num_splits=10):
@@ -42,6 +42,6 @@ def is_detector(opts):
 
 def compute_is(opts, num_gen, num_splits=10):
     detector, which = is_detector(opts)
-    fake = metric_utils.fake_stats(opts, num_gen, detector, capture_all=True)
+    fake = extraction.fake_stats(opts, num_gen, detector, capture_all=True)
     mean, std = inception_score(fake.get_all(), num_splits)
     return mean, std, which

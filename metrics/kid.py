@@ -6,7 +6,7 @@ without replacement, unbiased MMD^2 estimate averaged: KID = t / (num_subsets * 
 
 import numpy as np
 
-from metrics import metric_utils
+from metrics import extraction
 
 
 def kernel_inception_distance(
@@ -28,7 +28,7 @@ def kernel_inception_distance(
 
 
 def compute_kid(opts, max_real, num_gen, num_subsets=100, max_subset_size=1000):
-    real, fake = metric_utils.real_and_fake_stats(opts, max_real, num_gen, capture_all=True)
+    real, fake = extraction.real_and_fake_stats(opts, max_real, num_gen, capture_all=True)
     return kernel_inception_distance(
         real.get_all(), fake.get_all(), num_subsets, max_subset_size, seed=opts.seed
     )
@@ -47,7 +47,7 @@ def kid_between(
     max_subset_size=1000,
     seed=None,
 ):
-    feats = [stats.get_all() for stats in metric_utils.two_set_stats(
+    feats = [stats.get_all() for stats in extraction.two_set_stats(
         detector, source_a, source_b, capture_all=True, max_items=max_items,
         batch_size=batch_size, cache_dir=cache_dir, strategy=strategy, verbose=verbose)]
     return kernel_inception_distance(feats[0], feats[1], num_subsets, max_subset_size, seed=seed)

@@ -152,6 +152,60 @@ def format_time(seconds):
     return f"{s // 86400}d {(s // 3600) % 24:02d}h {(s // 60) % 60:02d}m"
 
 
+# One function per metric kind: (name, opts, parsed args, mirror) -> (results, extra fields).
+
+
+def _fid(name, opts, args, mirror):
+    from metrics import fid
+
+    opts.mirror = mirror and not args["full"]
+    opts.wrap_reals = not args["full"]  # NVlabs/stylegan2 fid50k reuses a small set's images
+    return {name: fid.compute_fid(opts, args["max_real"], args["num_gen"])}, _detector(opts)
+
+
+def _kid(name, opts, args, mirror):
+    from metrics import kid
+
+    opts.mirror = mirror and not args["full"]
+    return {name: kid.compute_kid(opts, args["max_real"], args["num_gen"])}, _detector(opts)
+
+
+def _detector(opts):
+    det = opts.detector
+    return dict(detector=getattr(det, "name", type(det).__name__),
+                comparable=bool(getattr(det, "comparable", False)))
+
+
+def _ppl(name, opts, args, mirror):
+    from metrics import ppl
+
+    value = ppl.compute_ppl(opts, args["num_samples"], space=args["space"],
+                            sampling=args["sampling"], crop=args["crop"],
+                            batch_size=opts.batch_size)
+    return {name: value}, dict(detector="lpips-vgg16-v0.1")
+
+
+def _pr(name, opts, args, mirror):
+    from metrics import precision_recall
+
+    opts.mirror = mirror and not args["full"]
+    p, r = precision_recall.compute_pr(opts, args["max_real"], args["num_gen"],
+                                       nhood_size=args["nhood_size"])
+    which = getattr(opts.pr_detector, "name", precision_recall.KerasVGG16Features.name)
+    return {f"{name}_precision": p, f"{name}_recall": r}, dict(detector=which, comparable=False)
+
+
+def _is(name, opts, args, mirror):
+    from metrics import inception_score
+
+    mean, std, which = inception_score.compute_is(opts, args["num_gen"])
+    return ({f"{name}_mean": mean, f"{name}_std": std},
+            dict(detector=which, comparable="not comparable" not in which))
+
+
+KINDS = {"fid": _fid, "kid": _kid, "ppl": _ppl, "pr": _pr, "is": _is}
+
+
 def calc_metric(
     name,
     generator=None,
@@ -187,12 +241,12 @@ def calc_metric(
       None = no cache). strategy: a tf.distribute strategy (default: the current one, if any).
     seed: None draws fresh latents each call (as NVIDIA's metrics); an int makes it repeatable.
     """
-    from metrics import fid, inception_score, kid, metric_utils, ppl, precision_recall
+    from metrics import extraction, generator_adapter, image_sources, replicas
 
     kind, args = parse_metric(name)
     start = time.time()
     gen = (
-        metric_utils.GeneratorAdapter(
+        generator_adapter.GeneratorAdapter(
             generator, z_dim=z_dim, c_dim=c_dim, mapping=mapping, synthesis=synthesis
         )
         if generator is not None
@@ -200,7 +254,7 @@ def calc_metric(
     )
     if gen is None:
         raise ValueError(f"{name}: needs a generator")
-    source = metric_utils.open_images(data) if data is not None else None
+    source = image_sources.open_images(data) if data is not None else None
     if source is None and kind != "ppl" and kind != "is":
         raise ValueError(f"{name}: needs the real images (--data DATA_DIR)")
     if gen.c_dim and (source is None or source.c_dim != gen.c_dim):
@@ -220,50 +274,15 @@ def calc_metric(
         batch_size=batch_size or (4 if kind == "ppl" else 32),
         mirror=mirror,
         wrap_reals=False,
-        cache_dir=(metric_utils.default_cache_dir() if cache_dir == "default" else cache_dir),
+        cache_dir=(extraction.default_cache_dir() if cache_dir == "default" else cache_dir),
         strategy=strategy,
         seed=seed,
         verbose=verbose,
     )
-    extra = {}
-    if kind == "fid":
-        opts.mirror = mirror and not args["full"]
-        opts.wrap_reals = not args["full"]  # NVlabs/stylegan2 fid50k reuses a small set's images
-        results = {name: fid.compute_fid(opts, args["max_real"], args["num_gen"])}
-    elif kind == "kid":
-        opts.mirror = mirror and not args["full"]
-        results = {name: kid.compute_kid(opts, args["max_real"], args["num_gen"])}
-    elif kind == "ppl":
-        results = {
-            name: ppl.compute_ppl(
-                opts,
-                args["num_samples"],
-                space=args["space"],
-                sampling=args["sampling"],
-                crop=args["crop"],
-                batch_size=batch_size or 4,
-            )
-        }
-        extra["detector"] = "lpips-vgg16-v0.1"
-    elif kind == "pr":
-        opts.mirror = mirror and not args["full"]
-        p, r = precision_recall.compute_pr(
-            opts, args["max_real"], args["num_gen"], nhood_size=args["nhood_size"]
-        )
-        results = {f"{name}_precision": p, f"{name}_recall": r}
-        extra["detector"] = getattr(pr_detector, "name", precision_recall.KerasVGG16Features.name)
-        extra["comparable"] = False
-    else:  # is
-        mean, std, which = inception_score.compute_is(opts, args["num_gen"])
-        results = {f"{name}_mean": mean, f"{name}_std": std}
-        extra["detector"] = which
-        extra["comparable"] = "not comparable" not in which
-    if kind in ("fid", "kid"):
-        extra["detector"] = getattr(detector, "name", type(detector).__name__)
-        extra["comparable"] = bool(getattr(detector, "comparable", False))
+    results, extra = KINDS[kind](name, opts, args, mirror)
     total = time.time() - start
     if num_gpus is None:
-        st = metric_utils.get_strategy(strategy)
+        st = replicas.get_strategy(strategy)
         num_gpus = st.num_replicas_in_sync if st is not None else 1
     return dict(
         results=results,

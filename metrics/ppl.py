@@ -10,7 +10,8 @@ are dropped and the mean of the rest is reported.
 import numpy as np
 import tensorflow as tf
 
-from metrics import metric_utils
+from metrics import generator_adapter, replicas
+from metrics.progress import Progress
 
 
 def normalize(v):
@@ -71,7 +72,7 @@ def ppl_distances(
         )
     rng = np.random.RandomState(seed)
     dists = []
-    progress = metric_utils.Progress(f"ppl_{space}{sampling}", num_samples, verbose, unit="pair")
+    progress = Progress(f"ppl_{space}{sampling}", num_samples, verbose, unit="pair")
 
     def pair_images(z0, z1, t, c, noise_seed):
         if space == "z":
@@ -94,13 +95,13 @@ def ppl_distances(
         t = (rng.uniform(size=[n, 1]) if sampling == "full" else np.zeros([n, 1])).astype(
             np.float32
         )
-        c = metric_utils.sample_labels(labels, n, rng)
+        c = generator_adapter.sample_labels(labels, n, rng)
         seeds = rng.randint(0, 2**31 - 1, size=[n, 2]).astype(np.int32)
 
         def fn(z0, z1, t, c, seeds):  # one noise seed per replica slice, shared by a pair's ends
             return pair_images(z0, z1, t, c, seeds[0])
 
-        d = metric_utils.run_split(fn, [z[0::2], z[1::2], t, c, seeds], strategy)
+        d = replicas.run_split(fn, [z[0::2], z[1::2], t, c, seeds], strategy)
         dists.extend(np.asarray(d, np.float64).tolist())
         progress.update(n)
     progress.close()

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from metrics import metric_utils
+from metrics import extraction
 from metrics import weights as weights_lib
 
 
@@ -99,7 +99,7 @@ class KerasVGG16Features:
 
 def compute_pr(opts, max_real, num_gen, nhood_size=3, row_batch_size=10000, col_batch_size=10000):
     detector = opts.pr_detector or KerasVGG16Features()
-    real, fake = metric_utils.real_and_fake_stats(
+    real, fake = extraction.real_and_fake_stats(
         opts, max_real, num_gen, detector, capture_all=True
     )
     return precision_recall(

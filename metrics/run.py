@@ -66,11 +66,11 @@ def _strategy(num_gpus):
 
 
 def _cache_dir():
-    from metrics import metric_utils
+    from metrics import extraction
 
     if FLAGS["no-cache"].value:
         return None
-    return FLAGS["cache-dir"].value or metric_utils.default_cache_dir()
+    return FLAGS["cache-dir"].value or extraction.default_cache_dir()
 
 
 def _exists(path, what):

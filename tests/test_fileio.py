@@ -5,7 +5,7 @@ import PIL.Image
 
 from dataset_tool import sources
 from fileio import images
-from metrics import metric_utils
+from metrics import image_sources
 
 
 def _write_images(folder):
@@ -25,7 +25,7 @@ def test_dataset_tool_and_metrics_decode_alike(tmp_path):
     assert sources.IMAGE_EXTENSIONS is images.IMAGE_EXTENSIONS
     files, others = sources.list_images(tmp_path / "imgs")
     assert files == ["a.png", "b.png", "c.GIF"] and others == 1
-    folder = metric_utils.FolderSource(tmp_path / "imgs")
+    folder = image_sources.FolderSource(tmp_path / "imgs")
     for index, name in enumerate(files):
         ours = sources.load_image(tmp_path / "imgs" / name, {})
         np.testing.assert_array_equal(folder.get(index), ours)

@@ -11,7 +11,9 @@ from fileio import torch_files
 
 os.environ["TF_STYLEGAN2_NO_DOWNLOAD"] = "1"  # nothing downloads in tests
 
-from metrics import (  # noqa: E402  # noqa: E402
+from metrics import (  # noqa: E402
+    extraction,
+    feature_stats,
     fid,
     inception,
     inception_score,
@@ -103,8 +105,8 @@ def test_fid_small_full_recipe():
 
     assert hashlib.sha256(a.tobytes()).hexdigest() == ref["recipe"]["uint8_sha256_a"]
     assert hashlib.sha256(b.tobytes()).hexdigest() == ref["recipe"]["uint8_sha256_b"]
-    sa = fid.metric_utils.compute_feature_stats_for_dataset(det, a, batch_size=25, verbose=False)
-    sb = fid.metric_utils.compute_feature_stats_for_dataset(det, b, batch_size=25, verbose=False)
+    sa = extraction.compute_feature_stats_for_dataset(det, a, batch_size=25, verbose=False)
+    sb = extraction.compute_feature_stats_for_dataset(det, b, batch_size=25, verbose=False)
     for key, s in (("a", sa), ("b", sb)):
         mu, sigma = s.get_mean_cov()
         assert _rel(mu, stats[f"mu_{key}"]) <= 1e-4
@@ -194,7 +196,7 @@ def test_frechet_distance_closed_form():
 def test_fid_of_a_set_with_itself_is_zero():
     rng = np.random.RandomState(1)
     feats = rng.randn(600, 64).astype(np.float32) @ rng.randn(64, 64).astype(np.float32)
-    stats = fid.metric_utils.FeatureStats()
+    stats = feature_stats.FeatureStats()
     for chunk in np.array_split(feats, 7):
         stats.append(chunk)
     mu, sigma = stats.get_mean_cov()
@@ -207,10 +209,10 @@ def test_fid_of_a_set_with_itself_is_zero():
 
 def test_feature_stats_save_load(tmp_path):
     rng = np.random.RandomState(2)
-    stats = fid.metric_utils.FeatureStats(capture_all=True)
+    stats = feature_stats.FeatureStats(capture_all=True)
     stats.append(rng.randn(40, 8))
     stats.save(tmp_path / "s.npz")
-    back = fid.metric_utils.FeatureStats.load(tmp_path / "s.npz")
+    back = feature_stats.FeatureStats.load(tmp_path / "s.npz")
     for x, y in zip(stats.get_mean_cov(), back.get_mean_cov()):
         np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(stats.get_all(), back.get_all())
@@ -481,7 +483,6 @@ def test_malicious_legacy_pth_header_runs_nothing(tmp_path):
     import os
     import pickle
 
-    from metrics import weights
 
     marker = tmp_path / "pwned"
 

@@ -12,7 +12,13 @@ from conftest import REPO, shared_path
 
 os.environ["TF_STYLEGAN2_NO_DOWNLOAD"] = "1"
 
-from metrics import fid, metric_main, metric_utils  # noqa: E402
+from metrics import (  # noqa: E402
+    extraction,
+    fid,
+    generator_adapter,
+    image_sources,
+    metric_main,
+)
 
 ENV = dict(os.environ, TF_STYLEGAN2_NO_DOWNLOAD="1", TF_CPP_MIN_LOG_LEVEL="3")
 
@@ -87,25 +93,25 @@ def detector():
 def test_image_sources(tmp_path):
     imgs = _images(5, 0)
     folder = _write_folder(tmp_path / "f", imgs, rgba_first=True)
-    src = metric_utils.open_images(folder)
-    assert isinstance(src, metric_utils.FolderSource) and len(src) == 5
+    src = image_sources.open_images(folder)
+    assert isinstance(src, image_sources.FolderSource) and len(src) == 5
     batches = list(src.batches(2))
     assert [b.shape[0] for b in batches] == [2, 2, 1]
     np.testing.assert_array_equal(np.concatenate(batches), imgs)  # RGBA alpha=255 -> same RGB
     wrapped = np.concatenate(list(src.batches(4, max_items=7, wrap=True)))
     np.testing.assert_array_equal(wrapped, np.concatenate([imgs, imgs[:2]]))
     for shards in (1, 2):
-        ds = metric_utils.open_images(_write_dataset(tmp_path / f"ds{shards}", imgs, shards))
-        assert isinstance(ds, metric_utils.DatasetSource) and len(ds) == 5
+        ds = image_sources.open_images(_write_dataset(tmp_path / f"ds{shards}", imgs, shards))
+        assert isinstance(ds, image_sources.DatasetSource) and len(ds) == 5
         np.testing.assert_array_equal(np.concatenate(list(ds.batches(3))), imgs)
     with pytest.raises(ValueError, match="no image files"):
-        metric_utils.open_images(_write_folder(tmp_path / "empty", []))
+        image_sources.open_images(_write_folder(tmp_path / "empty", []))
 
 
 def test_real_statistics_cache(tmp_path, detector):
     folder = _write_folder(tmp_path / "f", _images(3, 1))
     cache = tmp_path / "cache"
-    s1 = metric_utils.compute_feature_stats_for_dataset(
+    s1 = extraction.compute_feature_stats_for_dataset(
         detector, folder, cache_dir=cache, verbose=False
     )
     files = list(cache.glob("*.npz"))
@@ -117,20 +123,20 @@ def test_real_statistics_cache(tmp_path, detector):
         return detector(images)
 
     counting.name = detector.name
-    s2 = metric_utils.compute_feature_stats_for_dataset(
+    s2 = extraction.compute_feature_stats_for_dataset(
         counting, folder, cache_dir=cache, verbose=False
     )
     assert calls == []  # served from the cache
     np.testing.assert_allclose(s1.get_mean_cov()[0], s2.get_mean_cov()[0], rtol=1e-12)
 
     # KID / P&R keep all features: a file of their own, which FID's cache does not overwrite.
-    s3 = metric_utils.compute_feature_stats_for_dataset(
+    s3 = extraction.compute_feature_stats_for_dataset(
         counting, folder, cache_dir=cache, verbose=False, capture_all=True, capture_mean_cov=False
     )
     assert calls == [3] and s3.capture_all and s3.get_all().shape[0] == 3
     names = sorted(f.name.rsplit("-", 1)[1] for f in cache.glob("*.npz"))
     assert names == ["all.npz", "mean_cov.npz"]
-    s4 = metric_utils.compute_feature_stats_for_dataset(
+    s4 = extraction.compute_feature_stats_for_dataset(
         counting, folder, cache_dir=cache, verbose=False
     )
     assert calls == [3] and s4.capture_mean_cov and not s4.capture_all
@@ -162,7 +168,7 @@ def test_calc_metric_with_toy_generator(tmp_path):
     assert result["comparable"] is False and result["detector"] == "tiny-test-detector"
     # the same number by hand: uint8 conversion as NVIDIA, the same latents (seed 0)
     z = np.random.RandomState(0).standard_normal([4, 64]).astype(np.float32)
-    fakes = metric_utils.to_uint8(generator(z, None)).numpy()
+    fakes = generator_adapter.to_uint8(generator(z, None)).numpy()
     both = detector(np.concatenate([fakes, reals])).numpy().astype(np.float64)
     f_fake, f_real = both[:4], both[4:]
     expected = fid.frechet_distance(
@@ -224,13 +230,13 @@ def test_run_split_across_two_replicas():
 import numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from metrics import metric_utils
+from metrics import replicas
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 def fn(x):
     rid = tf.distribute.get_replica_context().replica_id_in_sync_group
     return tf.stack([x[:, 0], tf.cast(tf.fill([tf.shape(x)[0]], rid), tf.float32)], axis=1)
 x = np.arange(7, dtype=np.float32)[:, None]
-out = metric_utils.run_split(fn, [x], strategy).numpy()
+out = replicas.run_split(fn, [x], strategy).numpy()
 import json
 print(json.dumps([out[:, 0].tolist(), out[:, 1].tolist()]))
 """
