@@ -20,8 +20,7 @@ import pytest
 import tensorflow as tf
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# TF_STYLEGAN2_NO_GRAPPLER: skip graph optimization (most of the start-up of these tiny runs is tracing).
-QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1", "TF_STYLEGAN2_NO_GRAPPLER": "1"}
+QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +43,8 @@ def _env(**extra):
 
 def _train_cmd(data, outdir, *extra):
     return [sys.executable, "training/run.py", "--data", data, "--config", "tiny", "--outdir",
-            str(outdir), "--total-kimg", "0.064", "--kimg-per-tick", "0.024", "--snap", "2", *extra]
+            str(outdir), "--total-kimg", "0.064", "--kimg-per-tick", "0.024", "--snap", "2",
+            "--nograppler", *extra]  # no graph optimization: these tiny runs are mostly tracing
 
 
 def _check(proc, what):
@@ -171,14 +171,14 @@ def test_sigkill_mid_tick_then_resume_equals_uninterrupted_run(data16, tmp_path)
     # Ticks end at 8, 32 and 56 images; the kill lands at 48, inside the third tick.
     a = subprocess.Popen(_train_cmd(data16, a_dir), cwd=REPO, env=_env(), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
-    b = subprocess.Popen(_train_cmd(data16, b_dir), cwd=REPO,
-                         env=_env(TF_STYLEGAN2_KILL_AT_NIMG="48"), stdout=subprocess.PIPE,
+    kill_cmd = [sys.executable, "tests/train_until_killed.py", "48"] + _train_cmd(data16, b_dir)[2:]
+    b = subprocess.Popen(kill_cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     b_out, b_err = b.communicate(timeout=600)
     assert b.returncode == -signal.SIGKILL, b_err[-3000:]
     (run_b,) = glob.glob(str(b_dir / "0000*"))
     assert not os.path.exists(os.path.join(run_b, "_finished.txt"))
-    resumed = subprocess.run([sys.executable, "training/run.py", "--resume", run_b], cwd=REPO,
+    resumed = subprocess.run([sys.executable, "training/run.py", "--resume", run_b, "--nograppler"], cwd=REPO,
                              env=_env(), capture_output=True, text=True, timeout=600)
     _check(resumed, "resume")
     a_out, a_err = a.communicate(timeout=600)

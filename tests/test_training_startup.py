@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_STYLEGAN2_NO_GRAPPLER": "1"}
+ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def _dataset(root, count):
@@ -27,7 +27,7 @@ def _train(data, outdir, *extra, env=None):
     env = dict(os.environ, **ENV) if env is None else env
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [sys.executable, "training/run.py", "--data", data, "--config", "tiny", "--outdir",
-           str(outdir), "--total-kimg", "0.016", "--kimg-per-tick", "0.008", *extra]
+           str(outdir), "--total-kimg", "0.016", "--kimg-per-tick", "0.008", "--nograppler", *extra]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -37,8 +37,8 @@ def test_twenty_images_train(tmp_path):
     no E0000 line (grappler's "remapper failed", oneDNN's uint8 notice) appears."""
     data = _dataset(tmp_path, 20)
     env = {k: v for k, v in os.environ.items()
-           if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_STYLEGAN2_NO_GRAPPLER")}
-    proc = _train(data, tmp_path / "runs", "--batch", "32", "--batch-gpu", "4", env=env)
+           if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = _train(data, tmp_path / "runs", "--batch", "32", "--batch-gpu", "4", "--grappler", env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith(("E0000", "W0000", "F0000"))]
     assert errors == [], errors
@@ -92,7 +92,7 @@ def test_resume_finished_corrupt_checkpoints_and_ctrl_c(tmp_path):
     run_dir, = glob.glob(str(runs / "*"))
 
     def resume(*extra):
-        cmd = [sys.executable, "training/run.py", "--resume", run_dir, *extra]
+        cmd = [sys.executable, "training/run.py", "--resume", run_dir, "--nograppler", *extra]
         return subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True,
                               timeout=600)
 
@@ -126,7 +126,7 @@ def test_resume_finished_corrupt_checkpoints_and_ctrl_c(tmp_path):
 
     # Ctrl-C during training: exit 130 and the resume command, no traceback.
     cmd = [sys.executable, "training/run.py", "--data", data, "--config", "tiny", "--outdir",
-           str(tmp_path / "runs2"), "--total-kimg", "100", "--kimg-per-tick", "0.008"]
+           str(tmp_path / "runs2"), "--total-kimg", "100", "--kimg-per-tick", "0.008", "--nograppler"]
     p = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:

@@ -55,6 +55,8 @@ def _define_flags():
     flags.DEFINE_boolean("dry-run", False, "Print the resolved configuration and exit.")
     flags.DEFINE_boolean("deterministic", False, "Deterministic TF kernels (tf.config.experimental."
                          "enable_op_determinism): a resumed run is then bit-identical to an uninterrupted one.")
+    flags.DEFINE_boolean("grappler", True, "TensorFlow's graph optimizations (--nograppler: faster "
+                         "start-up of small networks, slower steps; the tests use it).")
     flags.DEFINE_boolean("jit", False, "XLA-compile the per-replica phase computations (jit_compile).")
     flags.DEFINE_float("max-minutes", 0.0, "Stop at the first tick end after this many minutes (0 = off), "
                        "writing a snapshot and a checkpoint.")
@@ -150,7 +152,7 @@ def resolve(run_dir_for_resume=None):
 
 # Flags a resumed run honours; any other flag given with --resume RUN_DIR is refused.
 RESUME_FLAGS = ("resume", "gpus", "total-kimg", "max-minutes", "metrics", "outdir", "dry-run",
-                "deterministic", "jit")
+                "deterministic", "jit", "grappler")
 
 
 def _resume_config(run_dir):
@@ -240,36 +242,8 @@ def _metric_fn(run_dir, cfg):
     return fn
 
 
-def _kill_hook():
-    """Test hook: SIGKILL this process once cur_nimg reaches TF_STYLEGAN2_KILL_AT_NIMG."""
-    kill_at = int(os.environ.get("TF_STYLEGAN2_KILL_AT_NIMG", "0") or 0)
-    if not kill_at:
-        return None
-
-    def hook(trainer):
-        if trainer.counter("cur_nimg") >= kill_at:
-            import signal
-
-            sys.stdout.flush()
-            os.kill(os.getpid(), signal.SIGKILL)
-    return hook
-
-
-def _new_run_dir(cfg, strategy, num_workers, is_chief):
-    from training import config as config_lib
-    from training import distribute, rundir
-
-    desc = config_lib.describe(cfg)
-    candidate = rundir.next_run_dir(cfg.outdir, desc)
-    run_id = int(os.path.basename(candidate)[:5])
-    if num_workers > 1:
-        run_id = distribute.broadcast_int(strategy, run_id, is_chief)
-    run_dir = os.path.join(cfg.outdir, f"{run_id:05d}-{desc}")
-    os.makedirs(run_dir, exist_ok=num_workers > 1 or not is_chief)
-    return run_dir
-
-
-def main(argv):
+def main(argv, on_iteration=None):
+    """on_iteration: None, or a callable given the Trainer after every minibatch (tests)."""
     from absl import logging
 
     logging.set_verbosity(logging.WARNING)
@@ -282,57 +256,20 @@ def main(argv):
         return 0
     _check_metrics(cfg)
 
-    import tensorflow as tf
+    from training import loop, session
 
-    from dataset_tool import records
-    from training import config as config_lib
-    from training import distribute, loop, rundir
-
-    if _flag("deterministic") or os.environ.get("TF_DETERMINISTIC_OPS") == "1":
-        tf.config.experimental.enable_op_determinism()
-    if os.environ.get("TF_STYLEGAN2_NO_GRAPPLER"):  # tests: faster tracing of tiny networks
-        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    deterministic = _flag("deterministic") or os.environ.get("TF_DETERMINISTIC_OPS") == "1"
     try:
-        strategy = distribute.make_strategy(cfg.gpus, log=lambda m: print(m, file=sys.stderr))
-    except (ValueError, RuntimeError) as e:
-        raise UserError(str(e)) from e
-    num_workers, worker_index, _ = distribute.worker_info(strategy)
-    is_chief = worker_index == 0
-    if strategy.num_replicas_in_sync != cfg.num_replicas:
-        cfg = config_lib.dataclasses.replace(cfg, gpus=strategy.num_replicas_in_sync // num_workers,
-                                             num_workers=num_workers)
-    per_round = cfg.batch_gpu * strategy.num_replicas_in_sync
-    if cfg.batch % per_round:
-        raise UserError(f"--batch {cfg.batch} must be a multiple of --batch-gpu {cfg.batch_gpu} x "
-                        f"{strategy.num_replicas_in_sync} replica(s) = {per_round}")
-
-    resume_from_run = run_dir is not None
-    new_run = not resume_from_run
-    if new_run:
-        run_dir = _new_run_dir(cfg, strategy, num_workers, is_chief)
-    if is_chief:
-        rundir.atomic_write(os.path.join(run_dir, "config.json"), cfg.to_json() + "\n")
-
-    tees = []
-    if is_chief:
-        tees = [rundir.Tee(os.path.join(run_dir, "log.txt"), sys.stdout),
-                rundir.Tee(os.path.join(run_dir, "log.txt"), sys.stderr)]
-        sys.stdout, sys.stderr = tees
-    started = []
-    try:
-        print(f"Run directory: {run_dir}")
-        metric_fn = _metric_fn(run_dir, cfg) if cfg.metrics else None
-        loop.train(cfg, run_dir, strategy, metric_fn=metric_fn, resume_from_run=resume_from_run,
-                   log=print, on_started=lambda: started.append(True),
-                   on_iteration=_kill_hook())
-        if is_chief:
-            rundir.atomic_write(os.path.join(run_dir, "_finished.txt"), "")
+        session.train_session(cfg, run_dir, deterministic=deterministic, grappler=_flag("grappler"),
+                              metric_fn_for=lambda d: _metric_fn(d, cfg),
+                              on_iteration=on_iteration, prog=PROG)
+    except session.StartupError as e:
+        raise (Reported if e.logged else UserError)(str(e)) from None
     except loop.RunComplete as e:
         print(str(e))
-        return 0
     except loop.Interrupted as e:
         print(f"{PROG}: interrupted at kimg {e.kimg:.3f}; resume with: python training/run.py "
-              f"--resume {run_dir}", file=sys.stderr)
+              f"--resume {e.run_dir}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:  # during start-up
         print(f"{PROG}: interrupted before training started", file=sys.stderr)
@@ -340,30 +277,12 @@ def main(argv):
     except loop.NonFiniteError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
-    except (loop.ResumeError, records.DatasetError, ValueError, OSError,
-            tf.errors.OpError) as e:
-        if started:
-            raise
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if not new_run:  # the run stays: its log.txt gets the line too
-            print(f"{PROG}: error: {message}", file=sys.stderr)
-            raise Reported(message) from e
-        raise UserError(message) from e
-    finally:
-        if tees:
-            sys.stdout, sys.stderr = tees[0].stream, tees[1].stream
-            for t in tees:
-                t.close()
-        if new_run and not started and is_chief:  # a run that never trained leaves nothing
-            import shutil
-
-            shutil.rmtree(run_dir, ignore_errors=True)
     return 0
 
 
-def _main(argv):
+def _main(argv, on_iteration=None):
     try:
-        code = main(argv)
+        code = main(argv, on_iteration)
     except Reported:
         code = 2
     except KeyboardInterrupt:
@@ -375,11 +294,13 @@ def _main(argv):
     sys.exit(code)
 
 
-def run():
+def run(on_iteration=None):
+    """The command line. on_iteration: see main (tests pass a hook; the command passes none)."""
     define_flags()
     from apps import common  # scripts may import anything: one --help behaviour for all
 
-    common.run_script(_main, sys.modules[__name__], flags_parser=_parse_flags)
+    common.run_script(lambda argv: _main(argv, on_iteration), sys.modules[__name__],
+                      flags_parser=_parse_flags)
 
 
 def _parse_flags(argv):
