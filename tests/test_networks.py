@@ -391,3 +391,29 @@ def test_conditional_mapping_and_projection_match_numpy():
     )
     expected = np.sum(out.numpy() * cmap, axis=1, keepdims=True) / np.sqrt(D.cmap_dim)
     np.testing.assert_allclose(D(img, c).numpy(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_blocks_compute_output_shape_as_called():
+    """The Keras contract: compute_output_shape of every block equals what `call` returns."""
+    G_kwargs, D_kwargs = tiny()
+    G, D = Generator(**G_kwargs), Discriminator(**D_kwargs)
+    z = randn(2, G.z_dim)
+    ws = G.mapping(z)
+    x = img = None
+    for res in G.synthesis.block_resolutions:
+        block = getattr(G.synthesis, f"b{res}")
+        n_ws = block.num_conv + block.num_torgb
+        block_ws = ws[:, : n_ws]
+        expected = block.compute_output_shape(
+            None if x is None else x.shape, None if img is None else img.shape, block_ws.shape)
+        x, img = block(x, img, block_ws, noise_mode="const")
+        assert expected == (tuple(x.shape), tuple(img.shape))
+    x, img = None, randn(2, 16, 16, 3)
+    for res in D.block_resolutions:
+        block = getattr(D, f"b{res}")
+        expected = block.compute_output_shape(None if x is None else x.shape, img.shape)
+        x, img_next = block(x, img)
+        assert expected == (tuple(x.shape), None if img_next is None else tuple(img_next.shape))
+        img = img if img_next is None else img_next
+    logits = D.b4(x, img, None)
+    assert D.b4.compute_output_shape(x.shape, img.shape) == tuple(logits.shape) == (2, 1)

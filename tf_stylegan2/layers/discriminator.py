@@ -129,6 +129,28 @@ class DiscriminatorBlock(keras.layers.Layer):
             x = self.conv1(x)
         return x, img
 
+    def compute_output_shape(self, x_shape=None, img_shape=None, *args, **kwargs):
+        """((N, R/2, R/2, out_channels), the image's shape after this block or None)."""
+        n = next((shape[0] for shape in (x_shape, img_shape) if shape), None)
+        r = self.resolution // 2
+        if not self.has_fromrgb:
+            img = None if img_shape is None else tuple(img_shape)
+        else:
+            img = (n, r, r, self.img_channels) if self.architecture == "skip" else None
+        return (n, r, r, self.out_channels), img
+
+    @property
+    def output_shape(self):
+        """What `summary()` prints: x's shape (Keras cannot print the absent image, None)."""
+        return self.compute_output_shape()[0]
+
+    def compute_output_spec(self, *args, **kwargs):
+        """Symbolic (KerasTensor) call: the shapes above; None stays None (no image)."""
+        shapes = self.compute_output_shape(
+            *(None if t is None else tuple(t.shape) for t in args[:2]))
+        return tuple(None if s is None else keras.KerasTensor(s, dtype=self.compute_dtype)
+                     for s in shapes)
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -222,6 +244,10 @@ class DiscriminatorEpilogue(keras.layers.Layer):
         if self.cmap_dim > 0:
             x = tf.reduce_sum(x * cmap, axis=1, keepdims=True) * (1.0 / np.sqrt(self.cmap_dim))
         return x
+
+    def compute_output_shape(self, x_shape=None, img_shape=None, *args, **kwargs):
+        """Logits (N, 1)."""
+        return (next((shape[0] for shape in (x_shape, img_shape) if shape), None), 1)
 
     def get_config(self):
         config = super().get_config()

@@ -1,6 +1,5 @@
 """Generator layers: the modulated synthesis layer, ToRGB and the synthesis block (spec 2.6-2.7)."""
 
-import os
 
 import keras
 import numpy as np
@@ -12,22 +11,15 @@ from tf_stylegan2.layers.base import PACKAGE, Conv2dLayer, FullyConnectedLayer, 
 NOISE_MODES = ("random", "const", "none")
 
 
-def _op_determinism_enabled():
-    try:  # not exported publicly by TF 2.21
-        from tensorflow.python.framework import config as tf_config
-
-        return bool(tf_config.is_op_determinism_enabled())
-    except (ImportError, AttributeError):
-        return os.environ.get("TF_DETERMINISTIC_OPS", "0").lower() in ("1", "true")
-
-
 def _layer_noise(shape, noise_seed, layer_index):
     """Per-layer N(0,1) noise [N, R, R, 1]: stateless from noise_seed when given, else tf.random."""
     if noise_seed is None:
-        # With op determinism on, TF refuses unseeded random ops; an op seed per layer keeps
-        # 'random' usable there (a stateful op: successive calls still draw fresh noise).
-        op_seed = 1000 + layer_index if _op_determinism_enabled() else None
-        return tf.random.normal(shape, seed=op_seed)
+        try:
+            return tf.random.normal(shape)
+        except RuntimeError:
+            # Op determinism without a global seed: TF refuses unseeded random ops. An op seed
+            # per layer keeps 'random' usable (a stateful op: successive calls still differ).
+            return tf.random.normal(shape, seed=1000 + layer_index)
     seed = tf.random.experimental.stateless_fold_in(tf.cast(noise_seed, tf.int32), layer_index)
     return tf.random.stateless_normal(shape, seed=seed)
 
@@ -367,6 +359,25 @@ class SynthesisBlock(keras.layers.Layer):
             y = self.torgb(x, ws[:, i], fused_modconv=fused_modconv)
             img = y if img is None else img + y
         return x, img
+
+    def compute_output_shape(self, x_shape=None, img_shape=None, ws_shape=None, *args, **kwargs):
+        """((N, R, R, out_channels), (N, R, R, img_channels) or None)."""
+        n = next((shape[0] for shape in (ws_shape, x_shape, img_shape) if shape), None)
+        r = self.resolution
+        has_img = self.num_torgb > 0 or img_shape is not None
+        return (n, r, r, self.out_channels), ((n, r, r, self.img_channels) if has_img else None)
+
+    @property
+    def output_shape(self):
+        """What `summary()` prints: x's shape (Keras cannot print the absent image, None)."""
+        return self.compute_output_shape()[0]
+
+    def compute_output_spec(self, *args, **kwargs):
+        """Symbolic (KerasTensor) call: the shapes above; None stays None (no image)."""
+        shapes = self.compute_output_shape(
+            *(None if t is None else tuple(t.shape) for t in args[:3]))
+        return tuple(None if s is None else keras.KerasTensor(s, dtype=self.compute_dtype)
+                     for s in shapes)
 
     def get_config(self):
         config = super().get_config()

@@ -137,8 +137,8 @@ class Discriminator(keras.Model):
         return (input_shape[0] if input_shape else None, 1)
 
     def get_config(self):
-        return dict(
-            name=self.name,
+        config = super().get_config()  # name, trainable, dtype
+        config.update(
             c_dim=self.c_dim,
             img_resolution=self.img_resolution,
             img_channels=self.img_channels,
@@ -153,6 +153,7 @@ class Discriminator(keras.Model):
             num_fp16_res=self.num_fp16_res,
             resample_filter=self.resample_filter,
         )
+        return config
 
     @classmethod
     def from_config(cls, config):

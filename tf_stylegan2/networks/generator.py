@@ -100,8 +100,8 @@ class Generator(keras.Model):
         return (input_shape[0] if input_shape else None, r, r, self.img_channels)
 
     def get_config(self):
-        return dict(
-            name=self.name,
+        config = super().get_config()  # name, trainable, dtype
+        config.update(
             z_dim=self.z_dim,
             c_dim=self.c_dim,
             w_dim=self.w_dim,
@@ -110,6 +110,7 @@ class Generator(keras.Model):
             mapping_kwargs=copy.deepcopy(self.mapping_kwargs),
             synthesis_kwargs=copy.deepcopy(self.synthesis_kwargs),
         )
+        return config
 
     @classmethod
     def from_config(cls, config):
