@@ -27,7 +27,7 @@ test: $(STAMP)
 	TF_ENABLE_ONEDNN_OPTS=$(ONEDNN_OTHER) $(PY) -m pytest -q $(PARITY_TESTS)
 
 demo: $(STAMP)
-	$(PY) demo.py --minutes $${DEMO_MINUTES:-10} --overwrite
+	$(PY) demo.py --minutes $${TF_STYLEGAN2_DEMO_MINUTES:-10} --overwrite
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -14,7 +14,7 @@ import sys
 
 from absl import flags
 
-from apps import common
+from apps import cli
 
 FLAGS = flags.FLAGS
 
@@ -40,44 +40,35 @@ def _describe(specs):
 
 
 def convert(source, dest):
-    """source .pkl -> dest .keras. Raises common.UserError for any problem with the input."""
+    """source .pkl -> dest .keras. Raises cli.UserError for any problem with the input."""
     source, dest = pathlib.Path(source), pathlib.Path(dest)
     if dest.suffix != ".keras":
-        raise common.UserError(f"--dest {dest}: must end in .keras")
+        raise cli.UserError(f"--dest {dest}: must end in .keras")
     if not dest.parent.is_dir():
-        raise common.UserError(f"--dest {dest}: folder {dest.parent} does not exist")
+        raise cli.UserError(f"--dest {dest}: folder {dest.parent} does not exist")
     if not source.is_file():
-        raise common.UserError(
+        raise cli.UserError(
             f"{source}: no such file" if not source.exists() else f"{source}: not a file"
         )
     if source.suffix == ".keras":
-        raise common.UserError(f"--source {source}: already a .keras snapshot of ours (convert.py "
+        raise cli.UserError(f"--source {source}: already a .keras snapshot of ours (convert.py "
                                f"reads NVIDIA's .pkl files); use it directly with any command")
     from tf_stylegan2 import legacy  # after the cheap checks: it loads TensorFlow
 
     try:
         specs = legacy.read_network_pickle(source)
     except (legacy.PickleRefusedError, legacy.LegacyFormatError, FileNotFoundError) as e:
-        raise common.UserError(_one_line(e)) from None
+        raise cli.UserError(_one_line(e)) from None
     origin = {"tf1": "TF1", "ada": "stylegan2-ada-pytorch"}[next(iter(specs.values())).origin]
     print(f"Read {source} ({origin} pickle): {_describe(specs)}")
     try:
         nets = {key: legacy.build_network(spec) for key, spec in specs.items()}
     except (ValueError, KeyError) as e:
-        raise common.UserError(f"{source}: cannot build the networks ({_one_line(e)})") from None
+        raise cli.UserError(f"{source}: cannot build the networks ({_one_line(e)})") from None
 
     import tf_stylegan2
 
-    tmp = common.atomic_path(dest)
-    try:
-        tf_stylegan2.save_snapshot(str(tmp), **nets)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp inside save_snapshot makes it 0600
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    tf_stylegan2.save_snapshot(str(dest), **nets)  # atomic
     print(f"Wrote {dest}")
     return dest
 
@@ -89,15 +80,15 @@ def _one_line(e):
 
 def main(argv):
     if len(argv) > 1:
-        common.fail(f"unexpected arguments: {' '.join(argv[1:])}")
-    with common.user_errors():
+        cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    with cli.user_errors():
         for name in ("source", "dest"):
             if not FLAGS[name].value:
-                raise common.UserError(f"--{name} is required")
+                raise cli.UserError(f"--{name} is required")
         convert(FLAGS.source, FLAGS.dest)
 
 
 def run():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     define_flags()
-    common.run_script(main, sys.modules[__name__])
+    cli.run_script(main, sys.modules[__name__])

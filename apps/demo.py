@@ -27,8 +27,8 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-    flags.DEFINE_float("minutes", float(os.environ.get("DEMO_MINUTES", 10)),
-                       "Training time budget in minutes (env DEMO_MINUTES).")
+    flags.DEFINE_float("minutes", float(os.environ.get("TF_STYLEGAN2_DEMO_MINUTES", 10)),
+                       "Training time budget in minutes (env TF_STYLEGAN2_DEMO_MINUTES).")
     flags.DEFINE_string("outdir", "demo-out", "Where everything is written.")
     flags.DEFINE_string("source", None, "Folder with the Fashion-MNIST IDX .gz files (default: the "
                         "dataset tool's search: ../shared/data/fashion-mnist, Debian's package, keras cache).")
@@ -202,9 +202,9 @@ print("wrote", sys.argv[2])
 
 def run():
     define_flags()
-    from apps import common
+    from apps import cli
 
-    common.run_script(main, sys.modules[__name__])
+    cli.run_script(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":

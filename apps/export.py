@@ -26,17 +26,10 @@ import sys
 
 from absl import flags
 
-from apps import common
+from apps import cli, loading
+from fileio.images import to_uint8
 
 FLAGS = flags.FLAGS
-
-
-def _to_uint8(images):
-    import tensorflow as tf
-
-    return tf.cast(
-        tf.clip_by_value(images * 127.5 + 128.0, 0.0, 255.0), tf.uint8
-    )  # truncating cast
 
 
 def export_generator(G, dest, truncation_psi=1.0, source=None):
@@ -46,7 +39,7 @@ def export_generator(G, dest, truncation_psi=1.0, source=None):
 
     dest = pathlib.Path(dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise common.UserError(
+        raise cli.UserError(
             f"{dest}: already exists; export into a new version folder (e.g. MODEL/2)"
         )
     conditional = G.c_dim > 0
@@ -65,7 +58,7 @@ def export_generator(G, dest, truncation_psi=1.0, source=None):
         return G.synthesis(ws_of(z, c, psi), noise_mode="const")  # [N, H, W, C]
 
     def png_of(images):
-        return tf.map_fn(tf.io.encode_png, _to_uint8(images), fn_output_signature=tf.string)
+        return tf.map_fn(tf.io.encode_png, to_uint8(images), fn_output_signature=tf.string)
 
     # Every endpoint takes (z, c, psi); unconditional signatures simply have no c input.
     def with_inputs(fn, specs):
@@ -74,10 +67,10 @@ def export_generator(G, dest, truncation_psi=1.0, source=None):
         return (lambda *args: fn(args[0], None, *args[1:])), [s for s in specs if s is not c_spec]
 
     def serving_default(z, c, truncation_psi):
-        return {"images": _to_uint8(images_of(z, c, truncation_psi))}
+        return {"images": to_uint8(images_of(z, c, truncation_psi))}
 
     def generate(z, c):
-        return {"images": _to_uint8(images_of(z, c, fixed_psi))}
+        return {"images": to_uint8(images_of(z, c, fixed_psi))}
 
     def png(z, c, truncation_psi):
         return {"images_bytes": png_of(images_of(z, c, truncation_psi))}
@@ -145,18 +138,18 @@ def define_flags():
 
 def main(argv):
     if len(argv) > 1:
-        common.fail(f"unexpected arguments: {' '.join(argv[1:])}")
-    with common.user_errors():
+        cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    with cli.user_errors():
         for name in ("network", "dest"):
             if not FLAGS[name].value:
-                raise common.UserError(f"--{name} is required")
-        common.resolve_network(FLAGS.network)
+                raise cli.UserError(f"--{name} is required")
+        loading.resolve_network(FLAGS.network)
         dest = pathlib.Path(FLAGS.dest)
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-            raise common.UserError(
+            raise cli.UserError(
                 f"{dest}: already exists; export into a new version folder (e.g. MODEL/2)"
             )
-        G, file = common.load_generator(FLAGS.network)
+        G, file = loading.load_generator(FLAGS.network)
         export_generator(G, dest, FLAGS.trunc, source=file)
         print(
             f"Exported {file} to {dest} "
@@ -167,7 +160,7 @@ def main(argv):
 def run():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     define_flags()
-    common.run_script(main, sys.modules[__name__])
+    cli.run_script(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ import sys
 import numpy as np
 from absl import flags
 
-from apps import common
+from apps import cli, latents, loading, media
+from metrics.progress import Progress
 
 NOISE_MODES = ("const", "random", "none", "tf1")
 GRID_MAX = 4096  # images in one --grid (the grid is built in memory)
@@ -65,23 +66,23 @@ def iter_images(
     import tensorflow as tf
 
     if noise_mode not in NOISE_MODES:
-        raise common.UserError(
+        raise cli.UserError(
             f"--noise-mode {noise_mode}: expected one of {', '.join(NOISE_MODES)}"
         )
-    c = common.class_labels(G, class_idx)
+    c = loading.class_labels(G, class_idx)
     c = None if c is None else tf.constant(c)
     mapping, synthesis = _runner(G, truncation_psi, truncation_cutoff, noise_mode)
-    resolutions = common.noise_resolutions(G) if noise_mode == "tf1" else []
+    resolutions = latents.noise_resolutions(G) if noise_mode == "tf1" else []
     for seed in seeds:
         noise_seed = tf.constant([seed % 2**31, seed // 2**31], tf.int32)  # for 'random'
         if noise_mode == "tf1":
-            z, noises = common.seed_z_and_noise(seed, G.z_dim, resolutions)
-            with common.noise_maps_set(G, noises):
+            z, noises = latents.seed_z_and_noise(seed, G.z_dim, resolutions)
+            with latents.noise_maps_set(G, noises):
                 img = synthesis(mapping(tf.constant(z), c), noise_seed)
         else:
-            z = common.seed_z(seed, G.z_dim)
+            z = latents.seed_z(seed, G.z_dim)
             img = synthesis(mapping(tf.constant(z), c), noise_seed)
-        yield common.to_uint8(img.numpy())[0]
+        yield media.to_uint8(img.numpy())[0]
 
 
 def images_from_ws(G, ws, noise_mode="const", noises=None):
@@ -93,19 +94,19 @@ def images_from_ws(G, ws, noise_mode="const", noises=None):
 
     ws = np.asarray(ws, np.float32)
     if ws.ndim != 3 or ws.shape[1:] != (G.num_ws, G.w_dim):
-        raise common.UserError(
+        raise cli.UserError(
             f"ws of shape {list(ws.shape)} do not fit the network ([N, {G.num_ws}, {G.w_dim}])"
         )
-    if noises is not None and len(noises) != len(common.noise_variables(G)):
-        raise common.UserError(
-            f"{len(noises)} noise maps given, the network has {len(common.noise_variables(G))}"
+    if noises is not None and len(noises) != len(latents.noise_variables(G)):
+        raise cli.UserError(
+            f"{len(noises)} noise maps given, the network has {len(latents.noise_variables(G))}"
         )
     mode = "const" if noise_mode == "tf1" or noises is not None else noise_mode
     _, synthesis = _runner(G, 1.0, None, mode)
-    with common.noise_maps_set(G, noises) if noises is not None else contextlib.nullcontext():
+    with latents.noise_maps_set(G, noises) if noises is not None else contextlib.nullcontext():
         return np.stack(
             [
-                common.to_uint8(synthesis(tf.constant(w[None]), tf.constant([i, 0]))[0].numpy())
+                media.to_uint8(synthesis(tf.constant(w[None]), tf.constant([i, 0]))[0].numpy())
                 for i, w in enumerate(ws)
             ]
         )
@@ -141,33 +142,33 @@ def interpolation_frames(
     import tensorflow as tf
 
     if len(seeds) < 2:
-        raise common.UserError("--interpolate needs at least two seeds")
+        raise cli.UserError("--interpolate needs at least two seeds")
     if frames < 1:
-        raise common.UserError(f"--frames {frames}: must be at least 1")
+        raise cli.UserError(f"--frames {frames}: must be at least 1")
     if space not in ("w", "z"):
-        raise common.UserError(f"--space {space}: expected w or z")
+        raise cli.UserError(f"--space {space}: expected w or z")
     if noise_mode == "tf1":
-        raise common.UserError("--noise-mode tf1 redraws noise per seed; use const for a walk")
-    c = common.class_labels(G, class_idx)
+        raise cli.UserError("--noise-mode tf1 redraws noise per seed; use const for a walk")
+    c = loading.class_labels(G, class_idx)
     c = None if c is None else tf.constant(c)
     mapping, synthesis = _runner(G, truncation_psi, truncation_cutoff, noise_mode)
-    zs = [common.seed_z(s, G.z_dim)[0] for s in seeds]
+    zs = [latents.seed_z(s, G.z_dim)[0] for s in seeds]
     ts = [k / frames for k in range(frames)]
-    latents = []
+    ws_path = []
     for a in range(len(seeds) - 1):
         if space == "w":
             wa = mapping(tf.constant(zs[a][None]), c).numpy()
             wb = mapping(tf.constant(zs[a + 1][None]), c).numpy()
-            latents += [wa + np.float32(t) * (wb - wa) for t in ts]
+            ws_path += [wa + np.float32(t) * (wb - wa) for t in ts]
         else:
-            latents += [
+            ws_path += [
                 mapping(tf.constant(slerp(zs[a], zs[a + 1], t)[None].astype(np.float32)), c).numpy()
                 for t in ts
             ]
-    latents.append(mapping(tf.constant(zs[-1][None]), c).numpy())
+    ws_path.append(mapping(tf.constant(zs[-1][None]), c).numpy())
     noise_seed = tf.constant([seeds[0] % 2**31, 0], tf.int32)  # the same noise in every frame
     return np.stack(
-        [common.to_uint8(synthesis(tf.constant(w), noise_seed).numpy())[0] for w in latents]
+        [media.to_uint8(synthesis(tf.constant(w), noise_seed).numpy())[0] for w in ws_path]
     )
 
 
@@ -225,13 +226,13 @@ def _write_seed_images(G, outdir, seeds, classes, suffixes, args):
     """One PNG per seed (and class), written as each is made, with a progress bar. Ctrl-C stops
     cleanly: what was written stays, and the count is printed. Returns the number written."""
     total = len(seeds) * len(classes)
-    bar = common.ProgressBar(total, "generate ")
+    bar = Progress("generate", total, unit="img")
     written = 0
     try:
         for k, suffix in zip(classes, suffixes):
             for seed, img in zip(seeds, iter_images(G, seeds, *args, k, FLAGS["noise-mode"].value)):
-                common.save_image(outdir / f"seed{seed:04d}{suffix}.png", img)
-                bar.update(written, f"seed {seed}")
+                media.save_image(outdir / f"seed{seed:04d}{suffix}.png", img)
+                bar.update(1, f"seed {seed}")
                 written += 1
     except KeyboardInterrupt:
         bar.close()
@@ -243,40 +244,40 @@ def _write_seed_images(G, outdir, seeds, classes, suffixes, args):
 
 def main(argv):
     if len(argv) > 1:
-        common.fail(f"unexpected arguments: {' '.join(argv[1:])}")
-    with common.user_errors():
+        cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    with cli.user_errors():
         for name in ("network", "outdir"):
             if not FLAGS[name].value:
-                raise common.UserError(f"--{name} is required")
+                raise cli.UserError(f"--{name} is required")
         projected_w = FLAGS["projected-w"].value
-        seeds = None if projected_w and not FLAGS.seeds else common.parse_seeds(FLAGS.seeds)
-        class_arg = common.parse_class(FLAGS["class"].value)
-        common.resolve_network(FLAGS.network)
+        seeds = None if projected_w and not FLAGS.seeds else cli.parse_seeds(FLAGS.seeds)
+        class_arg = cli.parse_class(FLAGS["class"].value)
+        loading.resolve_network(FLAGS.network)
         if projected_w:
             ws, noises = _load_projected_w(projected_w)
         psi, cutoff = FLAGS.trunc, FLAGS["trunc-cutoff"].value
         noise_mode = FLAGS["noise-mode"].value
 
-        G, file = common.load_generator(FLAGS.network)
+        G, file = loading.load_generator(FLAGS.network)
         print(
             f"Loaded {file}: {G.img_resolution}x{G.img_resolution}x{G.img_channels}, "
             f"z_dim {G.z_dim}, c_dim {G.c_dim}"
         )
         if class_arg == "all" and G.c_dim == 0:
-            raise common.UserError("--class all: the network is unconditional (c_dim = 0)")
+            raise cli.UserError("--class all: the network is unconditional (c_dim = 0)")
         classes = list(range(G.c_dim)) if class_arg == "all" else [class_arg]
         if cutoff is not None and not 0 <= cutoff <= G.num_ws:
-            raise common.UserError(f"--trunc-cutoff {cutoff}: outside 0..{G.num_ws} (num_ws)")
+            raise cli.UserError(f"--trunc-cutoff {cutoff}: outside 0..{G.num_ws} (num_ws)")
         for k in classes:  # validate before writing anything
-            common.class_labels(G, k)
-        outdir = common.make_outdir(FLAGS.outdir)
+            loading.class_labels(G, k)
+        outdir = cli.make_outdir(FLAGS.outdir)
 
         if projected_w:
-            if noises is not None and len(noises) != len(common.noise_variables(G)):
+            if noises is not None and len(noises) != len(latents.noise_variables(G)):
                 noises = None  # saved for another network: fall back to --noise-mode
             images = images_from_ws(G, ws, noise_mode, noises)
             for i, img in enumerate(images):
-                common.save_image(outdir / f"proj{i:02d}.png", img)
+                media.save_image(outdir / f"proj{i:02d}.png", img)
             print(f"Wrote {len(images)} image(s) from {projected_w} to {outdir}")
             if seeds is None:
                 return
@@ -287,12 +288,12 @@ def main(argv):
                     G, seeds, FLAGS.frames, FLAGS.space, psi, cutoff, k, noise_mode
                 )
                 stem = "interpolation" if len(classes) == 1 else f"interpolation-class{k:02d}"
-                common.save_gif(outdir / f"{stem}.gif", frames, FLAGS.fps)
+                media.save_gif(outdir / f"{stem}.gif", frames, FLAGS.fps)
                 wrote = [f"{stem}.gif"]
-                if common.save_mp4(outdir / f"{stem}.mp4", frames, FLAGS.fps):
+                if media.save_mp4(outdir / f"{stem}.mp4", frames, FLAGS.fps):
                     wrote.append(f"{stem}.mp4")
                 print(f"Wrote {len(frames)} frames to {', '.join(str(outdir / w) for w in wrote)}")
-            if not common.mp4_writer_available():
+            if not media.mp4_writer_available():
                 print("No MP4 written: ffmpeg is not installed (the GIF has the same frames).")
             return
 
@@ -302,16 +303,16 @@ def main(argv):
             print(f"Wrote {written} image(s) to {outdir}")
             return
         if len(seeds) * len(classes) > GRID_MAX:
-            raise common.UserError(f"--grid: {len(seeds) * len(classes)} images, at most "
+            raise cli.UserError(f"--grid: {len(seeds) * len(classes)} images, at most "
                                    f"{GRID_MAX} fit in one grid (drop --grid for one PNG per seed)")
         rows = [generate_images(G, seeds, psi, cutoff, k, noise_mode) for k in classes]
         if FLAGS.grid:
             if class_arg == "all":
-                grid = common.image_grid(np.concatenate(rows), cols=len(seeds), rows=len(classes))
+                grid = media.image_grid(np.concatenate(rows), cols=len(seeds), rows=len(classes))
             else:
-                cols = FLAGS["grid-cols"].value or common.grid_cols(len(seeds))
-                grid = common.image_grid(rows[0], cols=cols)
-            common.save_image(outdir / "grid.png", grid)
+                cols = FLAGS["grid-cols"].value or media.grid_cols(len(seeds))
+                grid = media.image_grid(rows[0], cols=cols)
+            media.save_image(outdir / "grid.png", grid)
             print(f"Wrote {outdir / 'grid.png'} ({grid.shape[1]}x{grid.shape[0]})")
 
 
@@ -324,15 +325,15 @@ def _load_projected_w(path):
                 noises.append(np.asarray(data[f"noise{len(noises)}"], np.float32))
             return np.asarray(data["w"], np.float32), (noises or None)
     except FileNotFoundError:
-        raise common.UserError(f"{path}: file not found") from None
+        raise cli.UserError(f"{path}: file not found") from None
     except (KeyError, ValueError, OSError) as e:
-        raise common.UserError(f"{path}: not a projected_w.npz with key w ({e})") from None
+        raise cli.UserError(f"{path}: not a projected_w.npz with key w ({e})") from None
 
 
 def run():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     define_flags()
-    common.run_script(main, sys.modules[__name__])
+    cli.run_script(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ import sys
 import numpy as np
 from absl import flags
 
-from apps import common, generate
+from apps import cli, generate, latents, loading, media
+from fileio import atomic
+from metrics.progress import Progress
 
 FLAGS = flags.FLAGS
 
@@ -161,13 +163,13 @@ def project(G, target, lpips, num_steps=1000, seed=303, class_idx=None, progress
     target = np.asarray(target)
     want = (G.img_resolution, G.img_resolution, G.img_channels)
     if target.shape != want:
-        raise common.UserError(
+        raise cli.UserError(
             f"target of shape {list(target.shape)}, the network makes {list(want)}"
         )
-    c = common.class_labels(G, class_idx)
+    c = loading.class_labels(G, class_idx)
     w_avg, w_std = w_stats(G, hp["w_avg_samples"], c)
 
-    noise_vars = [v for _, v in common.noise_variables(G)]
+    noise_vars = [v for _, v in latents.noise_variables(G)]
     saved = [np.array(v.numpy()) for v in noise_vars]
     rnd = np.random.RandomState(seed)
     w_opt = tf.Variable(w_avg, trainable=False, name="w_opt")  # [1,1,C]
@@ -269,31 +271,31 @@ def define_flags():
 
 def main(argv):
     if len(argv) > 1:
-        common.fail(f"unexpected arguments: {' '.join(argv[1:])}")
-    with common.user_errors():
+        cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    with cli.user_errors():
         for name in ("network", "target", "outdir"):
             if not FLAGS[name].value:
-                raise common.UserError(f"--{name} is required")
+                raise cli.UserError(f"--{name} is required")
         if FLAGS.steps < 1:
-            raise common.UserError(f"--steps {FLAGS.steps}: must be at least 1")
-        common.resolve_network(FLAGS.network)
-        common.load_target_image(FLAGS.target, 8, 3)  # fail fast on an unreadable image
+            raise cli.UserError(f"--steps {FLAGS.steps}: must be at least 1")
+        loading.resolve_network(FLAGS.network)
+        media.load_target_image(FLAGS.target, 8, 3)  # fail fast on an unreadable image
         lpips_path = FLAGS["lpips-weights"].value
         if lpips_path and not os.path.isfile(lpips_path):
-            raise common.UserError(f"{lpips_path}: LPIPS weights not found")
-        outdir = common.make_outdir(FLAGS.outdir)
+            raise cli.UserError(f"{lpips_path}: LPIPS weights not found")
+        outdir = cli.make_outdir(FLAGS.outdir)
 
-        G, file = common.load_generator(FLAGS.network)
-        target = common.load_target_image(FLAGS.target, G.img_resolution, G.img_channels)
+        G, file = loading.load_generator(FLAGS.network)
+        target = media.load_target_image(FLAGS.target, G.img_resolution, G.img_channels)
         from metrics import lpips as lpips_lib
 
         try:
             lpips = lpips_lib.LPIPS(weights_path=lpips_path, weights_dir=FLAGS["weights-dir"].value)
         except Exception as e:  # noqa: BLE001 -- missing or bad weight file
-            raise common.UserError(
+            raise cli.UserError(
                 f"cannot load the LPIPS weights: {str(e).splitlines()[0]}"
             ) from e
-        bar = common.ProgressBar(FLAGS.steps, label="project ")
+        bar = Progress("project", FLAGS.steps, unit="step")
         result = project(
             G,
             target,
@@ -301,18 +303,16 @@ def main(argv):
             num_steps=FLAGS.steps,
             seed=FLAGS.seed,
             class_idx=FLAGS["class"].value,
-            progress=lambda i, dist, loss: bar.update(i, f"dist {dist:.4f} loss {loss:.4f}"),
+            progress=lambda i, dist, loss: bar.update(1, f"dist {dist:.4f} loss {loss:.4f}"),
         )
         bar.close()
 
-        common.save_image(outdir / "target.png", target)
+        media.save_image(outdir / "target.png", target)
         proj = render(G, result["ws"], result["noises"])[0]
-        common.save_image(outdir / "proj.png", proj)
+        media.save_image(outdir / "proj.png", proj)
         arrays = {"w": result["ws"]}
         arrays.update({f"noise{i}": n for i, n in enumerate(result["noises"])})
-        tmp = common.atomic_path(outdir / "projected_w.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, outdir / "projected_w.npz")
+        atomic.save_npz(outdir / "projected_w.npz", arrays)
         wrote = ["target.png", "proj.png", "projected_w.npz"]
         if FLAGS["save-video"].value:
             ws = np.tile(result["w"][:, None, :], [1, G.num_ws, 1])
@@ -322,10 +322,10 @@ def main(argv):
                     [render(G, ws[i : i + 16], result["noises"]) for i in range(0, len(ws), 16)]
                 )
             ]
-            if common.save_mp4(outdir / "proj.mp4", frames, fps=10):
+            if media.save_mp4(outdir / "proj.mp4", frames, fps=10):
                 wrote.append("proj.mp4")
             else:
-                common.save_gif(outdir / "proj.gif", frames, fps=10)
+                media.save_gif(outdir / "proj.gif", frames, fps=10)
                 wrote.append("proj.gif (ffmpeg not installed)")
         print(
             f"Projected {FLAGS.target}: final dist {result['dist'][-1]:.4f}; wrote "
@@ -336,7 +336,7 @@ def main(argv):
 def run():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     define_flags()
-    common.run_script(main, sys.modules[__name__])
+    cli.run_script(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":

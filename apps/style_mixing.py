@@ -14,7 +14,7 @@ import sys
 import numpy as np
 from absl import flags
 
-from apps import common
+from apps import cli, latents, loading, media
 
 FLAGS = flags.FLAGS
 
@@ -34,8 +34,8 @@ def style_mixing(
 
     bad = [s for s in col_styles if not 0 <= s < G.num_ws]
     if bad:
-        raise common.UserError(f"--styles: layer {bad[0]} outside 0..{G.num_ws - 1} (num_ws)")
-    c = common.class_labels(G, class_idx)
+        raise cli.UserError(f"--styles: layer {bad[0]} outside 0..{G.num_ws - 1} (num_ws)")
+    c = loading.class_labels(G, class_idx)
     c = None if c is None else tf.constant(c)
 
     @tf.function
@@ -47,16 +47,16 @@ def style_mixing(
         return G.synthesis(ws, noise_mode=noise_mode)
 
     seeds = list(dict.fromkeys(row_seeds + col_seeds))
-    w = {s: mapping(tf.constant(common.seed_z(s, G.z_dim)), c).numpy()[0] for s in seeds}  # [L, C]
+    w = {s: mapping(tf.constant(latents.seed_z(s, G.z_dim)), c).numpy()[0] for s in seeds}  # [L, C]
     styles = np.asarray(col_styles, np.int64)
     images = {}
     for s in seeds:
-        images[(s, s)] = common.to_uint8(synthesis(tf.constant(w[s][None])).numpy())[0]
+        images[(s, s)] = media.to_uint8(synthesis(tf.constant(w[s][None])).numpy())[0]
     for r in row_seeds:
         for k in col_seeds:
             mixed = w[r].copy()
             mixed[styles] = w[k][styles]
-            images[(r, k)] = common.to_uint8(synthesis(tf.constant(mixed[None])).numpy())[0]
+            images[(r, k)] = media.to_uint8(synthesis(tf.constant(mixed[None])).numpy())[0]
 
     H = W = G.img_resolution
     grid = np.zeros([H * (len(row_seeds) + 1), W * (len(col_seeds) + 1), G.img_channels], np.uint8)
@@ -85,16 +85,16 @@ def define_flags():
 
 def main(argv):
     if len(argv) > 1:
-        common.fail(f"unexpected arguments: {' '.join(argv[1:])}")
-    with common.user_errors():
+        cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    with cli.user_errors():
         for name in ("network", "rows", "cols", "outdir"):
             if not FLAGS[name].value:
-                raise common.UserError(f"--{name} is required")
-        rows = common.parse_seeds(FLAGS.rows, "rows")
-        cols = common.parse_seeds(FLAGS.cols, "cols")
-        styles = common.parse_range(FLAGS.styles, "styles")
-        common.resolve_network(FLAGS.network)
-        G, file = common.load_generator(FLAGS.network)
+                raise cli.UserError(f"--{name} is required")
+        rows = cli.parse_seeds(FLAGS.rows, "rows")
+        cols = cli.parse_seeds(FLAGS.cols, "cols")
+        styles = cli.parse_range(FLAGS.styles, "styles")
+        loading.resolve_network(FLAGS.network)
+        G, file = loading.load_generator(FLAGS.network)
         print(f"Loaded {file}: {G.img_resolution}x{G.img_resolution}, num_ws {G.num_ws}")
         images, grid = style_mixing(
             G,
@@ -106,10 +106,10 @@ def main(argv):
             FLAGS["class"].value,
             FLAGS["noise-mode"].value,
         )
-        outdir = common.make_outdir(FLAGS.outdir)
+        outdir = cli.make_outdir(FLAGS.outdir)
         for (r, k), img in images.items():
-            common.save_image(outdir / f"{r}-{k}.png", img)
-        common.save_image(outdir / "grid.png", grid)
+            media.save_image(outdir / f"{r}-{k}.png", img)
+        media.save_image(outdir / "grid.png", grid)
         print(
             f"Wrote {len(images)} images and grid.png ({grid.shape[1]}x{grid.shape[0]}) to {outdir}"
         )
@@ -118,7 +118,7 @@ def main(argv):
 def run():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     define_flags()
-    common.run_script(main, sys.modules[__name__])
+    cli.run_script(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":

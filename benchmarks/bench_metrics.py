@@ -5,7 +5,7 @@ eager vs tf.function vs tf.function(jit_compile=True).
         [--unfolded] [--weights-dir DIR]
 
 Reference: NVIDIA's Inception as TorchScript runs ~13 img/s with 2 threads on this machine
-(shared/fixtures/inception_fid/README.md §4). The machine is shared: the load average is printed
+(shared/fixtures/inception_fid/README.md, section 4). The machine is shared: the load average is printed
 before and after, compare numbers taken at the same moment.
 """
 

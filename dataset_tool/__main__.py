@@ -190,9 +190,9 @@ def run():
     main_module = sys.modules["__main__"]
     if not getattr(main_module, "__doc__", None) or main_module.__doc__ == __doc__:
         main_module.__doc__ = USAGE  # what absl prints for --help
-    from apps import common  # the script's launcher: one --help behaviour for all commands
+    from apps import cli  # the script's launcher: one --help behaviour for all commands
 
-    common.run_script(main, sys.modules[__name__], flags_parser=_parse_flags)
+    cli.run_script(main, sys.modules[__name__], flags_parser=_parse_flags)
 
 
 if __name__ == "__main__":

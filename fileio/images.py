@@ -4,6 +4,8 @@ The rules: the extensions below (any case); transparency (RGBA, LA, palettes wit
 colour) composited onto white; 1-bit to greyscale; greyscale of more than 8 bits (16-bit PNGs,
 32-bit integer and float TIFFs) scaled by its range to 8 bits; every other mode to RGB. The result
 is a uint8 HWC array with 1 (greyscale) or 3 channels, or the `channels` asked for.
+
+Also the one conversion the other way: generator output in [-1, 1] -> uint8 (`to_uint8`).
 """
 
 import os
@@ -89,3 +91,20 @@ def decode_array(arr, channels=None):
         luma = arr.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
         arr = np.rint(luma).clip(0, 255).astype(np.uint8)[:, :, np.newaxis]
     return arr
+
+
+def to_uint8(images):
+    """float [-1, 1] -> uint8 as NVIDIA converts: clamp(x * 127.5 + 128, 0, 255), then a truncating
+    cast (= TF1 misc.convert_images_to_uint8's round-half-up of x * 127.5 + 127.5; ADA-PT
+    generate.py's (img * 127.5 + 128).clamp(0, 255).to(torch.uint8)).
+
+    A NumPy array (or list) gives a NumPy array; a TensorFlow tensor gives a tensor (so the same
+    rule runs inside tf.function: metrics' generator, SavedModel signatures).
+    """
+    if type(images).__module__.startswith("tensorflow"):
+        import tensorflow as tf
+
+        x = tf.cast(images, tf.float32) * 127.5 + 128.0
+        return tf.cast(tf.clip_by_value(x, 0.0, 255.0), tf.uint8)
+    x = np.asarray(images, np.float32)
+    return np.clip(x * np.float32(127.5) + np.float32(128), 0, 255).astype(np.uint8)

@@ -1,10 +1,11 @@
 """Feature statistics of real images (cached on disk) and of generated images."""
 
-import os
 import pathlib
 
 import numpy as np
 
+from fileio import cache
+from fileio.images import to_uint8
 from metrics import feature_stats, generator_adapter, image_sources, replicas
 from metrics.progress import Progress
 
@@ -29,11 +30,7 @@ def stats_cache_path(cache_dir, source, detector_name, num_items, mirror, wrap, 
 
 
 def default_cache_dir():
-    base = os.environ.get("TF_STYLEGAN2_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "tf_stylegan2",
-    )
-    return pathlib.Path(base) / "metrics"
+    return cache.cache_root() / "metrics"
 
 
 def compute_feature_stats_for_dataset(
@@ -93,7 +90,7 @@ def compute_feature_stats_for_generator(
     progress = Progress(desc, num_items, verbose)
 
     def fn(z, c, seeds):  # seeds [n,2]: one row per image; a replica uses its slice's first row
-        return detector(generator_adapter.to_uint8(gen.generate(z, c, noise_seed=seeds[0])))
+        return detector(to_uint8(gen.generate(z, c, noise_seed=seeds[0])))
 
     while not stats.is_full():
         n = min(batch_size, num_items - stats.num_items)

@@ -1,11 +1,11 @@
 """Feature statistics: streaming mean/covariance in float64, optionally every feature vector."""
 
 import json
-import os
 import pathlib
-import tempfile
 
 import numpy as np
+
+from fileio import atomic
 
 
 class FeatureStats:
@@ -65,15 +65,7 @@ class FeatureStats:
         if self.capture_all:
             arrays["features"] = self.get_all()
         arrays["meta"] = np.array(json.dumps(extra or {}))
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp.npz")
-        os.close(fd)
-        try:
-            np.savez(tmp, **arrays)
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; a cache is shareable
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        atomic.save_npz(path, arrays)
 
     @classmethod
     def load(cls, path):

@@ -1,4 +1,4 @@
-"""Fréchet Inception Distance (NVlabs/stylegan2 `frechet_inception_distance.py`, spec 4.3).
+"""Fréchet Inception Distance (NVlabs/stylegan2 metrics/frechet_inception_distance.py, FID.evaluate).
 
 FID = ||mu_f - mu_r||^2 + Tr(S_f + S_r - 2 sqrtm(S_f S_r)), scipy's Schur sqrtm of the product,
 real part, no eps; statistics in float64, unbiased covariance.

@@ -2,7 +2,6 @@
 
 
 import numpy as np
-import tensorflow as tf
 
 
 class GeneratorAdapter:
@@ -59,12 +58,6 @@ class GeneratorAdapter:
         if self._synthesis is not None:
             return self._synthesis(ws, noise_seed)
         return self.G.synthesis(ws, noise_mode="random", noise_seed=noise_seed)
-
-
-def to_uint8(images):
-    """[-1,1] float -> uint8 as NVIDIA's convert_images_to_uint8: saturate(x*127.5 + 128) floor."""
-    x = tf.convert_to_tensor(images, tf.float32) * 127.5 + 128.0
-    return tf.cast(tf.clip_by_value(tf.floor(x), 0.0, 255.0), tf.uint8)
 
 
 def sample_labels(labels, num, rng):

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from metrics import weight_conversion
 from metrics import weights as weights_lib
 
 FID_RESOLUTION = 299
@@ -301,7 +302,7 @@ class FIDInception:
 
     def __init__(self, weights_path=None, weights_dir=None, jit_compile=False, activations=False):
         path = weights_path or weights_lib.find_weights("inception_fid", weights_dir=weights_dir)
-        arrays = weights_lib.load_inception_arrays(path)
+        arrays = weight_conversion.load_inception_arrays(path)
         self.weights_path = str(path)
         self.model = inception_trunk(activations=activations)
         load_inception_npz(self.model, arrays)

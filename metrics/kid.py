@@ -1,4 +1,4 @@
-"""Kernel Inception Distance (ada-pytorch `kernel_inception_distance.py`, spec 4.8).
+"""Kernel Inception Distance (ada-pytorch metrics/kernel_inception_distance.py, compute_kid).
 
 Polynomial kernel k(a,b) = (a.b/n + 1)^3, 100 subsets of m = min(#real, #fake, 1000) drawn
 without replacement, unbiased MMD^2 estimate averaged: KID = t / (num_subsets * m).

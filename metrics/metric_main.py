@@ -1,6 +1,6 @@
 """The metric registry and the one entry point, `calc_metric`.
 
-Names say the protocol, as NVIDIA's do (spec 4.1, 4.8):
+Names say the protocol, as NVIDIA's do (stylegan2-ada-pytorch metrics/metric_main.py, register_metric):
   fid50k        first 50k reals (wrapping around a smaller set, optional mirroring) vs 50k fakes
   fid50k_full   all reals (no mirroring) vs 50k fakes; fidNk / fidN / fidNk_full for other counts
   kid50k_full   all reals vs 50k fakes, 100 subsets of <= 1000; kidNk, kidNk_full, kidN...
@@ -17,7 +17,7 @@ import pathlib
 import re
 import time
 
-import numpy as np
+from metrics.progress import format_time
 
 # The metric modules (and TensorFlow) are imported when a metric runs, so name checks are instant.
 
@@ -139,17 +139,6 @@ def get_detector(name="inception", weights_dir=None, weights_path=None, jit_comp
             name, weights_path=weights_path, weights_dir=weights_dir, jit_compile=jit_compile
         )
     return _DETECTORS[key]
-
-
-def format_time(seconds):
-    s = int(np.rint(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h {(s // 60) % 60:02d}m {s % 60:02d}s"
-    return f"{s // 86400}d {(s // 3600) % 24:02d}h {(s // 60) % 60:02d}m"
 
 
 # One function per metric kind: (name, opts, parsed args, mirror) -> (results, extra fields).

@@ -1,4 +1,4 @@
-"""Perceptual Path Length (NVlabs/stylegan2 `perceptual_path_length.py`, spec 4.5).
+"""Perceptual Path Length (NVlabs/stylegan2 metrics/perceptual_path_length.py, PPL.evaluate).
 
 Per batch: pairs of latents; t ~ U(0,1) ('full') or t = 0 ('end'); Z space: slerp then map;
 W space: map then lerp; both ends synthesised with the same noise (shared noise_seed), the FFHQ

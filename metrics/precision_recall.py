@@ -1,5 +1,5 @@
-"""Improved precision and recall (Kynkäänniemi et al.; NVlabs/stylegan2 `precision_recall.py`,
-spec 4.6).
+"""Improved precision and recall (Kynkäänniemi et al.; NVlabs/stylegan2 metrics/precision_recall.py,
+PR.evaluate).
 
 Squared Euclidean distances in blocks; the radius of each reference point is the distance to its
 k-th nearest other point (index k of the sorted row, index 0 being itself); precision = fraction of

@@ -55,14 +55,16 @@ def _fail(message):
 
 
 def _strategy(num_gpus):
-    import tensorflow as tf
-
+    """Training's strategy helper: N GPUs, or N logical CPU devices on a machine without GPUs.
+    Must run before anything initializes TensorFlow's devices."""
     if num_gpus <= 1:
         return None
-    gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) < num_gpus:
-        _fail(f"--gpus {num_gpus}: only {len(gpus)} GPU(s) visible")
-    return tf.distribute.MirroredStrategy([d.name for d in gpus[:num_gpus]])
+    from training.distribute import make_strategy
+
+    try:
+        return make_strategy(num_gpus, log=lambda message: print(message, file=sys.stderr))
+    except (ValueError, RuntimeError) as err:
+        _fail(str(err))
 
 
 def _cache_dir():
@@ -83,6 +85,7 @@ def main_two_sets(kind, a, b):
     _exists(b, "folder or dataset")
     from metrics import fid, kid, metric_main, weights
 
+    strategy = _strategy(FLAGS.gpus)
     try:
         det = metric_main.get_detector(FLAGS.detector, weights_dir=FLAGS["weights-dir"].value)
         fn = fid.fid_between if kind == "fid" else kid.kid_between
@@ -93,7 +96,7 @@ def main_two_sets(kind, a, b):
             batch_size=FLAGS.batch or 32,
             max_items=FLAGS["max-images"].value,
             cache_dir=_cache_dir(),
-            strategy=_strategy(FLAGS.gpus),
+            strategy=strategy,
             verbose=FLAGS.verbose,
         )
     except (weights.MissingWeightsError, ValueError, OSError) as err:
@@ -169,9 +172,9 @@ def main(argv):
 
 def run():
     define_flags()
-    from apps import common  # scripts may import anything: one --help behaviour for all
+    from apps import cli  # scripts may import anything: one --help behaviour for all
 
-    common.run_script(main, sys.modules[__name__])
+    cli.run_script(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":

@@ -24,3 +24,26 @@ def shared_path(*parts):
 @pytest.fixture
 def shared():
     return shared_path
+
+
+@pytest.fixture(scope="module")
+def emoji(tmp_path_factory):
+    """96 twemoji, composited on white: a flat PNG folder, and the same in class sub-folders."""
+    import numpy as np
+    import PIL.Image
+
+    import dataset_helpers
+
+    z = np.load(shared_path("data", "twemoji_64_rgba.npz"))
+    idx = np.linspace(0, len(z["images"]) - 1, 96).astype(int)
+    rgb = dataset_helpers.composite_white(z["images"][idx])
+    classes = z["labels"][idx].astype(int)
+    names = [str(n) for n in z["label_names"]]
+    root = tmp_path_factory.mktemp("emoji")
+    flat, by_class = root / "flat", root / "by_class"
+    flat.mkdir()
+    for i, img in enumerate(rgb):
+        PIL.Image.fromarray(img).save(flat / f"e{i:04d}.png")
+        (by_class / names[classes[i]]).mkdir(parents=True, exist_ok=True)
+        PIL.Image.fromarray(img).save(by_class / names[classes[i]] / f"e{i:04d}.png")
+    return {"root": root, "flat": flat, "by_class": by_class, "rgb": rgb, "classes": classes, "names": names}

@@ -1,8 +1,12 @@
-"""Shared test helpers: the Keras layer contract (`assert_layer_contract`)."""
+"""Shared test helpers: the Keras layer contract (`assert_layer_contract`), official-pickle fixtures."""
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
+from conftest import shared_path
+
+from tf_stylegan2.legacy import safe_pickle
 
 
 @keras.saving.register_keras_serializable(package="tf_stylegan2_tests")
@@ -114,3 +118,76 @@ def assert_layer_contract(
             atol,
         )
     return layer
+
+
+# Official pickles and their fixtures (test_legacy*.py).
+
+
+def ada_fixture():
+    folder = shared_path("fixtures", "ada_config_S")
+    return folder / "config_S.pkl", np.load(folder / "fixture_S.npz")
+
+
+def tf1_fixture():
+    folder = shared_path("fixtures", "tf1_small")
+    return folder / "tf1_small.pkl", np.load(folder / "tf1_small_expected.npz")
+
+
+def networks_or_skip():
+    try:
+        from tf_stylegan2.legacy import ada_state  # noqa: F401
+        from tf_stylegan2.networks import Generator  # noqa: F401
+    except ImportError as e:
+        pytest.skip(f"networks not importable yet: {e}")
+
+
+def nchw(x):
+    return np.transpose(np.asarray(x), (0, 3, 1, 2))
+
+
+def nhwc(x):
+    return np.transpose(np.asarray(x), (0, 2, 3, 1))
+
+
+def assert_close(got, ref, what, rel=1e-4):
+    """max |got - ref| <= rel * max(1, max |ref|) (issue 2's tolerance)."""
+    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
+    assert got.shape == ref.shape, what
+    err = np.max(np.abs(got - ref))
+    assert err <= rel * max(1.0, np.max(np.abs(ref))), f"{what}: max abs err {err:.3g}"
+
+
+def assert_rel(got, ref, what, rel=1e-4):
+    """Relative error on logits: max |got - ref| <= rel * max |ref|."""
+    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
+    assert got.shape == ref.shape, what
+    err = np.max(np.abs(got - ref))
+    assert err <= rel * np.max(np.abs(ref)), f"{what}: max abs err {err:.3g}"
+
+
+class Reduce:
+    def __init__(self, func, args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+def touch_cmd(marker):
+    return f"touch {marker}"
+
+
+def tf1_state(name, func, static, variables, components=None):
+    net = safe_pickle.TFNetworkState()
+    net.__setstate__(
+        dict(
+            version=4,
+            name=name,
+            static_kwargs=static,
+            components=components or {},
+            build_module_src="# placeholder",
+            build_func_name=func,
+            variables=variables,
+        )
+    )
+    return net

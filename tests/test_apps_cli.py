@@ -18,7 +18,7 @@ from conftest import shared_path
 from PIL import Image
 
 import tf_stylegan2
-from apps import common, export, generate
+from apps import cli, export, generate, loading, media
 from tf_stylegan2.networks import Generator, presets
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -79,16 +79,16 @@ def nets(tmp_path_factory):
 
 
 def test_resolve_network(nets, tmp_path):
-    assert common.resolve_network(nets["run_dir"]).name == "network-snapshot-000040.keras"
+    assert loading.resolve_network(nets["run_dir"]).name == "network-snapshot-000040.keras"
     for name in ("network-snapshot-000004.pkl", "network-snapshot-000012.pkl", "fakes000012.png"):
         (tmp_path / name).write_bytes(b"")
     assert (
-        common.resolve_network(tmp_path).name == "network-snapshot-000012.pkl"
+        loading.resolve_network(tmp_path).name == "network-snapshot-000012.pkl"
     )  # official run folder
-    with pytest.raises(common.UserError, match="no network-snapshot"):
-        common.resolve_network(nets["root"])
-    with pytest.raises(common.UserError, match="unknown network format"):
-        common.resolve_network(__file__)
+    with pytest.raises(cli.UserError, match="no network-snapshot"):
+        loading.resolve_network(nets["root"])
+    with pytest.raises(cli.UserError, match="unknown network format"):
+        loading.resolve_network(__file__)
 
 
 def test_generate_cli_files_and_grid(nets, tmp_path):
@@ -314,7 +314,7 @@ def test_export_matches_keras_in_fresh_process(nets, tmp_path):
             and meta["generate_truncation_psi"] == 0.5
         )
         args += [dest, kind, tmp_path / f"{kind}.npz"]
-    with pytest.raises(common.UserError, match="already exists"):
+    with pytest.raises(cli.UserError, match="already exists"):
         export.export_generator(nets["G0"], tmp_path / "uncond" / "1")
     script = tmp_path / "fresh.py"
     script.write_text(FRESH)
@@ -330,12 +330,12 @@ def test_export_matches_keras_in_fresh_process(nets, tmp_path):
         keras_img = G.synthesis(tf.constant(ws), noise_mode="const").numpy()
         np.testing.assert_allclose(out["ws"], ws, atol=1e-5)
         np.testing.assert_allclose(out["synth"], keras_img, atol=1e-4)
-        keras_u8 = common.to_uint8(keras_img)
+        keras_u8 = media.to_uint8(keras_img)
         assert out["images"].dtype == np.uint8 and out["images"].shape == (3, 16, 16, 3)
         assert np.mean(out["images"] != keras_u8) < 1e-3
         assert np.abs(out["images"].astype(int) - keras_u8).max() <= 1
         assert_u8_close(out["images1"], out["images"][:1])  # variable batch
-        keras_half = common.to_uint8(
+        keras_half = media.to_uint8(
             G(tf.constant(z), c, truncation_psi=0.5, noise_mode="const").numpy()
         )
         assert np.mean(out["generate"] != keras_half) < 1e-3
@@ -387,7 +387,7 @@ def test_export_cli_and_saved_model_cli(nets, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     images = np.load(tmp_path / "cli_out" / "images.npy")
     assert images.dtype == np.uint8 and images.shape == (2, 16, 16, 3)
-    keras_u8 = common.to_uint8(
+    keras_u8 = media.to_uint8(
         nets["G3"](tf.constant(z), tf.constant(c), truncation_psi=0.7, noise_mode="const").numpy()
     )
     assert np.mean(images != keras_u8) < 1e-3

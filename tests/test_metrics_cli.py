@@ -9,13 +9,13 @@ import numpy as np
 import PIL.Image
 import pytest
 from conftest import REPO, shared_path
+from fileio.images import to_uint8
 
 os.environ["TF_STYLEGAN2_NO_DOWNLOAD"] = "1"
 
 from metrics import (  # noqa: E402
     extraction,
     fid,
-    generator_adapter,
     image_sources,
     metric_main,
 )
@@ -168,7 +168,7 @@ def test_calc_metric_with_toy_generator(tmp_path):
     assert result["comparable"] is False and result["detector"] == "tiny-test-detector"
     # the same number by hand: uint8 conversion as NVIDIA, the same latents (seed 0)
     z = np.random.RandomState(0).standard_normal([4, 64]).astype(np.float32)
-    fakes = generator_adapter.to_uint8(generator(z, None)).numpy()
+    fakes = to_uint8(generator(z, None)).numpy()
     both = detector(np.concatenate([fakes, reals])).numpy().astype(np.float64)
     f_fake, f_real = both[:4], both[4:]
     expected = fid.frechet_distance(
@@ -270,6 +270,13 @@ def test_cli_fid_kid_two_folders(tmp_path, detector):
     feats = detector(np.concatenate([_images(3, 3), _images(3, 4)])).numpy()
     expected = _fid_lowrank(feats[:3], feats[3:])  # = the sqrtm value up to its ~1e-5 noise
     assert abs(value - expected) <= 1e-4 * max(1.0, expected)
+    # --gpus 2 on a CPU-only machine: two logical CPU devices, as training makes them
+    res = _cli("fid", str(a), str(b), "--weights-dir", weights_dir, "--no-cache", "--noverbose",
+               "--gpus", "2")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "2 logical CPU devices" in res.stderr
+    assert abs(float(res.stdout.strip().splitlines()[-1].split("FID:")[1]) - value) <= 1e-4 * max(
+        1.0, value)
     res = _cli(
         "kid",
         str(a),

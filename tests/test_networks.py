@@ -159,7 +159,7 @@ def _count(net):
 
 
 def test_parameter_counts_match_spec():
-    # spec 4.4 (from the TF1 shape rules): config-f at 256^2; config-e G orig, D skip at 1024^2.
+    # NVlabs/stylegan2 run_training.py configs (TF1 networks_stylegan2.py shapes): config-f at 256^2; config-e G orig, D skip at 1024^2.
     G_kwargs, D_kwargs = presets.network_kwargs("config-f", 256, 3, 0)
     G = Generator(**G_kwargs)
     assert _count(G.mapping) == 2_101_248

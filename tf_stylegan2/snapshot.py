@@ -1,12 +1,11 @@
 """Network snapshots: one Keras archive (.keras) holding G, D and G_ema, written atomically."""
 
-import os
 import pathlib
-import tempfile
 import zipfile
 
 import keras
 
+from fileio import atomic
 from tf_stylegan2.networks import Discriminator, Generator  # noqa: F401  (registers the classes)
 
 PACKAGE = "tf_stylegan2"
@@ -63,19 +62,8 @@ def save_snapshot(path, G=None, D=None, G_ema=None):
         raise ValueError("save_snapshot: G, D and G_ema must be different objects (Keras saves a shared "
                          "layer once); pass a copy, e.g. G_ema = Generator.from_config(G.get_config())")
     snap = NetworkSnapshot(G=G, D=D, G_ema=G_ema, name="network_snapshot")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp.keras", dir=path.parent)
-    os.close(fd)
-    try:
-        snap.save(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a snapshot is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic.replacing(path) as tmp:  # keeps the .keras suffix Keras asks for
+        snap.save(str(tmp))
     return str(path)
 
 

@@ -14,6 +14,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from metrics.progress import Progress, format_time
 from training import config as config_lib
 from training import rundir, summaries
 from training.distribute import make_strategy, worker_info  # noqa: F401  (public API)
@@ -97,7 +98,7 @@ def _load_resume_weights(trainer, cfg, log):
 
 def _tick_line(tick, cur_nimg, elapsed, tick_time, tick_imgs, maintenance, means):
     sec_per_kimg = tick_time / max(tick_imgs, 1) * 1000
-    line = (f"tick {tick:<5d} kimg {cur_nimg / 1000:<9.3f} time {rundir.fmt_time(elapsed):<9s} "
+    line = (f"tick {tick:<5d} kimg {cur_nimg / 1000:<9.3f} time {format_time(elapsed):<12s} "
             f"sec/tick {tick_time:<7.1f} sec/kimg {sec_per_kimg:<8.2f} "
             f"img/s {tick_imgs / max(tick_time, 1e-9):<7.2f} maintenance {maintenance:<5.1f} "
             f"mem {rundir.peak_memory_gb():<5.2f}")
@@ -241,6 +242,7 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
     # Progress bar inside a tick: on the terminal only (never into log.txt).
     term = sys.__stdout__
     show_bar = progress and term is not None and term.isatty()
+    bar = None  # the current tick's progress bar
     while True:
         cur_nimg = trainer.counter("cur_nimg")
         if stop_after_nimg is not None and cur_nimg >= stop_after_nimg:
@@ -258,17 +260,18 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
         done = cur_nimg >= total_nimg
         tick_start_nimg = trainer.counter("tick_start_nimg")
         if show_bar:
-            frac = min((cur_nimg - tick_start_nimg) / max(tick_nimg, 1), 1.0)
-            term.write(f"\r[{'#' * int(frac * 30):<30s}] {cur_nimg / 1000:.3f} kimg ")
-            term.flush()
+            if bar is None:
+                bar = Progress("tick", tick_nimg, stream=term)
+            bar.update(cur_nimg - tick_start_nimg - bar.done, f"{cur_nimg / 1000:.3f} kimg")
         # ADA-PT: tick 0 ends after the first minibatch, later ticks every kimg_per_tick.
         tick_end = trainer.counter("cur_tick") == 0 or cur_nimg >= tick_start_nimg + tick_nimg
         if tick_end and cfg.max_minutes and time.time() - start_time >= cfg.max_minutes * 60:
             log(f"--max-minutes {cfg.max_minutes:g} reached: stopping after this tick")
             done = True
         if done or tick_end:
-            if show_bar:
-                term.write("\r" + " " * 50 + "\r")
+            if bar is not None:
+                bar.clear()
+                bar = None
             try:
                 end_of_tick(done)
             except Exception as e:  # Keras may chain a Ctrl-C during a snapshot into its own error

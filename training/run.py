@@ -297,9 +297,9 @@ def _main(argv, on_iteration=None):
 def run(on_iteration=None):
     """The command line. on_iteration: see main (tests pass a hook; the command passes none)."""
     define_flags()
-    from apps import common  # scripts may import anything: one --help behaviour for all
+    from apps import cli  # scripts may import anything: one --help behaviour for all
 
-    common.run_script(lambda argv: _main(argv, on_iteration), sys.modules[__name__],
+    cli.run_script(lambda argv: _main(argv, on_iteration), sys.modules[__name__],
                       flags_parser=_parse_flags)
 
 

@@ -7,6 +7,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from fileio import atomic
+
 
 def next_run_dir(outdir, desc):
     os.makedirs(outdir, exist_ok=True)
@@ -50,10 +52,7 @@ class Tee:
 
 
 def atomic_write(path, data, mode="w"):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, mode) as f:
-        f.write(data)
-    os.replace(tmp, path)
+    (atomic.write_bytes if "b" in mode else atomic.write_text)(path, data)
 
 
 def save_grid(path, images, grid):
@@ -65,9 +64,8 @@ def save_grid(path, images, grid):
     n, h, w, c = img.shape
     img = img[:gw * gh].reshape(gh, gw, h, w, c).transpose(0, 2, 1, 3, 4).reshape(gh * h, gw * w, c)
     pil = Image.fromarray(img[..., 0] if c == 1 else img[..., :3] if c >= 3 else img[..., 0])
-    tmp = f"{path}.tmp{os.getpid()}.png"
-    pil.save(tmp)
-    os.replace(tmp, path)
+    with atomic.replacing(path) as tmp:
+        pil.save(tmp)
     return img
 
 
@@ -89,15 +87,6 @@ def peak_memory_gb():
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
-def fmt_time(s):
-    s = int(s)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s // 3600}h {(s // 60) % 60:02d}m"
 
 
 def copy_weights(src, dst):

@@ -123,19 +123,19 @@ class Trainer:
         return dict(noise_mode="random", noise_inputs=noise, fused_modconv=self.cfg.fused_modconv)
 
     # -- one phase -----------------------------------------------------------------------------
-    def _pl_exchange(self, ctx, rid, pl_mean):
+    def _pl_exchange(self, ctx, replica_id, pl_mean):
         """Greg on several replicas: every replica learns the round's chunk means and applies the
         lerps in chunk order; returns exchange(local_mean) -> (pl_mean before my chunk, after all)."""
         decay, replicas = self.cfg.loss.pl_decay, self.replicas
 
         def exchange(local_mean):
-            mine = tf.one_hot(rid, replicas, dtype=local_mean.dtype) * local_mean
+            mine = tf.one_hot(replica_id, replicas, dtype=local_mean.dtype) * local_mean
             means = ctx.all_reduce(tf.distribute.ReduceOp.SUM, mine)  # [replicas]
             value, before = pl_mean, []
             for i in range(replicas):
                 before.append(value)
                 value = value + (means[i] - value) * decay
-            return tf.gather(tf.stack(before), rid), value
+            return tf.gather(tf.stack(before), replica_id), value
         return exchange
 
     def _make_phase_fn(self, phase):
@@ -168,21 +168,21 @@ class Trainer:
         def replica_round(key, j, reals, labels, pl_mean, acc):
             """Round j on this replica: global chunk j * replicas + replica; adds to `acc`."""
             ctx = tf.distribute.get_replica_context()
-            rid = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
-            start = (j * local_replicas + rid % local_replicas) * bg  # this worker's chunk
+            replica_id = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
+            start = (j * local_replicas + replica_id % local_replicas) * bg  # this worker's chunk
             real = tf.ensure_shape(tf.cast(reals[start:start + bg], dtype), shape) / 127.5 - 1.0
             real_c = None
             if cfg.c_dim:
                 real_c = tf.ensure_shape(tf.cast(labels[start:start + bg], dtype), [bg, cfg.c_dim])
-            exchange = self._pl_exchange(ctx, rid, pl_mean) if all_reduce else None
-            grads, sums, w_mean, pl_after = round_grads(key, j * replicas + rid, real, real_c,
+            exchange = self._pl_exchange(ctx, replica_id, pl_mean) if all_reduce else None
+            grads, sums, w_mean, pl_after = round_grads(key, j * replicas + replica_id, real, real_c,
                                                         pl_mean, exchange)
             if acc is not None:
                 grads = [a + g for a, g in zip(acc["grads"], grads)]
                 sums = {k: acc["sums"][k] + v for k, v in sums.items()}
             out = dict(grads=grads, sums=sums)
             if w_mean is not None:  # [rounds... later] x [replicas, w_dim]: my column only
-                out["w_mean"] = tf.one_hot(rid, replicas, dtype=dtype)[:, None] * w_mean
+                out["w_mean"] = tf.one_hot(replica_id, replicas, dtype=dtype)[:, None] * w_mean
             if pl_after is not None:
                 out["pl_mean"] = pl_after
             return out

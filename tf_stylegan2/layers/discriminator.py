@@ -1,4 +1,5 @@
-"""Discriminator layers: minibatch stddev, the D block and the 4x4 epilogue (spec 3)."""
+"""Discriminator layers: minibatch stddev, the D block and the 4x4 epilogue
+(ADA-PT training/networks.py MinibatchStdLayer, DiscriminatorBlock, DiscriminatorEpilogue)."""
 
 import keras
 import numpy as np
@@ -10,7 +11,7 @@ from tf_stylegan2.layers.base import PACKAGE, Conv2dLayer, FullyConnectedLayer
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class MinibatchStdLayer(keras.layers.Layer):
-    """Append the stddev over strided groups as `num_channels` new channels (spec 1.7).
+    """Append the stddev over strided groups as `num_channels` new channels (MinibatchStdLayer).
 
     Args:
         group_size: G (None = the whole batch); num_channels: F.

@@ -1,4 +1,5 @@
-"""Generator layers: the modulated synthesis layer, ToRGB and the synthesis block (spec 2.6-2.7)."""
+"""Generator layers: the modulated synthesis layer, ToRGB and the synthesis block
+(ADA-PT training/networks.py SynthesisLayer, ToRGBLayer, SynthesisBlock)."""
 
 
 import keras

@@ -1,4 +1,4 @@
-"""Discriminator (spec 3), architectures orig / skip / resnet, ADA-PT conditioning."""
+"""Discriminator (ADA-PT training/networks.py Discriminator), architectures orig / skip / resnet, ADA-PT conditioning."""
 
 import copy
 

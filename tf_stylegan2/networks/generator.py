@@ -1,4 +1,4 @@
-"""Generator = MappingNetwork + SynthesisNetwork (spec 2.1)."""
+"""Generator = MappingNetwork + SynthesisNetwork (ADA-PT training/networks.py Generator)."""
 
 import copy
 

@@ -1,4 +1,4 @@
-"""Mapping network z (+ c) -> w (spec 2.2, 2.3, 2.5)."""
+"""Mapping network z (+ c) -> w (ADA-PT training/networks.py MappingNetwork)."""
 
 import keras
 import tensorflow as tf

@@ -1,4 +1,4 @@
-"""Synthesis network ws -> image (spec 2.6), architectures orig / skip / resnet."""
+"""Synthesis network ws -> image (ADA-PT training/networks.py SynthesisNetwork), architectures orig / skip / resnet."""
 
 import keras
 import numpy as np
@@ -92,14 +92,24 @@ class SynthesisNetwork(keras.layers.Layer):
     def blocks(self):
         return [getattr(self, f"b{res}") for res in self.block_resolutions]
 
-    def layer_names(self):
-        """ADA-PT names of the noise-carrying layers in forward order ('b4.conv1', ...)."""
-        names = []
+    def noise_layers(self):
+        """[(ADA-PT name, SynthesisLayer)] of the layers that take noise, in forward order:
+        b4.conv1, b8.conv0, b8.conv1, ... (TF1's noise0, noise1, ... follow the same order)."""
+        layers = []
         for block in self.blocks:
             if block.in_channels != 0:
-                names.append(f"{block.name}.conv0")
-            names.append(f"{block.name}.conv1")
-        return names
+                layers.append((f"{block.name}.conv0", block.conv0))
+            layers.append((f"{block.name}.conv1", block.conv1))
+        return layers
+
+    def layer_names(self):
+        """ADA-PT names of the noise-carrying layers in forward order ('b4.conv1', ...)."""
+        return [name for name, _ in self.noise_layers()]
+
+    def noise_const_variables(self):
+        """[(name, variable [R, R])]: the stored noise maps (noise_mode='const') in forward order."""
+        self.build(None)
+        return [(name, layer.noise_const) for name, layer in self.noise_layers() if layer.use_noise]
 
     def build(self, input_shape=None):
         if self.built:

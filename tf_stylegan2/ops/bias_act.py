@@ -1,4 +1,4 @@
-"""Bias + activation + gain + optional clamp (spec 1.2, 9.2). NHWC: the bias is on the last axis."""
+"""Bias + activation + gain + optional clamp (ADA-PT torch_utils/ops/bias_act.py). NHWC: the bias is on the last axis."""
 
 import numpy as np
 import tensorflow as tf

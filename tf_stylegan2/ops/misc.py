@@ -1,4 +1,5 @@
-"""Minibatch standard deviation (spec 1.7) and second-moment normalization (spec 1.8)."""
+"""Minibatch standard deviation (ADA-PT training/networks.py MinibatchStdLayer) and second-moment
+normalization (ADA-PT training/networks.py normalize_2nd_moment)."""
 
 import tensorflow as tf
 

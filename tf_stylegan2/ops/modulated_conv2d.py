@@ -1,4 +1,4 @@
-"""Modulated (style) convolution, fused and non-fused forms (spec 2.7). NHWC."""
+"""Modulated (style) convolution, fused and non-fused forms (ADA-PT training/networks.py modulated_conv2d). NHWC."""
 
 import tensorflow as tf
 

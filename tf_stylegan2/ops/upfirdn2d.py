@@ -1,6 +1,6 @@
 """FIR resampling: upfirdn2d and the plain 2x up/down/filter helpers (NHWC).
 
-Reference: stylegan2-ada-pytorch torch_utils/ops/upfirdn2d.py; spec sections 1.3-1.4.
+Reference: stylegan2-ada-pytorch torch_utils/ops/upfirdn2d.py (upfirdn2d, upsample2d, downsample2d).
 Pure TF (zero insertion by pad+reshape, FIR as a depthwise conv), so it runs on any device,
 compiles with XLA and is differentiable to any order.
 """
@@ -117,7 +117,7 @@ def filter2d(x, f, padding=0, flip_filter=False, gain=1):
 
 
 def upsample2d(x, f, up=2, padding=0, flip_filter=False, gain=1):
-    """2x FIR upsampling with gain up**2 (spec 1.4: pad (2, 1) for 4 taps)."""
+    """2x FIR upsampling with gain up**2 (ADA-PT torch_utils/ops/upfirdn2d.py upsample2d: pad (2, 1) for 4 taps)."""
     upx, upy = _pair(up)
     px0, px1, py0, py1 = _padding4(padding)
     fh, fw = np.asarray(f).shape
@@ -131,7 +131,7 @@ def upsample2d(x, f, up=2, padding=0, flip_filter=False, gain=1):
 
 
 def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1):
-    """2x FIR downsampling (spec 1.4: pad (1, 1) for 4 taps, keep even samples)."""
+    """2x FIR downsampling (ADA-PT upfirdn2d.py downsample2d: pad (1, 1), keep even samples)."""
     downx, downy = _pair(down)
     px0, px1, py0, py1 = _padding4(padding)
     fh, fw = np.asarray(f).shape

@@ -1,0 +1,66 @@
+"""Which network a command samples from: a .keras snapshot, a run folder (its latest snapshot) or
+an official pickle, and the labels a conditional network needs."""
+
+import pathlib
+import re
+
+import numpy as np
+
+from apps.cli import UserError
+
+NETWORK_SNAPSHOT_RE = re.compile(r"^network-snapshot-(\d+)\.(keras|pkl)$")
+
+
+def resolve_network(path):
+    """The network file that `path` names; raises UserError with the reason otherwise."""
+    p = pathlib.Path(str(path)).expanduser()
+    if not p.exists():
+        raise UserError(
+            f"{path}: network not found (expected a .keras snapshot, a run folder or a .pkl)"
+        )
+    if p.is_dir():
+        # Ours (.keras) or an official run folder (.pkl); the highest kimg wins, .keras on a tie.
+        snaps = sorted(
+            (int(m.group(1)), m.group(2) == "keras", f)
+            for f in p.iterdir()
+            if (m := NETWORK_SNAPSHOT_RE.match(f.name)) and f.is_file()
+        )
+        if not snaps:
+            raise UserError(f"{path}: run folder holds no network-snapshot-NNNNNN.keras (or .pkl)")
+        return snaps[-1][2]
+    if p.suffix not in (".keras", ".pkl"):
+        raise UserError(f"{path}: unknown network format (expected .keras, .pkl or a run folder)")
+    return p
+
+
+def load_generator(path):
+    """(G, file): the generator to sample from: G_ema (Gs) when the file has one, else G."""
+    file = resolve_network(path)
+    import tf_stylegan2
+
+    try:
+        nets = tf_stylegan2.load_network(str(file))
+    except Exception as e:  # noqa: BLE001 -- any reader failure is the user's file
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"{file}: cannot load network ({type(e).__name__}: {first})") from e
+    G = nets.get("G_ema") if isinstance(nets, dict) else None
+    if G is None and isinstance(nets, dict):
+        G = nets.get("G")
+    if G is None:
+        raise UserError(f"{file}: the file holds no generator (G_ema or G)")
+    return G, file
+
+
+def class_labels(G, class_idx, batch=1):
+    """One-hot labels [batch, c_dim] for class_idx, or None for an unconditional network."""
+    if G.c_dim == 0:
+        if class_idx is not None:
+            raise UserError(f"--class {class_idx}: the network is unconditional (c_dim = 0)")
+        return None
+    if class_idx is None:
+        raise UserError(f"--class is required: the network is conditional (c_dim = {G.c_dim})")
+    if not 0 <= class_idx < G.c_dim:
+        raise UserError(f"--class {class_idx}: outside the network's classes 0..{G.c_dim - 1}")
+    c = np.zeros([batch, G.c_dim], np.float32)
+    c[:, class_idx] = 1
+    return c
