@@ -23,6 +23,7 @@ PARITY_TESTS := tests/test_parity_ada.py tests/test_training_fixture.py tests/te
 ONEDNN_OTHER := $(if $(filter 0,$(TF_ENABLE_ONEDNN_OPTS)),1,0)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q tests
 	TF_ENABLE_ONEDNN_OPTS=$(ONEDNN_OTHER) $(PY) -m pytest -q $(PARITY_TESTS)
 

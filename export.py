@@ -1,3 +1,5 @@
 """Launcher: see apps/export.py."""
+
 from apps import export
+
 export.run()

@@ -1,3 +1,5 @@
 """Launcher: see apps/generate.py."""
+
 from apps import generate
+
 generate.run()

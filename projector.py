@@ -1,3 +1,5 @@
 """Launcher: see apps/projector.py."""
+
 from apps import projector
+
 projector.run()

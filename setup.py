@@ -31,7 +31,7 @@ setup(
     extras_require={
         "cpu": ["tensorflow-cpu>=2.16"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7", "ruff>=0.6"],  # ruff: the lint step of `make test`
     },
     entry_points={
         "console_scripts": [

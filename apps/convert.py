@@ -51,8 +51,10 @@ def convert(source, dest):
             f"{source}: no such file" if not source.exists() else f"{source}: not a file"
         )
     if source.suffix == ".keras":
-        raise cli.UserError(f"--source {source}: already a .keras snapshot of ours (convert.py "
-                               f"reads NVIDIA's .pkl files); use it directly with any command")
+        raise cli.UserError(
+            f"--source {source}: already a .keras snapshot of ours (convert.py "
+            f"reads NVIDIA's .pkl files); use it directly with any command"
+        )
     from tf_stylegan2 import legacy  # after the cheap checks: it loads TensorFlow
 
     try:

@@ -27,28 +27,45 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-    flags.DEFINE_float("minutes", float(os.environ.get("TF_STYLEGAN2_DEMO_MINUTES", 10)),
-                       "Training time budget in minutes (env TF_STYLEGAN2_DEMO_MINUTES).")
+    flags.DEFINE_float(
+        "minutes",
+        float(os.environ.get("TF_STYLEGAN2_DEMO_MINUTES", 10)),
+        "Training time budget in minutes (env TF_STYLEGAN2_DEMO_MINUTES).",
+    )
     flags.DEFINE_string("outdir", "demo-out", "Where everything is written.")
-    flags.DEFINE_string("source", None, "Folder with the Fashion-MNIST IDX .gz files (default: the "
-                        "dataset tool's search: ../shared/data/fashion-mnist, Debian's package, keras cache).")
+    flags.DEFINE_string(
+        "source",
+        None,
+        "Folder with the Fashion-MNIST IDX .gz files (default: the "
+        "dataset tool's search: ../shared/data/fashion-mnist, Debian's package, keras cache).",
+    )
     flags.DEFINE_string("config", "demo", "Training preset.")
     flags.DEFINE_string("fid", "fid2k", "FID metric computed at the start and at the end.")
     flags.DEFINE_integer("max-images", None, "Use at most this many training images.")
     flags.DEFINE_integer("gpus", 1, "Replicas (logical CPU devices on a CPU machine).")
-    flags.DEFINE_boolean("overwrite", False, "Start again in an existing --outdir (removes the outputs of "
-                         "an earlier demo there, nothing else).")
+    flags.DEFINE_boolean(
+        "overwrite",
+        False,
+        "Start again in an existing --outdir (removes the outputs of "
+        "an earlier demo there, nothing else).",
+    )
 
 
 def _step(title, args, log):
-    """Run one user command, echo it, tee its output into the demo log; stop the demo if it fails."""
+    """Run one user command, echo it, tee its output into the demo log; stop the demo if it
+    fails."""
     cmd = [sys.executable] + [str(a) for a in args]
     shown = " ".join(["python"] + [str(a) for a in args])
     print(f"\n=== {title}\n$ {shown}", flush=True)
     log.write(f"\n=== {title}\n$ {shown}\n")
     t0 = time.time()
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
     lines = []
     # newline='' keeps the '\r' of progress bars, so they redraw in place as in a terminal
     for line in io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="replace", newline=""):
@@ -59,7 +76,9 @@ def _step(title, args, log):
     proc.wait()
     log.flush()
     if proc.returncode != 0:
-        print(f"error: demo step '{title}' failed with exit status {proc.returncode}", file=sys.stderr)
+        print(
+            f"error: demo step '{title}' failed with exit status {proc.returncode}", file=sys.stderr
+        )
         sys.exit(proc.returncode)
     return "".join(lines), time.time() - t0
 
@@ -98,37 +117,111 @@ def main(argv):
             args += ["--max-images", FLAGS["max-images"].value]
         _step("1/5 dataset: Fashion-MNIST, padded to 32x32, with labels", args, log)
 
-        _step("2/5 train a conditional StyleGAN2 on the CPU",
-              ["training/run.py", "--data", data, "--config", FLAGS.config, "--cond", "--outdir", runs,
-               "--gpus", FLAGS.gpus, "--max-minutes", FLAGS.minutes, "--metrics", "none"], log)
+        _step(
+            "2/5 train a conditional StyleGAN2 on the CPU",
+            [
+                "training/run.py",
+                "--data",
+                data,
+                "--config",
+                FLAGS.config,
+                "--cond",
+                "--outdir",
+                runs,
+                "--gpus",
+                FLAGS.gpus,
+                "--max-minutes",
+                FLAGS.minutes,
+                "--metrics",
+                "none",
+            ],
+            log,
+        )
         run_dir = sorted(p for p in runs.iterdir() if p.is_dir())[-1]
         snaps = _snapshots(run_dir)
         summary["run_dir"] = str(run_dir)
 
         fids = {}
         for name, snap in (("start", snaps[0]), ("end", snaps[-1])):
-            text, _ = _step(f"3/5 {FLAGS.fid} at the {name} ({os.path.basename(snap)})",
-                            ["metrics/run.py", "--network", snap, "--data", data, "--metrics", FLAGS.fid]
-                            + _weights_args(), log)
+            text, _ = _step(
+                f"3/5 {FLAGS.fid} at the {name} ({os.path.basename(snap)})",
+                ["metrics/run.py", "--network", snap, "--data", data, "--metrics", FLAGS.fid]
+                + _weights_args(),
+                log,
+            )
             fids[name] = _fid_value(text, FLAGS.fid)
         summary["fid"] = fids
 
         samples, mixing, interp = out / "samples", out / "style-mixing", out / "interpolation"
-        _step("4/5 samples: one row per class",
-              ["generate.py", "--network", run_dir, "--seeds", "0-9", "--class", "all", "--grid",
-               "--trunc", "1.0", "--outdir", samples], log)
-        _step("4/5 style mixing",
-              ["style_mixing.py", "--network", run_dir, "--rows", "85,100,75,458", "--cols", "55,821,1789,293",
-               "--styles", "0-3", "--trunc", "1.0", "--class", "0", "--outdir", mixing], log)
-        _step("4/5 interpolation GIF",
-              ["generate.py", "--network", run_dir, "--interpolate", "--seeds", "1,2,3,4", "--frames", "24",
-               "--class", "7", "--outdir", interp], log)
+        _step(
+            "4/5 samples: one row per class",
+            [
+                "generate.py",
+                "--network",
+                run_dir,
+                "--seeds",
+                "0-9",
+                "--class",
+                "all",
+                "--grid",
+                "--trunc",
+                "1.0",
+                "--outdir",
+                samples,
+            ],
+            log,
+        )
+        _step(
+            "4/5 style mixing",
+            [
+                "style_mixing.py",
+                "--network",
+                run_dir,
+                "--rows",
+                "85,100,75,458",
+                "--cols",
+                "55,821,1789,293",
+                "--styles",
+                "0-3",
+                "--trunc",
+                "1.0",
+                "--class",
+                "0",
+                "--outdir",
+                mixing,
+            ],
+            log,
+        )
+        _step(
+            "4/5 interpolation GIF",
+            [
+                "generate.py",
+                "--network",
+                run_dir,
+                "--interpolate",
+                "--seeds",
+                "1,2,3,4",
+                "--frames",
+                "24",
+                "--class",
+                "7",
+                "--outdir",
+                interp,
+            ],
+            log,
+        )
 
         export_dir = out / "saved_model" / "1"
-        _step("5/5 export a SavedModel for TF Serving", ["export.py", "--network", run_dir, "--dest", export_dir],
-              log)
-        _step("5/5 call the SavedModel through its serving signature (TensorFlow only)",
-              ["-c", SERVE_ONCE, export_dir, out / "served.png"], log)
+        _step(
+            "5/5 export a SavedModel for TF Serving",
+            ["export.py", "--network", run_dir, "--dest", export_dir],
+            log,
+        )
+        _step(
+            "5/5 call the SavedModel through its serving signature (TensorFlow only)",
+            ["-c", SERVE_ONCE, export_dir, out / "served.png"],
+            log,
+        )
 
     summary["minutes_total"] = round((time.time() - t_start) / 60, 1)
     summary["files"] = {
@@ -148,8 +241,17 @@ def main(argv):
         print(f"  {what}: {where}")
 
 
-OUTPUTS = ("data", "runs", "samples", "style-mixing", "interpolation", "saved_model", "served.png",
-           "demo-log.txt", "summary.json")
+OUTPUTS = (
+    "data",
+    "runs",
+    "samples",
+    "style-mixing",
+    "interpolation",
+    "saved_model",
+    "served.png",
+    "demo-log.txt",
+    "summary.json",
+)
 
 
 def _remove_outputs(out):
@@ -163,7 +265,8 @@ def _remove_outputs(out):
 
 
 def _weights_args():
-    """Metric weights: $TF_STYLEGAN2_WEIGHTS or the cache as usual, else the project machines' ../shared/weights."""
+    """Metric weights: $TF_STYLEGAN2_WEIGHTS or the cache as usual, else the project machines'
+    ../shared/weights."""
     shared = REPO.parent / "shared" / "weights"
     if os.environ.get("TF_STYLEGAN2_WEIGHTS") or not shared.is_dir():
         return []
@@ -171,7 +274,8 @@ def _weights_args():
 
 
 def _default_source():
-    """The project machines' copy of Fashion-MNIST (../shared/data), else the dataset tool's own search."""
+    """The project machines' copy of Fashion-MNIST (../shared/data), else the dataset tool's own
+    search."""
     shared = REPO.parent / "shared" / "data" / "fashion-mnist"
     return str(shared) if (shared / "train-images-idx3-ubyte.gz").exists() else None
 

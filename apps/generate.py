@@ -55,8 +55,9 @@ def generate_images(
     seed's RandomState after z (TF1 run_generator.py), 'random' stateless noise seeded by the seed
     (reproducible), 'none' no noise.
     """
-    return np.stack(list(iter_images(G, seeds, truncation_psi, truncation_cutoff, class_idx,
-                                     noise_mode)))
+    return np.stack(
+        list(iter_images(G, seeds, truncation_psi, truncation_cutoff, class_idx, noise_mode))
+    )
 
 
 def iter_images(
@@ -66,9 +67,7 @@ def iter_images(
     import tensorflow as tf
 
     if noise_mode not in NOISE_MODES:
-        raise cli.UserError(
-            f"--noise-mode {noise_mode}: expected one of {', '.join(NOISE_MODES)}"
-        )
+        raise cli.UserError(f"--noise-mode {noise_mode}: expected one of {', '.join(NOISE_MODES)}")
     c = loading.class_labels(G, class_idx)
     c = None if c is None else tf.constant(c)
     mapping, synthesis = _runner(G, truncation_psi, truncation_cutoff, noise_mode)
@@ -303,8 +302,10 @@ def main(argv):
             print(f"Wrote {written} image(s) to {outdir}")
             return
         if len(seeds) * len(classes) > GRID_MAX:
-            raise cli.UserError(f"--grid: {len(seeds) * len(classes)} images, at most "
-                                   f"{GRID_MAX} fit in one grid (drop --grid for one PNG per seed)")
+            raise cli.UserError(
+                f"--grid: {len(seeds) * len(classes)} images, at most "
+                f"{GRID_MAX} fit in one grid (drop --grid for one PNG per seed)"
+            )
         rows = [generate_images(G, seeds, psi, cutoff, k, noise_mode) for k in classes]
         if FLAGS.grid:
             if class_arg == "all":

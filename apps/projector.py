@@ -163,9 +163,7 @@ def project(G, target, lpips, num_steps=1000, seed=303, class_idx=None, progress
     target = np.asarray(target)
     want = (G.img_resolution, G.img_resolution, G.img_channels)
     if target.shape != want:
-        raise cli.UserError(
-            f"target of shape {list(target.shape)}, the network makes {list(want)}"
-        )
+        raise cli.UserError(f"target of shape {list(target.shape)}, the network makes {list(want)}")
     c = loading.class_labels(G, class_idx)
     w_avg, w_std = w_stats(G, hp["w_avg_samples"], c)
 
@@ -292,9 +290,7 @@ def main(argv):
         try:
             lpips = lpips_lib.LPIPS(weights_path=lpips_path, weights_dir=FLAGS["weights-dir"].value)
         except Exception as e:  # noqa: BLE001 -- missing or bad weight file
-            raise cli.UserError(
-                f"cannot load the LPIPS weights: {str(e).splitlines()[0]}"
-            ) from e
+            raise cli.UserError(f"cannot load the LPIPS weights: {str(e).splitlines()[0]}") from e
         bar = Progress("project", FLAGS.steps, unit="step")
         result = project(
             G,

@@ -1,12 +1,15 @@
-"""create_from_images speed (ours, --workers 1 and N) against a single-process loop doing what NVIDIA's tool does,
+"""create_from_images speed (ours, --workers 1 and N) against a single-process loop doing what
+NVIDIA's tool does,
 in the same run on the same PNG folder; optional peak-RSS run (--rss-images 20000).
 
-    python benchmarks/bench_dataset_tool.py --num-images 4000 --resolution 64 --workers 2 [--rss-images 20000]
+    python benchmarks/bench_dataset_tool.py --num-images 4000 --resolution 64 --workers 2
+    [--rss-images 20000]
 
-Images: twemoji from ../shared/data composited on white (RGB), cycled with flips and 90-degree turns so they are
-all different, resized to --resolution. The official-style loop runs in this process with TensorFlow already
-imported (so its time excludes the import); ours runs as `python dataset_tool.py ...` subprocesses, timed end to
-end (start-up, imports, worker spawn included). Both outputs are compared byte for byte.
+Images: twemoji from ../shared/data composited on white (RGB), cycled with flips and 90-degree turns
+so they are all different, resized to --resolution. The official-style loop runs in this process
+with TensorFlow already imported (so its time excludes the import); ours runs as `python
+dataset_tool.py ...` subprocesses, timed end to end (start-up, imports, worker spawn included). Both
+outputs are compared byte for byte.
 """
 
 import os
@@ -32,13 +35,19 @@ def define_flags():
     flags.DEFINE_integer("resolution", 64, "Image size.")
     flags.DEFINE_integer("workers", os.cpu_count() or 2, "Workers for the parallel run.")
     flags.DEFINE_integer("repeats", 2, "Timed repeats per variant (best is reported).")
-    flags.DEFINE_integer("rss-images", 0, "If > 0, also measure peak RSS on this many images (e.g. 20000).")
-    flags.DEFINE_string("tmp", None, "Scratch folder (default: a temporary folder, removed at the end).")
+    flags.DEFINE_integer(
+        "rss-images", 0, "If > 0, also measure peak RSS on this many images (e.g. 20000)."
+    )
+    flags.DEFINE_string(
+        "tmp", None, "Scratch folder (default: a temporary folder, removed at the end)."
+    )
 
 
 def write_images(folder, count, resolution):
-    """count distinct RGB PNGs from twemoji (flips/rotations of 3786 emoji, then a brightness step)."""
+    """count distinct RGB PNGs from twemoji (flips/rotations of 3786 emoji, then a brightness
+    step)."""
     import PIL.Image
+
     z = np.load(SHARED / "twemoji_64_rgba.npz")
     rgba = z["images"]
     alpha = rgba[..., 3:].astype(np.float32) / 255
@@ -58,10 +67,13 @@ def write_images(folder, count, resolution):
 
 
 def official_style(tfr_dir, image_dir):
-    """NVIDIA's create_from_images + TFRecordExporter.add_image, single process (TensorFlow already imported)."""
+    """NVIDIA's create_from_images + TFRecordExporter.add_image, single process (TensorFlow already
+    imported)."""
     import glob
+
     import PIL.Image
     import tensorflow as tf
+
     files = sorted(glob.glob(os.path.join(image_dir, "*")))
     order = np.arange(len(files))
     np.random.RandomState(123).shuffle(order)
@@ -74,16 +86,30 @@ def official_style(tfr_dir, image_dir):
         img = img[np.newaxis] if img.ndim == 2 else img.transpose([2, 0, 1])
         if writers is None:
             res_log2 = int(np.log2(img.shape[1]))
-            writers = [tf.io.TFRecordWriter(f"{prefix}-r{res_log2 - lod:02d}.tfrecords")
-                       for lod in range(res_log2 - 1)]
+            writers = [
+                tf.io.TFRecordWriter(f"{prefix}-r{res_log2 - lod:02d}.tfrecords")
+                for lod in range(res_log2 - 1)
+            ]
         for lod, w in enumerate(writers):
             if lod:
                 img = img.astype(np.float32)
-                img = (img[:, 0::2, 0::2] + img[:, 0::2, 1::2] + img[:, 1::2, 0::2] + img[:, 1::2, 1::2]) * 0.25
+                img = (
+                    img[:, 0::2, 0::2]
+                    + img[:, 0::2, 1::2]
+                    + img[:, 1::2, 0::2]
+                    + img[:, 1::2, 1::2]
+                ) * 0.25
             quant = np.rint(img).clip(0, 255).astype(np.uint8)
-            ex = tf.train.Example(features=tf.train.Features(feature={
-                "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=quant.shape)),
-                "data": tf.train.Feature(bytes_list=tf.train.BytesList(value=[quant.tobytes()]))}))
+            ex = tf.train.Example(
+                features=tf.train.Features(
+                    feature={
+                        "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=quant.shape)),
+                        "data": tf.train.Feature(
+                            bytes_list=tf.train.BytesList(value=[quant.tobytes()])
+                        ),
+                    }
+                )
+            )
             w.write(ex.SerializeToString())
     for w in writers:
         w.close()
@@ -92,17 +118,31 @@ def official_style(tfr_dir, image_dir):
 
 def _children_cpu():
     import resource
+
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
 
 
 def ours(tfr_dir, image_dir, workers, *extra):
-    """(wall seconds, CPU seconds of the tool and its workers, (peak RSS MB main, largest worker))."""
+    """(wall seconds, CPU seconds of the tool and its workers, (peak RSS MB main, largest
+    worker))."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     start, cpu = time.time(), _children_cpu()
-    proc = subprocess.run([sys.executable, str(REPO / "dataset_tool.py"), "create_from_images", str(tfr_dir),
-                           str(image_dir), "--workers", str(workers), *extra], capture_output=True, text=True,
-                          env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "dataset_tool.py"),
+            "create_from_images",
+            str(tfr_dir),
+            str(image_dir),
+            "--workers",
+            str(workers),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     seconds, cpu = time.time() - start, _children_cpu() - cpu
     if proc.returncode:
         raise SystemExit(proc.stderr)
@@ -111,14 +151,18 @@ def ours(tfr_dir, image_dir, workers, *extra):
 
 
 def same_records(a, b):
-    """Same records, file by file (compared as parsed Examples: NVIDIA's plain SerializeToString() picks the
+    """Same records, file by file (compared as parsed Examples: NVIDIA's plain SerializeToString()
+    picks the
     feature-map order per process, see dataset_tool/records.py), same number of records."""
     from dataset_tool import records
+
     names = sorted(p.name for p in a.glob("*.tfrecords"))
     for n in names:
         ra = list(records.iter_records(a / n))
         rb = list(records.iter_records(b / n.replace(a.name, b.name, 1)))
-        if len(ra) != len(rb) or any(records.parse_example(x) != records.parse_example(y) for x, y in zip(ra, rb)):
+        if len(ra) != len(rb) or any(
+            records.parse_example(x) != records.parse_example(y) for x, y in zip(ra, rb)
+        ):
             return False
     return bool(names)
 
@@ -136,13 +180,18 @@ def main(argv):
 
 def speed(tmp, n, res, workers):
     write_images(tmp / "images", n, res)
-    print(f"{n} PNG images {res}x{res} RGB; {os.cpu_count()} cores; load average before "
-          f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(
+        f"{n} PNG images {res}x{res} RGB; {os.cpu_count()} cores; load average before "
+        f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
     import tensorflow  # noqa: F401 - imported before timing the official-style loop
+
     official = "official-style loop (1 process, TF import excluded)"
     best = {}
     for r in range(FLAGS.repeats):
-        best[official] = min(best.get(official, (1e9, 0)), official_style(tmp / f"off{r}", tmp / "images"))
+        best[official] = min(
+            best.get(official, (1e9, 0)), official_style(tmp / f"off{r}", tmp / "images")
+        )
         for w in sorted({1, workers}):
             t, cpu, _ = ours(tmp / f"ours{w}_{r}", tmp / "images", w)
             key = f"dataset_tool.py --workers {w} (end to end)"
@@ -150,18 +199,24 @@ def speed(tmp, n, res, workers):
     identical = all(same_records(tmp / f"ours{w}_0", tmp / "off0") for w in {1, workers})
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())
     base = best[official][0]
-    print("\n| variant | wall s | images/s | speed-up vs official-style | CPU s (all processes) |\n"
-          "| --- | --: | --: | --: | --: |")
+    print(
+        "\n| variant | wall s | images/s | speed-up vs official-style | CPU s (all processes) |\n"
+        "| --- | --: | --: | --: | --: |"
+    )
     for key, (t, cpu) in best.items():
         print(f"| {key} | {t:.2f} | {n / t:.0f} | {base / t:.2f}x | {cpu:.2f} |")
     print(f"\nSame records as the official-style loop: {identical}. Load average after: {load}")
 
 
 def rss(tmp, m, res, workers):
-    """Peak RSS of the tool (main: VmHWM; workers: ru_maxrss) for 2000 and m images: it must not grow."""
+    """Peak RSS of the tool (main: VmHWM; workers: ru_maxrss) for 2000 and m images: it must not
+    grow."""
     import shutil
+
     print(f"\nPeak RSS (create_from_images, {res}x{res} RGB, --workers {workers}):")
-    print("| images | seconds | peak RSS main | peak RSS largest worker |\n| --: | --: | --: | --: |")
+    print(
+        "| images | seconds | peak RSS main | peak RSS largest worker |\n| --: | --: | --: | --: |"
+    )
     for count in sorted({min(2000, m), m}):
         folder = tmp / f"rss{count}"
         write_images(folder, count, res)

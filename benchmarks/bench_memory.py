@@ -18,10 +18,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import (
-    app,  # noqa: E402
-    flags,  # noqa: E402
-)
+from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("resolution", 64, "Image resolution.")
@@ -46,34 +43,56 @@ def measure(batch_gpu):
         return G_kwargs, D_kwargs
 
     res = FLAGS.resolution
-    cfg = config_lib.make_config("config-f", data="", outdir="", resolution=res, channels=3,
-                                 batch=FLAGS.batch, batch_gpu=batch_gpu,
-                                 network_kwargs=network_kwargs)
+    cfg = config_lib.make_config(
+        "config-f",
+        data="",
+        outdir="",
+        resolution=res,
+        channels=3,
+        batch=FLAGS.batch,
+        batch_gpu=batch_gpu,
+        network_kwargs=network_kwargs,
+    )
     trainer = Trainer(cfg, distribute.make_strategy(1), log=lambda m: None)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
-    reals = tf.constant(np.random.RandomState(0).randint(0, 256, [FLAGS.batch, res, res, 3]),
-                        tf.uint8)
+    reals = tf.constant(
+        np.random.RandomState(0).randint(0, 256, [FLAGS.batch, res, res, 3]), tf.uint8
+    )
     labels = tf.zeros([FLAGS.batch, 0])
     t0 = time.time()
     trainer.iteration(reals, labels)  # batch_idx 0: all four phases
     seconds = time.time() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
-    print(f"| {FLAGS.batch} | {batch_gpu} | {trainer.rounds} | {seconds:.1f} | {base:.0f} | "
-          f"{peak:.0f} |")
+    print(
+        f"| {FLAGS.batch} | {batch_gpu} | {trainer.rounds} | {seconds:.1f} | {base:.0f} | "
+        f"{peak:.0f} |"
+    )
 
 
 def main(argv):
     if FLAGS.child:
         measure(FLAGS.child)
         return
-    print(f"config-f networks (channel_base 8192) at {FLAGS.resolution}x{FLAGS.resolution}, "
-          f"one replica, float32")
-    print("| batch | batch_gpu | rounds | first iteration (s) | RSS after build (MB) | "
-          "peak RSS (MB) |")
+    print(
+        f"config-f networks (channel_base 8192) at {FLAGS.resolution}x{FLAGS.resolution}, "
+        f"one replica, float32"
+    )
+    print(
+        "| batch | batch_gpu | rounds | first iteration (s) | RSS after build (MB) | "
+        "peak RSS (MB) |"
+    )
     print("| --: | --: | --: | --: | --: | --: |")
     for bg in FLAGS["batch-gpu"].value.split(","):
-        cmd = [sys.executable, __file__, "--child", bg, "--resolution", str(FLAGS.resolution),
-               "--batch", str(FLAGS.batch)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            bg,
+            "--resolution",
+            str(FLAGS.resolution),
+            "--batch",
+            str(FLAGS.batch),
+        ]
         subprocess.run(cmd, check=True)
 
 

@@ -5,8 +5,8 @@ eager vs tf.function vs tf.function(jit_compile=True).
         [--unfolded] [--weights-dir DIR]
 
 Reference: NVIDIA's Inception as TorchScript runs ~13 img/s with 2 threads on this machine
-(shared/fixtures/inception_fid/README.md, section 4). The machine is shared: the load average is printed
-before and after, compare numbers taken at the same moment.
+(shared/fixtures/inception_fid/README.md, section 4). The machine is shared: the load average is
+printed before and after, compare numbers taken at the same moment.
 """
 
 import os
@@ -116,8 +116,10 @@ def main(argv):
         best, med, cpu = timed[key]
         name, mode, unit, count = key
         rows.append((name, mode, count / best, count / med, unit, cpu / count))
-        print(f"{name:<42s} {mode:<9s} {count / best:7.1f} {unit} (median {count / med:.1f}, "
-              f"{cpu / count:.3f} CPU s each)")
+        print(
+            f"{name:<42s} {mode:<9s} {count / best:7.1f} {unit} (median {count / med:.1f}, "
+            f"{cpu / count:.3f} CPU s each)"
+        )
     print(f"load average after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
     print("\n| network | mode | best | median | unit | CPU s per item |\n|---|---|--:|--:|---|--:|")
     for r in rows:

@@ -1,15 +1,16 @@
 """Training speed: img/s of whole training iterations, phases in their official proportions.
 
-    python benchmarks/bench_train.py [--resolution 32 --channel-base 16384 --channel-max 512 --batch 8
-                                      --batch-gpu 4]
+    python benchmarks/bench_train.py [--resolution 32 --channel-base 16384 --channel-max 512
+                                      --batch 8 --batch-gpu 4]
                                      [--iterations 16] [--jit both|on|off] [--fused]
 
-One measured block is `--iterations` minibatches starting at a multiple of 16, so with the default 16 it
-runs 16 Gmain, 4 Greg (path length, every 4), 16 Dmain and 1 Dreg (R1, every 16) steps plus 16 G_ema
-updates: exactly NVIDIA's lazy-regularization proportions. Networks: config-f (skip G, resnet D, 8 mapping
-layers, z/w 512) at the given size, float32, non-fused modulated conv (as in ADA-PT training); reals are a
-fixed uint8 batch (the input pipeline is measured by bench_input.py). One warm-up minibatch (which runs all
-four phases) traces and compiles every step first. Prints one table row per jit setting.
+One measured block is `--iterations` minibatches starting at a multiple of 16, so with the default
+16 it runs 16 Gmain, 4 Greg (path length, every 4), 16 Dmain and 1 Dreg (R1, every 16) steps plus 16
+G_ema updates: exactly NVIDIA's lazy-regularization proportions. Networks: config-f (skip G, resnet
+D, 8 mapping layers, z/w 512) at the given size, float32, non-fused modulated conv (as in ADA-PT
+training); reals are a fixed uint8 batch (the input pipeline is measured by bench_input.py). One
+warm-up minibatch (which runs all four phases) traces and compiles every step first. Prints one
+table row per jit setting.
 """
 
 import os
@@ -21,8 +22,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -33,10 +33,16 @@ def define_flags():
     flags.DEFINE_integer("channel-max", 512, "channel_max of G and D.")
     flags.DEFINE_integer("batch", 8, "Minibatch.")
     flags.DEFINE_integer("batch-gpu", None, "Samples per round (default: the preset's 4).")
-    flags.DEFINE_integer("iterations", 16, "Measured minibatches (16 = one full lazy-regularization cycle).")
+    flags.DEFINE_integer(
+        "iterations", 16, "Measured minibatches (16 = one full lazy-regularization cycle)."
+    )
     flags.DEFINE_integer("repeats", 1, "Measured blocks per setting (best is reported).")
-    flags.DEFINE_enum("jit", "both", ["both", "on", "off"], "XLA jit_compile of the phase computations.")
-    flags.DEFINE_boolean("fused", False, "Fused (grouped-conv) modulated conv instead of non-fused.")
+    flags.DEFINE_enum(
+        "jit", "both", ["both", "on", "off"], "XLA jit_compile of the phase computations."
+    )
+    flags.DEFINE_boolean(
+        "fused", False, "Fused (grouped-conv) modulated conv instead of non-fused."
+    )
 
 
 def measure(jit):
@@ -54,10 +60,18 @@ def measure(jit):
         D_kwargs.update(channel_base=base, channel_max=cmax)
         return G_kwargs, D_kwargs
 
-    cfg = config_lib.make_config("config-f", data="", outdir="", resolution=res, channels=3,
-                                 batch=FLAGS.batch, jit=jit, network_kwargs=network_kwargs,
-                                 batch_gpu=FLAGS["batch-gpu"].value,
-                                 fused_modconv=FLAGS.fused)
+    cfg = config_lib.make_config(
+        "config-f",
+        data="",
+        outdir="",
+        resolution=res,
+        channels=3,
+        batch=FLAGS.batch,
+        jit=jit,
+        network_kwargs=network_kwargs,
+        batch_gpu=FLAGS["batch-gpu"].value,
+        fused_modconv=FLAGS.fused,
+    )
     strategy = loop.make_strategy(1)
     trainer = loop.Trainer(cfg, strategy)
     rnd = np.random.RandomState(0)
@@ -88,20 +102,27 @@ def _cpu_seconds():
 def main(argv):
     del argv
     settings = {"both": [False, True], "on": [True], "off": [False]}[FLAGS.jit]
-    print(f"res {FLAGS.resolution}, channel_base {FLAGS['channel-base'].value}, channel_max "
-          f"{FLAGS['channel-max'].value}, batch {FLAGS.batch}, float32, "
-          f"{'fused' if FLAGS.fused else 'non-fused'} modconv, {FLAGS.iterations} iterations "
-          f"(16 Gmain : 4 Greg : 16 Dmain : 1 Dreg per 16), load avg {os.getloadavg()[0]:.1f}")
+    print(
+        f"res {FLAGS.resolution}, channel_base {FLAGS['channel-base'].value}, channel_max "
+        f"{FLAGS['channel-max'].value}, batch {FLAGS.batch}, float32, "
+        f"{'fused' if FLAGS.fused else 'non-fused'} modconv, {FLAGS.iterations} iterations "
+        f"(16 Gmain : 4 Greg : 16 Dmain : 1 Dreg per 16), load avg {os.getloadavg()[0]:.1f}"
+    )
     # On a shared machine wall-clock img/s depends on the others' load; CPU-seconds per image do not
     # (much): 2 / (CPU-s per img) is the img/s this process would reach alone on the 2 cores.
-    print("| jit_compile | img/s (wall) | CPU-s per img | 2 / CPU-s per img | s per 16 it. "
-          "| warm-up s |")
+    print(
+        "| jit_compile | img/s (wall) | CPU-s per img | 2 / CPU-s per img | s per 16 it. "
+        "| warm-up s |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     for jit in settings:
         r = measure(jit)
-        print(f"| {jit} | {r['img_s']:.2f} | {r['cpu_per_img']:.2f} | "
-              f"{2 / r['cpu_per_img']:.2f} | "
-              f"{r['sec'] * 16 / FLAGS.iterations:.1f} | {r['warmup']:.0f} |", flush=True)
+        print(
+            f"| {jit} | {r['img_s']:.2f} | {r['cpu_per_img']:.2f} | "
+            f"{2 / r['cpu_per_img']:.2f} | "
+            f"{r['sec'] * 16 / FLAGS.iterations:.1f} | {r['warmup']:.0f} |",
+            flush=True,
+        )
 
 
 def run():

@@ -14,9 +14,11 @@ def _level(info, resolution):
     if resolution in (None, "", 0):
         return max(info["files"])
     level = int(round(math.log2(int(resolution))))
-    if level not in info["files"] or 2 ** level != int(resolution):
-        raise DatasetError(f"no {resolution}x{resolution} level (levels: "
-                           f"{', '.join(str(2 ** lv) for lv in sorted(info['files']))})")
+    if level not in info["files"] or 2**level != int(resolution):
+        raise DatasetError(
+            f"no {resolution}x{resolution} level (levels: "
+            f"{', '.join(str(2**lv) for lv in sorted(info['files']))})"
+        )
     return level
 
 
@@ -30,7 +32,9 @@ def iter_images(info, level, limit=None):
         try:
             data = next(iters[part])
         except StopIteration:
-            raise DatasetError(f"{parts[part]}: fewer records than the {info['count']} images expected") from None
+            raise DatasetError(
+                f"{parts[part]}: fewer records than the {info['count']} images expected"
+            ) from None
         yield records.decode_example(data, info["encoding"])
 
 
@@ -42,16 +46,22 @@ def info(data_dir, log=print):
     d = records.describe(data_dir, count_all=True)
     data_dir = pathlib.Path(data_dir)
     sizes = {p.name: p.stat().st_size for p in data_dir.iterdir() if p.is_file()}
-    log(f"Dataset:    {data_dir} ({'official layout, no manifest' if d['official'] else 'manifest ' + records.MANIFEST})")
+    layout = "official layout, no manifest" if d["official"] else "manifest " + records.MANIFEST
+    log(f"Dataset:    {data_dir} ({layout})")
     log(f"Name:       {d['name']}")
-    log(f"Images:     {d['count']} x {d['resolution']}x{d['resolution']}x{d['channels']} "
-        f"({'RGB' if d['channels'] == 3 else 'greyscale'}), encoding {d['encoding']}")
+    log(
+        f"Images:     {d['count']} x {d['resolution']}x{d['resolution']}x{d['channels']} "
+        f"({'RGB' if d['channels'] == 3 else 'greyscale'}), encoding {d['encoding']}"
+    )
     log(f"Shards:     {d['shards']}")
     for lv in sorted(d["files"], reverse=True):
         counts = d["level_counts"][lv]
         nbytes = sum(sizes.get(pathlib.Path(f).name, 0) for f in d["files"][lv])
         parts = "" if len(counts) == 1 else f"  parts {counts}"
-        log(f"  r{lv:02d} {2 ** lv:>5}x{2 ** lv:<5} {sum(counts):>8} images {nbytes / 2 ** 20:10.2f} MiB{parts}")
+        log(
+            f"  r{lv:02d} {2**lv:>5}x{2**lv:<5} {sum(counts):>8} images "
+            f"{nbytes / 2**20:10.2f} MiB{parts}"
+        )
         if sum(counts) != d["count"]:
             log(f"  WARNING: level r{lv:02d} has {sum(counts)} records, expected {d['count']}")
     hist = None
@@ -65,19 +75,30 @@ def info(data_dir, log=print):
             for c, n in enumerate(hist):
                 log(f"  {c:>4} {names[c] if names and c < len(names) else '':<20} {n:>8}")
         else:
-            log(f"  (not one-hot) range [{labels.min():g}, {labels.max():g}], mean L2 norm "
-                f"{np.linalg.norm(labels, axis=1).mean():g}")
+            log(
+                f"  (not one-hot) range [{labels.min():g}, {labels.max():g}], mean L2 norm "
+                f"{np.linalg.norm(labels, axis=1).mean():g}"
+            )
     else:
         log("Labels:     none")
-    log(f"On disk:    {sum(sizes.values()) / 2 ** 20:.2f} MiB in {len(sizes)} files")
-    return {"count": d["count"], "resolution": d["resolution"], "channels": d["channels"], "shards": d["shards"],
-            "encoding": d["encoding"], "level_counts": d["level_counts"], "c_dim": d["c_dim"],
-            "label_histogram": hist, "bytes": sum(sizes.values())}
+    log(f"On disk:    {sum(sizes.values()) / 2**20:.2f} MiB in {len(sizes)} files")
+    return {
+        "count": d["count"],
+        "resolution": d["resolution"],
+        "channels": d["channels"],
+        "shards": d["shards"],
+        "encoding": d["encoding"],
+        "level_counts": d["level_counts"],
+        "c_dim": d["c_dim"],
+        "label_histogram": hist,
+        "bytes": sum(sizes.values()),
+    }
 
 
 def display(data_dir, out_png=None, resolution=None, grid=None, log=print):
     """Writes the first images as a grid PNG (default <name>-grid.png in the current folder)."""
     import PIL.Image
+
     d = records.describe(data_dir)
     level = _level(d, resolution)
     if grid:
@@ -90,22 +111,27 @@ def display(data_dir, out_png=None, resolution=None, grid=None, log=print):
         gw = int(math.ceil(math.sqrt(n)))
         gh = int(math.ceil(n / gw))
     imgs = list(iter_images(d, level, gw * gh))
-    res, c = 2 ** level, d["channels"]
+    res, c = 2**level, d["channels"]
     canvas = np.full([gh * res, gw * res, c], 255, np.uint8)
     for i, img in enumerate(imgs):
         y, x = divmod(i, gw)
-        canvas[y * res:(y + 1) * res, x * res:(x + 1) * res] = img
+        canvas[y * res : (y + 1) * res, x * res : (x + 1) * res] = img
     out_png = pathlib.Path(out_png or f"{d['name']}-grid.png")
     out_png.parent.mkdir(parents=True, exist_ok=True)
-    PIL.Image.fromarray(canvas[:, :, 0] if c == 1 else canvas, "L" if c == 1 else "RGB").save(out_png)
+    PIL.Image.fromarray(canvas[:, :, 0] if c == 1 else canvas, "L" if c == 1 else "RGB").save(
+        out_png
+    )
     log(f"Wrote {out_png} ({len(imgs)} images, grid {gw}x{gh}, {res}x{res})")
     return out_png
 
 
 def extract(data_dir, out_dir, resolution=None, max_images=None, log=print):
-    """Writes OUT_DIR/img%08d.png for every image of one level, plus dataset.json with labels (ada-pytorch form,
-    so the folder goes back in with `create_from_images --labels OUT_DIR/dataset.json --no-shuffle`)."""
+    """Writes OUT_DIR/img%08d.png for every image of one level, plus dataset.json with labels
+    (ada-pytorch form,
+    so the folder goes back in with `create_from_images --labels OUT_DIR/dataset.json
+    --no-shuffle`)."""
     import PIL.Image
+
     d = records.describe(data_dir)
     level = _level(d, resolution)
     out_dir = pathlib.Path(out_dir)
@@ -113,14 +139,18 @@ def extract(data_dir, out_dir, resolution=None, max_images=None, log=print):
     n = 0
     for n, img in enumerate(iter_images(d, level, max_images), 1):
         mode = "L" if img.shape[2] == 1 else "RGB"
-        PIL.Image.fromarray(img[:, :, 0] if mode == "L" else img, mode).save(out_dir / f"img{n - 1:08d}.png")
+        PIL.Image.fromarray(img[:, :, 0] if mode == "L" else img, mode).save(
+            out_dir / f"img{n - 1:08d}.png"
+        )
     if d["c_dim"]:
         labels = records.load_labels(d)[:n]
         classes = [_class_of(r) for r in labels]
         value = classes if all(c is not None for c in classes) else labels.tolist()
-        (out_dir / "dataset.json").write_text(json.dumps(
-            {"labels": [[f"img{i:08d}.png", v] for i, v in enumerate(value)]}) + "\n", encoding="utf-8")
-    log(f"Extracted {n} images of {2 ** level}x{2 ** level} to {out_dir}")
+        (out_dir / "dataset.json").write_text(
+            json.dumps({"labels": [[f"img{i:08d}.png", v] for i, v in enumerate(value)]}) + "\n",
+            encoding="utf-8",
+        )
+    log(f"Extracted {n} images of {2**level}x{2**level} to {out_dir}")
     return n
 
 
@@ -162,4 +192,3 @@ def compare(dir_a, dir_b, ignore_labels=False, log=print):
 
 def disk_bytes(data_dir):
     return sum(p.stat().st_size for p in pathlib.Path(data_dir).iterdir() if p.is_file())
-

@@ -1,7 +1,8 @@
-"""Where images come from: image folders, label files, IDX (MNIST / Fashion-MNIST), CIFAR-10 batches, .npz.
+"""Where images come from: image folders, label files, IDX (MNIST / Fashion-MNIST), CIFAR-10
+batches, .npz.
 
-Everything here is numpy + PIL (worker processes import it). Functions raise records.DatasetError with one line
-that names the file and the problem.
+Everything here is numpy + PIL (worker processes import it). Functions raise records.DatasetError
+with one line that names the file and the problem.
 """
 
 import csv
@@ -25,8 +26,10 @@ FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.keras/datasets/fa
 # ----------------------------------------------------------------------------
 # Image folders.
 
+
 def list_images(image_dir):
-    """(sorted relative posix paths of the images under IMAGE_DIR, recursive; number of other files)."""
+    """(sorted relative posix paths of the images under IMAGE_DIR, recursive; number of other
+    files)."""
     root = pathlib.Path(image_dir)
     if not root.exists():
         raise DatasetError(f"{root}: no such directory")
@@ -44,12 +47,15 @@ def list_images(image_dir):
             else:
                 others += 1
     if not found:
-        raise DatasetError(f"{root}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)}, recursively)")
+        raise DatasetError(
+            f"{root}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)}, recursively)"
+        )
     return sorted(found), others
 
 
 def _resize(arr, width, height, resize_filter):
     import PIL.Image
+
     if arr.shape[1] == width and arr.shape[0] == height:
         return arr
     resample = {"box": PIL.Image.BOX, "lanczos": PIL.Image.LANCZOS}[resize_filter]
@@ -59,7 +65,8 @@ def _resize(arr, width, height, resize_filter):
 
 
 def transform(arr, spec):
-    """Applies --resolution/--transform to an HWC array; None when the image is dropped (center-crop-wide)."""
+    """Applies --resolution/--transform to an HWC array; None when the image is dropped
+    (center-crop-wide)."""
     if spec.get("pad_to"):
         size = spec["pad_to"]
         h, w = arr.shape[:2]
@@ -75,16 +82,16 @@ def transform(arr, spec):
     h, w = arr.shape[:2]
     if kind == "center-crop":
         s = min(h, w)
-        arr = arr[(h - s) // 2:(h + s) // 2, (w - s) // 2:(w + s) // 2]
+        arr = arr[(h - s) // 2 : (h + s) // 2, (w - s) // 2 : (w + s) // 2]
         return _resize(arr, width, width, flt)
     if kind == "center-crop-wide":
         ch = int(np.round(width * h / w))
         if w < width or ch < height:
             return None
-        arr = arr[(h - ch) // 2:(h + ch) // 2]
+        arr = arr[(h - ch) // 2 : (h + ch) // 2]
         arr = _resize(arr, width, height, flt)
         canvas = np.zeros([width, width, arr.shape[2]], np.uint8)
-        canvas[(width - height) // 2:(width + height) // 2] = arr
+        canvas[(width - height) // 2 : (width + height) // 2] = arr
         return canvas
     if kind == "resize" or h == w:
         return _resize(arr, width, width, flt)
@@ -94,10 +101,12 @@ def transform(arr, spec):
 def load_image(path, spec):
     """uint8 HWC array of one image file after mode conversion and transform (None = dropped)."""
     import PIL.Image
+
     try:
         arr = image_files.read_image(path, spec.get("channels"))
     except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as e:
-        raise DatasetError(f"{path}: unreadable or corrupt image ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DatasetError(f"{path}: unreadable or corrupt image ({reason})") from None
     return transform(arr, spec)
 
 
@@ -109,11 +118,13 @@ def array_image(arr, spec):
 # ----------------------------------------------------------------------------
 # Labels for image folders.
 
+
 def read_labels_file(path):
     """dict relative path -> class (int or str) from JSON or CSV.
 
-    JSON: {"labels": [["dir/img.png", 3], ...]} (stylegan2-ada-pytorch's dataset.json), or {"img.png": 3, ...}.
-    CSV: rows `file,class` (a header row whose second cell is not a class is skipped if it reads file,label/class).
+    JSON: {"labels": [["dir/img.png", 3], ...]} (stylegan2-ada-pytorch's dataset.json), or
+    {"img.png": 3, ...}. CSV: rows `file,class` (a header row whose second cell is not a class is
+    skipped if it reads file,label/class).
     """
     path = pathlib.Path(path)
     if not path.is_file():
@@ -132,7 +143,9 @@ def read_labels_file(path):
         elif isinstance(obj, list):
             pairs = obj
         else:
-            raise DatasetError(f"{path}: expected a JSON object or a {{\"labels\": [[file, class], ...]}} list")
+            raise DatasetError(
+                f'{path}: expected a JSON object or a {{"labels": [[file, class], ...]}} list'
+            )
         for pair in pairs:
             if not isinstance(pair, (list, tuple)) or len(pair) != 2:
                 raise DatasetError(f"{path}: entry {pair!r} is not a [file, class] pair")
@@ -145,14 +158,17 @@ def read_labels_file(path):
             if len(row) < 2:
                 raise DatasetError(f"{path}: row {i + 1} {row!r} is not `file,class`")
             value = row[1].strip()
-            mapping[row[0].strip().replace("\\", "/")] = int(value) if value.lstrip("-").isdigit() else value
+            mapping[row[0].strip().replace("\\", "/")] = (
+                int(value) if value.lstrip("-").isdigit() else value
+            )
     if not mapping:
         raise DatasetError(f"{path}: no labels in file")
     return mapping
 
 
 def classes_of(values, where):
-    """(class index per value, class names or None): ints are used as they are, strings are sorted."""
+    """(class index per value, class names or None): ints are used as they are, strings are
+    sorted."""
     values = list(values)
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         bad = [v for v in values if v < 0]
@@ -164,7 +180,9 @@ def classes_of(values, where):
         index = {n: i for i, n in enumerate(names)}
         return [index[v] for v in values], names
     bad = next(v for v in values if not (isinstance(v, str) and v) or isinstance(v, (bool, float)))
-    raise DatasetError(f"{where}: unknown label {bad!r} (use class indices >= 0 or class names, not a mix)")
+    raise DatasetError(
+        f"{where}: unknown label {bad!r} (use class indices >= 0 or class names, not a mix)"
+    )
 
 
 def labels_for_files(files, mapping, labels_path, image_dir):
@@ -191,7 +209,10 @@ def labels_from_dirs(files, image_dir):
     for rel in files:
         parts = rel.split("/")
         if len(parts) < 2:
-            raise DatasetError(f"{pathlib.Path(image_dir, rel)}: not inside a class sub-folder (--labels-from-dirs)")
+            raise DatasetError(
+                f"{pathlib.Path(image_dir, rel)}: not inside a class sub-folder "
+                "(--labels-from-dirs)"
+            )
         names.append(parts[0])
     return names
 
@@ -199,8 +220,10 @@ def labels_from_dirs(files, image_dir):
 # ----------------------------------------------------------------------------
 # Array sources.
 
+
 def read_idx(path, magic):
-    """uint8 array of an IDX file (.gz or raw); magic 2051 = images [N,rows,cols], 2049 = labels [N]."""
+    """uint8 array of an IDX file (.gz or raw); magic 2051 = images [N,rows,cols], 2049 = labels
+    [N]."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: no such file")
@@ -214,11 +237,15 @@ def read_idx(path, magic):
     header = 4 + 4 * dims
     if len(data) < header or int.from_bytes(data[:4], "big") != magic:
         kind = "image" if magic == 2051 else "label"
-        raise DatasetError(f"{path}: not an IDX {kind} file (magic {int.from_bytes(data[:4], 'big')}, "
-                           f"expected {magic})")
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+        raise DatasetError(
+            f"{path}: not an IDX {kind} file (magic {int.from_bytes(data[:4], 'big')}, "
+            f"expected {magic})"
+        )
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
     if len(data) - header != int(np.prod(shape)):
-        raise DatasetError(f"{path}: truncated IDX file ({len(data) - header} bytes for shape {shape})")
+        raise DatasetError(
+            f"{path}: truncated IDX file ({len(data) - header} bytes for shape {shape})"
+        )
     return np.frombuffer(data, np.uint8, offset=header).reshape(shape)
 
 
@@ -228,11 +255,13 @@ def read_mnist_dir(mnist_dir, split="train"):
     root = pathlib.Path(mnist_dir)
     if not root.is_dir():
         raise DatasetError(f"{root}: no such directory")
+
     def find(stem):
         for name in (stem + ".gz", stem):
             if (root / name).is_file():
                 return root / name
         raise DatasetError(f"{root / (stem + '.gz')}: no such file")
+
     images = read_idx(find(f"{prefix}-images-idx3-ubyte"), 2051)
     labels = read_idx(find(f"{prefix}-labels-idx1-ubyte"), 2049)
     if len(labels) != len(images):
@@ -241,7 +270,8 @@ def read_mnist_dir(mnist_dir, split="train"):
 
 
 def find_fashion_mnist(source=None, download=False, split="train"):
-    """Folder holding Fashion-MNIST: --source, then /usr/share/datasets/..., then ~/.keras/datasets/...;
+    """Folder holding Fashion-MNIST: --source, then /usr/share/datasets/..., then
+    ~/.keras/datasets/...;
     with download=True keras fetches it into ~/.keras/datasets/fashion-mnist."""
     prefix = "train" if split == "train" else "t10k"
     wanted = f"{prefix}-images-idx3-ubyte.gz"
@@ -258,16 +288,20 @@ def find_fashion_mnist(source=None, download=False, split="train"):
             return root
     if download:
         import keras  # the user asked for a download: keras fetches the official IDX .gz files
+
         keras.datasets.fashion_mnist.load_data()
         root = pathlib.Path(FASHION_MNIST_DIRS[1]).expanduser()
         if (root / wanted).is_file():
             return root
-    raise DatasetError(f"{wanted}: not found in {' or '.join(tried)} (give the folder as SOURCE_DIR or "
-                       f"--source, or pass --download to fetch it with keras)")
+    raise DatasetError(
+        f"{wanted}: not found in {' or '.join(tried)} (give the folder as SOURCE_DIR or "
+        f"--source, or pass --download to fetch it with keras)"
+    )
 
 
 def read_cifar10(source, split="train"):
-    """(images uint8 [N,32,32,3], labels int [N]) from the python-version batches folder or its .tar.gz."""
+    """(images uint8 [N,32,32,3], labels int [N]) from the python-version batches folder or its
+    .tar.gz."""
     source = pathlib.Path(source)
     names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
     blobs = {}
@@ -296,31 +330,42 @@ def read_cifar10(source, split="train"):
             data = np.asarray(batch["data"], np.uint8).reshape(-1, 3, 32, 32)
             lab = np.asarray(batch["labels"], np.int64)
         except Exception as e:  # noqa: BLE001 - any unpickling problem is a corrupt input
-            raise DatasetError(f"{source / name}: not a CIFAR-10 batch ({type(e).__name__}: {e})") from None
+            raise DatasetError(
+                f"{source / name}: not a CIFAR-10 batch ({type(e).__name__}: {e})"
+            ) from None
         images.append(data.transpose(0, 2, 3, 1))
         labels.append(lab)
     return np.concatenate(images), np.concatenate(labels)
 
 
 def read_npz(path, ignore_labels=False):
-    """(images uint8 [N,H,W,C] or [N,H,W], labels int [N] / float [N,c] / None, label names or None)."""
+    """(images uint8 [N,H,W,C] or [N,H,W], labels int [N] / float [N,c] / None, label names or
+    None)."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: no such file")
     try:
         with np.load(path, allow_pickle=False) as z:
             if "images" not in z:
-                raise DatasetError(f"{path}: no 'images' array (found {', '.join(z.files) or 'nothing'})")
+                raise DatasetError(
+                    f"{path}: no 'images' array (found {', '.join(z.files) or 'nothing'})"
+                )
             images = z["images"]
             labels = None if ignore_labels or "labels" not in z else z["labels"]
-            names = [str(n) for n in z["label_names"]] if "label_names" in z and labels is not None else None
+            names = (
+                [str(n) for n in z["label_names"]]
+                if "label_names" in z and labels is not None
+                else None
+            )
     except DatasetError:
         raise
     except Exception as e:  # noqa: BLE001 - zip/npy errors of every kind mean a corrupt file
         raise DatasetError(f"{path}: unreadable .npz ({type(e).__name__}: {e})") from None
     if images.dtype != np.uint8 or images.ndim not in (3, 4):
-        raise DatasetError(f"{path}: 'images' must be uint8 [N,H,W] or [N,H,W,C], got {images.dtype} "
-                           f"{list(images.shape)}")
+        raise DatasetError(
+            f"{path}: 'images' must be uint8 [N,H,W] or [N,H,W,C], got {images.dtype} "
+            f"{list(images.shape)}"
+        )
     if labels is not None:
         if len(labels) != len(images):
             raise DatasetError(f"{path}: {len(images)} images but {len(labels)} labels")
@@ -329,8 +374,10 @@ def read_npz(path, ignore_labels=False):
                 raise DatasetError(f"{path}: 1-D 'labels' must be integer class indices")
             if (labels < 0).any():
                 i = int(np.argmax(labels < 0))
-                raise DatasetError(f"{path}: unknown label {int(labels[i])} at image {i} "
-                                   f"(pass --ignore-labels to drop the labels)")
+                raise DatasetError(
+                    f"{path}: unknown label {int(labels[i])} at image {i} "
+                    f"(pass --ignore-labels to drop the labels)"
+                )
         elif labels.ndim != 2:
             raise DatasetError(f"{path}: 'labels' must be [N] class indices or [N,c] vectors")
     return images, labels, names

@@ -1,7 +1,8 @@
 """Turning one image into its per-level records, and writing a dataset directory atomically.
 
-`encode_levels` runs in worker processes (numpy + PIL only). `DatasetWriter` runs in the main process and is the
-only place that touches TensorFlow (tf.io.TFRecordWriter, for the framing's CRC32C).
+`encode_levels` runs in worker processes (numpy + PIL only). `DatasetWriter` runs in the main
+process and is the only place that touches TensorFlow (tf.io.TFRecordWriter, for the framing's
+CRC32C).
 """
 
 import io
@@ -13,17 +14,18 @@ import numpy as np
 
 from dataset_tool import records
 
-
 # ----------------------------------------------------------------------------
 # Per-image work (worker side).
+
 
 def pyramid(img_chw):
     """uint8 CHW arrays for every level, full resolution first, with NVIDIA's add_image arithmetic.
 
-    Each lower level is the 2x2 mean of the *unrounded* float32 level above, summed in the official order
-    ((a + b) + c) + d then * 0.25, and stored as uint8(clip(rint(x), 0, 255)) (rint = round half to even).
-    The in-place float32 operations below are the same operations in the same order; clip is omitted because a
-    mean of values in [0, 255] stays in [0, 255], and the uint8 input is level 0 unchanged.
+    Each lower level is the 2x2 mean of the *unrounded* float32 level above, summed in the official
+    order ((a + b) + c) + d then * 0.25, and stored as uint8(clip(rint(x), 0, 255)) (rint = round
+    half to even). The in-place float32 operations below are the same operations in the same order;
+    clip is omitted because a mean of values in [0, 255] stays in [0, 255], and the uint8 input is
+    level 0 unchanged.
     """
     img = np.ascontiguousarray(img_chw, dtype=np.uint8)
     out = [img]
@@ -40,6 +42,7 @@ def pyramid(img_chw):
 
 def _png_bytes(level_chw):
     import PIL.Image
+
     c = level_chw.shape[0]
     hwc = level_chw.transpose(1, 2, 0)
     img = PIL.Image.fromarray(hwc[:, :, 0] if c == 1 else hwc, "L" if c == 1 else "RGB")
@@ -49,7 +52,8 @@ def _png_bytes(level_chw):
 
 
 def encode_levels(img_chw, encoding="raw"):
-    """Serialized tf.train.Example bytes for every level of one uint8 CHW image (full resolution first)."""
+    """Serialized tf.train.Example bytes for every level of one uint8 CHW image (full resolution
+    first)."""
     out = []
     for level in pyramid(img_chw):
         data = level.tobytes() if encoding == "raw" else _png_bytes(level)
@@ -60,7 +64,7 @@ def encode_levels(img_chw, encoding="raw"):
 # ----------------------------------------------------------------------------
 # TFRecord writing (main process).
 
-_native_loaded = False   # TensorFlow's C++ library is in this process (see tfrecord_writer_factory)
+_native_loaded = False  # TensorFlow's C++ library is in this process (see tfrecord_writer_factory)
 
 
 def native_loaded():
@@ -71,21 +75,26 @@ def tfrecord_writer_factory():
     """A callable path -> writer with .write(bytes)/.close(): TensorFlow's own C++ TFRecord writer.
 
     When TensorFlow is not imported yet we load just its record-I/O extension module
-    (tensorflow/python/lib/io/_pywrap_record_io, the class behind tf.io.TFRecordWriter) from the installed wheel:
-    about 1 s instead of 5-10 s for `import tensorflow`, same C++ code, same bytes (tests compare the two). Any
-    failure falls back to tf.io.TFRecordWriter.
+    (tensorflow/python/lib/io/_pywrap_record_io, the class behind tf.io.TFRecordWriter) from the
+    installed wheel: about 1 s instead of 5-10 s for `import tensorflow`, same C++ code, same bytes
+    (tests compare the two). Any failure falls back to tf.io.TFRecordWriter.
     """
     import sys
+
     if "tensorflow" not in sys.modules:
         try:
             import importlib.machinery
             import importlib.util
+
             spec = importlib.util.find_spec("tensorflow")
-            path = os.path.join(os.path.dirname(spec.origin), "python", "lib", "io", "_pywrap_record_io.so")
+            path = os.path.join(
+                os.path.dirname(spec.origin), "python", "lib", "io", "_pywrap_record_io.so"
+            )
             name = "tensorflow.python.lib.io._pywrap_record_io"
             loader = importlib.machinery.ExtensionFileLoader(name, path)
-            module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(name, path,
-                                                                                            loader=loader))
+            module = importlib.util.module_from_spec(
+                importlib.util.spec_from_file_location(name, path, loader=loader)
+            )
             loader.exec_module(module)
             global _native_loaded
             _native_loaded = True
@@ -94,11 +103,13 @@ def tfrecord_writer_factory():
         except Exception:  # noqa: BLE001 - any problem: use the public API below
             pass
     import tensorflow as tf
+
     return tf.io.TFRecordWriter
 
 
 # ----------------------------------------------------------------------------
 # Directory handling (main process).
+
 
 def _overlap(a, b):
     """True when folder a is, contains or lies inside path b (both resolved)."""
@@ -106,7 +117,8 @@ def _overlap(a, b):
 
 
 def check_target(data_dir, overwrite, source=None, log=None):
-    """DATA_DIR as a Path, after checking it is missing, empty, or a dataset that may be overwritten.
+    """DATA_DIR as a Path, after checking it is missing, empty, or a dataset that may be
+    overwritten.
 
     source: the input path (folder or file); DATA_DIR may not be, contain or lie inside it, so no
     build or --overwrite can touch the user's images. --overwrite replaces only a folder that holds
@@ -118,29 +130,37 @@ def check_target(data_dir, overwrite, source=None, log=None):
         if _overlap(data_dir.resolve(), src):
             raise records.DatasetError(
                 f"{data_dir}: the output folder is, contains or lies inside the source {source}; "
-                f"choose an output folder outside it")
+                f"choose an output folder outside it"
+            )
     if data_dir.exists():
         if not data_dir.is_dir():
             raise records.DatasetError(f"{data_dir}: exists and is not a directory")
         entries = sorted(p.name for p in data_dir.iterdir())
         if entries and not overwrite:
-            raise records.DatasetError(f"{data_dir}: directory is not empty (pass --overwrite to replace it)")
+            raise records.DatasetError(
+                f"{data_dir}: directory is not empty (pass --overwrite to replace it)"
+            )
         if entries and not records.is_dataset_dir(data_dir):
             raise records.DatasetError(
                 f"{data_dir}: not a dataset folder (no {records.MANIFEST} or *-rXX.tfrecords); "
-                f"--overwrite replaces only a dataset, choose an empty or new folder")
+                f"--overwrite replaces only a dataset, choose an empty or new folder"
+            )
         if entries and log is not None:
-            shown = ", ".join(entries[:4]) + (f" and {len(entries) - 4} more" if len(entries) > 4
-                                              else "")
-            log(f"--overwrite: the dataset in {data_dir} ({len(entries)} files: {shown}) will be "
-                f"replaced when the new one is complete")
+            shown = ", ".join(entries[:4]) + (
+                f" and {len(entries) - 4} more" if len(entries) > 4 else ""
+            )
+            log(
+                f"--overwrite: the dataset in {data_dir} ({len(entries)} files: {shown}) will be "
+                f"replaced when the new one is complete"
+            )
     return data_dir
 
 
 def prepare_target(data_dir, overwrite):
-    """Checks DATA_DIR may be written; returns it and the temporary build folder beside it (created)."""
+    """Checks DATA_DIR may be written; returns it and the temporary build folder beside it
+    (created)."""
     data_dir = check_target(data_dir, overwrite)  # the source was checked by the command
-    created = []   # parent folders made here, removed again if the build fails
+    created = []  # parent folders made here, removed again if the build fails
     parent = data_dir.parent
     while not parent.exists():
         created.append(parent)
@@ -154,7 +174,8 @@ def prepare_target(data_dir, overwrite):
 
 
 def commit_target(tmp, data_dir):
-    """Replaces DATA_DIR by the finished temporary folder (rename; the old content goes only at the end)."""
+    """Replaces DATA_DIR by the finished temporary folder (rename; the old content goes only at the
+    end)."""
     old = None
     if data_dir.exists():
         old = data_dir.parent / f".{data_dir.name}.old-{os.getpid()}"
@@ -165,9 +186,11 @@ def commit_target(tmp, data_dir):
 
 
 class DatasetWriter:
-    """Writes records for every level and part into a temporary folder; `close` renames it to DATA_DIR.
+    """Writes records for every level and part into a temporary folder; `close` renames it to
+    DATA_DIR.
 
-    Used as a context manager: on any exception the temporary folder is removed and DATA_DIR is untouched.
+    Used as a context manager: on any exception the temporary folder is removed and DATA_DIR is
+    untouched.
     """
 
     def __init__(self, data_dir, shards=1, encoding="raw", overwrite=False):
@@ -177,10 +200,10 @@ class DatasetWriter:
         self.name = records.dataset_name(self.data_dir)
         self.shards = shards
         self.encoding = encoding
-        self.shape = None          # [C, H, W] of the full level
+        self.shape = None  # [C, H, W] of the full level
         self.count = 0
         self.labels = []
-        self._writers = None       # [level index][part] -> tf.io.TFRecordWriter
+        self._writers = None  # [level index][part] -> tf.io.TFRecordWriter
 
     def __enter__(self):
         return self
@@ -194,8 +217,15 @@ class DatasetWriter:
         record_writer = tfrecord_writer_factory()
         self.shape = list(shape)
         self.levels = records.levels_for(shape[1])
-        self._writers = [[record_writer(str(self.tmp / records.record_filename(
-            self.name, lv, p, self.shards))) for p in range(self.shards)] for lv in self.levels]
+        self._writers = [
+            [
+                record_writer(
+                    str(self.tmp / records.record_filename(self.name, lv, p, self.shards))
+                )
+                for p in range(self.shards)
+            ]
+            for lv in self.levels
+        ]
 
     def add(self, shape, level_records, label=None):
         """Adds one image given its serialized records for every level (from `encode_levels`).
@@ -212,7 +242,8 @@ class DatasetWriter:
         self.count += 1
 
     def close(self, c_dim=0, label_names=None, **manifest_kwargs):
-        """Flushes, writes labels and manifest, renames the folder to DATA_DIR; returns the manifest."""
+        """Flushes, writes labels and manifest, renames the folder to DATA_DIR; returns the
+        manifest."""
         if self._writers is None:
             raise records.DatasetError("no images were added")
         for writers in self._writers:
@@ -223,13 +254,22 @@ class DatasetWriter:
             labels = np.zeros([self.count, c_dim], np.float32)
             for i, label in enumerate(self.labels):
                 if isinstance(label, int):
-                    labels[i, label] = 1.0     # class index -> one-hot row
+                    labels[i, label] = 1.0  # class index -> one-hot row
                 else:
                     labels[i] = label
             with open(self.tmp / records.labels_filename(self.name), "wb") as f:
                 np.save(f, labels)
-        manifest = records.make_manifest(self.name, self.shape[1], self.shape[0], self.count, self.shards,
-                                         self.encoding, c_dim, label_names, **manifest_kwargs)
+        manifest = records.make_manifest(
+            self.name,
+            self.shape[1],
+            self.shape[0],
+            self.count,
+            self.shards,
+            self.encoding,
+            c_dim,
+            label_names,
+            **manifest_kwargs,
+        )
         records.write_manifest(self.tmp, manifest)
         commit_target(self.tmp, self.data_dir)
         return manifest
@@ -244,7 +284,7 @@ class DatasetWriter:
                         pass
             self._writers = None
         shutil.rmtree(self.tmp, ignore_errors=True)
-        for folder in self._created:   # innermost first
+        for folder in self._created:  # innermost first
             try:
                 folder.rmdir()
             except OSError:

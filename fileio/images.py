@@ -36,7 +36,7 @@ def scale_to_8bit(values, mode):
     elif mode.startswith("I;16") or (np.min(v) >= 0 and np.max(v) <= 65535):
         v = v / 257.0
     else:
-        v = np.maximum(v, 0) * (255.0 / (2 ** 31 - 1))
+        v = np.maximum(v, 0) * (255.0 / (2**31 - 1))
     return np.clip(np.rint(v), 0, 255).astype(np.uint8)
 
 
@@ -45,7 +45,8 @@ def decode(img, channels=None):
     import PIL.Image
 
     has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        img.mode == "P" and "transparency" in img.info)
+        img.mode == "P" and "transparency" in img.info
+    )
     if has_alpha:
         rgba = img.convert("RGBA")
         white = PIL.Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -86,7 +86,9 @@ def _tensor(storage, storage_offset, size, stride):
     if last >= storage.shape[0]:  # as_strided must never read past the buffer
         raise PickleRefusedError(f"torch tensor {size} at offset {offset} overruns its storage")
     view = np.lib.stride_tricks.as_strided(
-        storage[offset:], shape=size, strides=[s * storage.itemsize for s in stride],
+        storage[offset:],
+        shape=size,
+        strides=[s * storage.itemsize for s in stride],
         writeable=False,
     )
     return np.array(view, order="C")
@@ -131,25 +133,31 @@ def load_from_bytes(raw):
 
 
 TORCH_GLOBALS = dict(BASE_GLOBALS)
-TORCH_GLOBALS.update({
-    ("torch._utils", "_rebuild_tensor"): rebuild_tensor,
-    ("torch._utils", "_rebuild_tensor_v2"): rebuild_tensor,
-    ("torch._utils", "_rebuild_parameter"): rebuild_parameter,
-    ("torch._utils", "_rebuild_parameter_with_state"): rebuild_parameter,
-    ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
-    ("torch", "Tensor"): _TENSOR_TYPES[0],
-    ("torch._tensor", "Tensor"): _TENSOR_TYPES[0],
-    ("torch.nn.parameter", "Parameter"): _TENSOR_TYPES[1],
-    ("torch", "Size"): _torch_size,
-    ("torch.storage", "_load_from_bytes"): load_from_bytes,
-})
+TORCH_GLOBALS.update(
+    {
+        ("torch._utils", "_rebuild_tensor"): rebuild_tensor,
+        ("torch._utils", "_rebuild_tensor_v2"): rebuild_tensor,
+        ("torch._utils", "_rebuild_parameter"): rebuild_parameter,
+        ("torch._utils", "_rebuild_parameter_with_state"): rebuild_parameter,
+        ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+        ("torch", "Tensor"): _TENSOR_TYPES[0],
+        ("torch._tensor", "Tensor"): _TENSOR_TYPES[0],
+        ("torch.nn.parameter", "Parameter"): _TENSOR_TYPES[1],
+        ("torch", "Size"): _torch_size,
+        ("torch.storage", "_load_from_bytes"): load_from_bytes,
+    }
+)
 TORCH_GLOBALS.update({("torch", name): TorchStorageType(name) for name in _STORAGE_DTYPES})
 
 
 def _storage_pid(pid, source):
     # ('storage', storage_type, key, location, numel[, view_metadata])
-    if (not isinstance(pid, tuple) or len(pid) < 5 or pid[0] != "storage"
-            or not isinstance(pid[1], TorchStorageType)):
+    if (
+        not isinstance(pid, tuple)
+        or len(pid) < 5
+        or pid[0] != "storage"
+        or not isinstance(pid[1], TorchStorageType)
+    ):
         raise PickleRefusedError(f"{source}: unexpected persistent id {pid!r}")
     return pid[1], str(pid[2]), int(pid[4]), (pid[5] if len(pid) > 5 else None)
 
@@ -162,7 +170,7 @@ def _resolve(obj, data, source):
             raise FormatError(f"{source}: missing torch storage {obj.key}")
         if obj.view is not None:  # (view_key, offset, size): old storage views
             _, offset, size = obj.view
-            array = array[int(offset):int(offset) + int(size)]
+            array = array[int(offset) : int(offset) + int(size)]
         return array
     if isinstance(obj, _PendingTensor):
         storage, offset, size, stride = obj.args
@@ -176,6 +184,7 @@ def _resolve(obj, data, source):
 
 def load_torch_legacy(f, source, skip_magic=False, allowed=TORCH_GLOBALS):
     """Reads a legacy (non-zip) torch.save stream from file object `f`; returns its object."""
+
     def header():
         return RestrictedUnpickler(f, source, allowed=BASE_GLOBALS).load()
 

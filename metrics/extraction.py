@@ -10,8 +10,9 @@ from metrics import feature_stats, generator_adapter, image_sources, replicas
 from metrics.progress import Progress
 
 
-def stats_cache_path(cache_dir, source, detector_name, num_items, mirror, wrap, extra="",
-                     stored="mean_cov"):
+def stats_cache_path(
+    cache_dir, source, detector_name, num_items, mirror, wrap, extra="", stored="mean_cov"
+):
     """<cache_dir>/<md5>-<detector>-<dataset>-<count>-<stored>.npz (None without a source key);
     `stored` ('mean_cov', 'all', 'all+mean_cov') keeps FID's and KID's caches apart."""
     if cache_dir is None or source.cache_key is None:
@@ -26,7 +27,10 @@ def stats_cache_path(cache_dir, source, detector_name, num_items, mirror, wrap, 
         extra=extra,
     )
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in detector_name)
-    return pathlib.Path(cache_dir) / f"{image_sources.digest(key)}-{safe}-{source.name}-{num_items}-{stored}.npz"
+    return (
+        pathlib.Path(cache_dir)
+        / f"{image_sources.digest(key)}-{safe}-{source.name}-{num_items}-{stored}.npz"
+    )
 
 
 def default_cache_dir():
@@ -48,7 +52,8 @@ def compute_feature_stats_for_dataset(
     desc="reals",
     cache_extra="",
 ):
-    """feature_stats.FeatureStats of the detector over the first max_items real images (cached when possible)."""
+    """feature_stats.FeatureStats of the detector over the first max_items real images (cached when
+    possible)."""
     source = image_sources.open_images(source)
     num = source.num_items(max_items, wrap)
     name = getattr(detector, "name", type(detector).__name__)
@@ -57,7 +62,8 @@ def compute_feature_stats_for_dataset(
     if path is not None and path.is_file():
         return feature_stats.FeatureStats.load(path)
     stats = feature_stats.FeatureStats(
-        capture_all=capture_all, capture_mean_cov=capture_mean_cov, max_items=num)
+        capture_all=capture_all, capture_mean_cov=capture_mean_cov, max_items=num
+    )
     progress = Progress(desc, num, verbose)
     for images in source.batches(batch_size, max_items=num, wrap=wrap, mirror=mirror):
         feats = replicas.run_split(detector, [images], strategy)
@@ -82,7 +88,8 @@ def compute_feature_stats_for_generator(
     verbose=True,
     desc="fakes",
 ):
-    """feature_stats.FeatureStats of `num_items` generated images (z ~ N(0,I), random dataset labels)."""
+    """feature_stats.FeatureStats of `num_items` generated images (z ~ N(0,I), random dataset
+    labels)."""
     rng = np.random.RandomState(seed)
     stats = feature_stats.FeatureStats(
         capture_all=capture_all, capture_mean_cov=capture_mean_cov, max_items=num_items
@@ -104,30 +111,54 @@ def compute_feature_stats_for_generator(
 
 
 def fake_stats(opts, num_gen, detector=None, capture_all=False):
-    """feature_stats.FeatureStats of `num_gen` images of opts.gen (opts: metric_main.MetricOptions)."""
+    """feature_stats.FeatureStats of `num_gen` images of opts.gen (opts:
+    metric_main.MetricOptions)."""
     return compute_feature_stats_for_generator(
-        detector or opts.detector, opts.gen, num_gen, batch_size=opts.batch_size,
-        labels=opts.labels, seed=opts.seed, strategy=opts.strategy, capture_all=capture_all,
-        capture_mean_cov=not capture_all, verbose=opts.verbose)
+        detector or opts.detector,
+        opts.gen,
+        num_gen,
+        batch_size=opts.batch_size,
+        labels=opts.labels,
+        seed=opts.seed,
+        strategy=opts.strategy,
+        capture_all=capture_all,
+        capture_mean_cov=not capture_all,
+        verbose=opts.verbose,
+    )
 
 
 def real_and_fake_stats(opts, max_real, num_gen, detector=None, capture_all=False):
-    """feature_stats.FeatureStats of the reals (max_real None = all, the *_full protocols; cached) and of
+    """feature_stats.FeatureStats of the reals (max_real None = all, the *_full protocols; cached)
+    and of
     `num_gen` fakes. capture_all=False keeps running mean/cov only (FID); True keeps every feature
     vector (KID, P&R)."""
     real = compute_feature_stats_for_dataset(
-        detector or opts.detector, opts.data, max_items=max_real, wrap=opts.wrap_reals,
-        mirror=opts.mirror, batch_size=opts.batch_size, cache_dir=opts.cache_dir,
-        strategy=opts.strategy, capture_all=capture_all, capture_mean_cov=not capture_all,
-        verbose=opts.verbose)
+        detector or opts.detector,
+        opts.data,
+        max_items=max_real,
+        wrap=opts.wrap_reals,
+        mirror=opts.mirror,
+        batch_size=opts.batch_size,
+        cache_dir=opts.cache_dir,
+        strategy=opts.strategy,
+        capture_all=capture_all,
+        capture_mean_cov=not capture_all,
+        verbose=opts.verbose,
+    )
     return real, fake_stats(opts, num_gen, detector, capture_all)
 
 
 def two_set_stats(detector, source_a, source_b, capture_all=False, **kwargs):
-    """feature_stats.FeatureStats of two sets of real images (set A, set B): the fid / kid CLI between sets."""
+    """feature_stats.FeatureStats of two sets of real images (set A, set B): the fid / kid CLI
+    between sets."""
     return [
         compute_feature_stats_for_dataset(
-            detector, src, capture_all=capture_all, capture_mean_cov=not capture_all,
-            desc=f"set {k}", **kwargs)
+            detector,
+            src,
+            capture_all=capture_all,
+            capture_mean_cov=not capture_all,
+            desc=f"set {k}",
+            **kwargs,
+        )
         for k, src in zip("AB", (source_a, source_b))
     ]

@@ -1,4 +1,5 @@
-"""Fréchet Inception Distance (NVlabs/stylegan2 metrics/frechet_inception_distance.py, FID.evaluate).
+"""Fréchet Inception Distance (NVlabs/stylegan2 metrics/frechet_inception_distance.py,
+FID.evaluate).
 
 FID = ||mu_f - mu_r||^2 + Tr(S_f + S_r - 2 sqrtm(S_f S_r)), scipy's Schur sqrtm of the product,
 real part, no eps; statistics in float64, unbiased covariance.
@@ -51,6 +52,13 @@ def fid_between(
 ):
     """FID between two sets of real images (folders, datasets, npz or arrays), as pytorch-fid."""
     stats = extraction.two_set_stats(
-        detector, source_a, source_b, max_items=max_items, batch_size=batch_size,
-        cache_dir=cache_dir, strategy=strategy, verbose=verbose)
+        detector,
+        source_a,
+        source_b,
+        max_items=max_items,
+        batch_size=batch_size,
+        cache_dir=cache_dir,
+        strategy=strategy,
+        verbose=verbose,
+    )
     return fid_from_stats(stats[0], stats[1])

@@ -1,5 +1,5 @@
-"""What the metrics need from a generator (ours, or any callable), and the official uint8 rounding."""
-
+"""What the metrics need from a generator (ours, or any callable), and the official uint8
+rounding."""
 
 import numpy as np
 

@@ -95,8 +95,9 @@ class FolderSource(ImageSource):
             p for p in folder.rglob("*") if image_files.is_image_name(p) and p.is_file()
         )
         if not self.files:
-            raise ValueError(f"{folder}: no image files "
-                             f"({', '.join(image_files.IMAGE_EXTENSIONS)})")
+            raise ValueError(
+                f"{folder}: no image files ({', '.join(image_files.IMAGE_EXTENSIONS)})"
+            )
         self.count = len(self.files)
         self.labels = np.zeros([self.count, 0], np.float32)
         self.name = folder.name

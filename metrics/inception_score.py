@@ -1,4 +1,5 @@
-"""Inception Score (NVlabs/stylegan2 metrics/inception_score.py, IS.evaluate): 10 splits in order, exp(mean KL(p(y|x) || p(y))), mean and
+"""Inception Score (NVlabs/stylegan2 metrics/inception_score.py, IS.evaluate): 10 splits in order,
+exp(mean KL(p(y|x) || p(y))), mean and
 population std of the split scores. Class probabilities: the 2015 graph's 1008 logits without
 bias (OpenAI / ada `no_output_bias`) when the weights file has them (pytorch-fid's .pth), otherwise
 keras.applications InceptionV3 ImageNet (1000 classes, NOT comparable); the result says which."""

@@ -47,7 +47,18 @@ def kid_between(
     max_subset_size=1000,
     seed=None,
 ):
-    feats = [stats.get_all() for stats in extraction.two_set_stats(
-        detector, source_a, source_b, capture_all=True, max_items=max_items,
-        batch_size=batch_size, cache_dir=cache_dir, strategy=strategy, verbose=verbose)]
+    feats = [
+        stats.get_all()
+        for stats in extraction.two_set_stats(
+            detector,
+            source_a,
+            source_b,
+            capture_all=True,
+            max_items=max_items,
+            batch_size=batch_size,
+            cache_dir=cache_dir,
+            strategy=strategy,
+            verbose=verbose,
+        )
+    ]
     return kernel_inception_distance(feats[0], feats[1], num_subsets, max_subset_size, seed=seed)

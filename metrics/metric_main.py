@@ -1,6 +1,7 @@
 """The metric registry and the one entry point, `calc_metric`.
 
-Names say the protocol, as NVIDIA's do (stylegan2-ada-pytorch metrics/metric_main.py, register_metric):
+Names say the protocol, as NVIDIA's do (stylegan2-ada-pytorch metrics/metric_main.py,
+register_metric):
   fid50k        first 50k reals (wrapping around a smaller set, optional mirroring) vs 50k fakes
   fid50k_full   all reals (no mirroring) vs 50k fakes; fidNk / fidN / fidNk_full for other counts
   kid50k_full   all reals vs 50k fakes, 100 subsets of <= 1000; kidNk, kidNk_full, kidN...
@@ -86,15 +87,21 @@ def is_valid_metric(name):
 
 
 # Weights each metric kind reads (metrics.weights keys); P&R uses Keras' ImageNet VGG16 file.
-_KIND_WEIGHTS = {"fid": ("inception_fid",), "kid": ("inception_fid",), "is": ("inception_fid",),
-                 "ppl": ("lpips_vgg16",), "pr": ()}
+_KIND_WEIGHTS = {
+    "fid": ("inception_fid",),
+    "kid": ("inception_fid",),
+    "is": ("inception_fid",),
+    "ppl": ("lpips_vgg16",),
+    "pr": (),
+}
 KERAS_VGG16 = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
 INCEPTION_IMG_PER_SEC_CPU = 27  # docs/BENCHMARKS.md, 2-core CPU
 
 
 def check_ready(names, weights_dir=None, on_gpu=False, log=print):
     """Before a training run: every metric's weights are there (ValueError naming the metric and the
-    file otherwise), and on a CPU a warning with the Inception passes per snapshot and their time."""
+    file otherwise), and on a CPU a warning with the Inception passes per snapshot and their
+    time."""
     from metrics import weights as weights_lib
 
     for name in names:
@@ -109,14 +116,18 @@ def check_ready(names, weights_dir=None, on_gpu=False, log=print):
         if kind == "pr":
             keras_file = os.path.join(os.path.expanduser("~"), ".keras", "models", KERAS_VGG16)
             if not os.path.isfile(keras_file) and not weights_lib.downloads_allowed():
-                raise ValueError(f"--metrics {name}: needs Keras' ImageNet VGG16 weights "
-                                 f"({keras_file}), and downloads are disabled")
+                raise ValueError(
+                    f"--metrics {name}: needs Keras' ImageNet VGG16 weights "
+                    f"({keras_file}), and downloads are disabled"
+                )
         passes = opts.get("num_gen") or opts.get("num_samples") or 0
         if not on_gpu and kind in ("fid", "kid", "is", "pr") and passes >= 1000:
             minutes = passes / INCEPTION_IMG_PER_SEC_CPU / 60
-            log(f"WARNING: --metrics {name} on a CPU: {passes} generated images through the "
+            log(
+                f"WARNING: --metrics {name} on a CPU: {passes} generated images through the "
                 f"feature network per snapshot (about {minutes:.0f} min at "
-                f"{INCEPTION_IMG_PER_SEC_CPU} img/s), plus the real images once")
+                f"{INCEPTION_IMG_PER_SEC_CPU} img/s), plus the real images once"
+            )
 
 
 class MetricOptions:
@@ -161,16 +172,23 @@ def _kid(name, opts, args, mirror):
 
 def _detector(opts):
     det = opts.detector
-    return dict(detector=getattr(det, "name", type(det).__name__),
-                comparable=bool(getattr(det, "comparable", False)))
+    return dict(
+        detector=getattr(det, "name", type(det).__name__),
+        comparable=bool(getattr(det, "comparable", False)),
+    )
 
 
 def _ppl(name, opts, args, mirror):
     from metrics import ppl
 
-    value = ppl.compute_ppl(opts, args["num_samples"], space=args["space"],
-                            sampling=args["sampling"], crop=args["crop"],
-                            batch_size=opts.batch_size)
+    value = ppl.compute_ppl(
+        opts,
+        args["num_samples"],
+        space=args["space"],
+        sampling=args["sampling"],
+        crop=args["crop"],
+        batch_size=opts.batch_size,
+    )
     return {name: value}, dict(detector="lpips-vgg16-v0.1")
 
 
@@ -178,8 +196,9 @@ def _pr(name, opts, args, mirror):
     from metrics import precision_recall
 
     opts.mirror = mirror and not args["full"]
-    p, r = precision_recall.compute_pr(opts, args["max_real"], args["num_gen"],
-                                       nhood_size=args["nhood_size"])
+    p, r = precision_recall.compute_pr(
+        opts, args["max_real"], args["num_gen"], nhood_size=args["nhood_size"]
+    )
     which = getattr(opts.pr_detector, "name", precision_recall.KerasVGG16Features.name)
     return {f"{name}_precision": p, f"{name}_recall": r}, dict(detector=which, comparable=False)
 
@@ -188,8 +207,10 @@ def _is(name, opts, args, mirror):
     from metrics import inception_score
 
     mean, std, which = inception_score.compute_is(opts, args["num_gen"])
-    return ({f"{name}_mean": mean, f"{name}_std": std},
-            dict(detector=which, comparable="not comparable" not in which))
+    return (
+        {f"{name}_mean": mean, f"{name}_std": std},
+        dict(detector=which, comparable="not comparable" not in which),
+    )
 
 
 KINDS = {"fid": _fid, "kid": _kid, "ppl": _ppl, "pr": _pr, "is": _is}
@@ -248,8 +269,10 @@ def calc_metric(
         raise ValueError(f"{name}: needs the real images (--data DATA_DIR)")
     if gen.c_dim and (source is None or source.c_dim != gen.c_dim):
         have = "no data" if source is None else f"labels with c_dim={source.c_dim}"
-        raise ValueError(f"{name}: the generator is conditional (c_dim={gen.c_dim}); fakes use "
-                         f"random dataset labels, but got {have}: pass the labelled dataset")
+        raise ValueError(
+            f"{name}: the generator is conditional (c_dim={gen.c_dim}); fakes use "
+            f"random dataset labels, but got {have}: pass the labelled dataset"
+        )
     if kind in ("fid", "kid", "is") and isinstance(detector, str):
         detector = get_detector(detector, weights_dir=weights_dir)
     opts = MetricOptions(

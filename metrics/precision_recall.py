@@ -99,9 +99,7 @@ class KerasVGG16Features:
 
 def compute_pr(opts, max_real, num_gen, nhood_size=3, row_batch_size=10000, col_batch_size=10000):
     detector = opts.pr_detector or KerasVGG16Features()
-    real, fake = extraction.real_and_fake_stats(
-        opts, max_real, num_gen, detector, capture_all=True
-    )
+    real, fake = extraction.real_and_fake_stats(opts, max_real, num_gen, detector, capture_all=True)
     return precision_recall(
         real.get_all(), fake.get_all(), nhood_size, row_batch_size, col_batch_size
     )

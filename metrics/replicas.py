@@ -1,6 +1,5 @@
 """Running a detector on batches, split across the replicas of a tf.distribute strategy."""
 
-
 import numpy as np
 import tensorflow as tf
 

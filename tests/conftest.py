@@ -46,4 +46,11 @@ def emoji(tmp_path_factory):
         PIL.Image.fromarray(img).save(flat / f"e{i:04d}.png")
         (by_class / names[classes[i]]).mkdir(parents=True, exist_ok=True)
         PIL.Image.fromarray(img).save(by_class / names[classes[i]] / f"e{i:04d}.png")
-    return {"root": root, "flat": flat, "by_class": by_class, "rgb": rgb, "classes": classes, "names": names}
+    return {
+        "root": root,
+        "flat": flat,
+        "by_class": by_class,
+        "rgb": rgb,
+        "classes": classes,
+        "names": names,
+    }

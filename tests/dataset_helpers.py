@@ -1,21 +1,24 @@
-"""Shared by the dataset_tool tests: running the command, emoji compositing, reading a level back."""
+"""Shared by the dataset_tool tests: running the command, emoji compositing, reading a level
+back."""
 
 import os
 import subprocess
 import sys
 
 import numpy as np
-from conftest import REPO
 
 from dataset_tool import inspection, records
+
+from conftest import REPO
 
 TOOL = [sys.executable, str(REPO / "dataset_tool.py")]
 
 
 def run_tool(*args, cwd=None):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
-    proc = subprocess.run(TOOL + [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        TOOL + [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
     errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
     return proc.returncode, proc.stdout, errors
 

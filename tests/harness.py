@@ -1,12 +1,14 @@
-"""Shared test helpers: the Keras layer contract (`assert_layer_contract`), official-pickle fixtures."""
+"""Shared test helpers: the Keras layer contract (`assert_layer_contract`), official-pickle
+fixtures."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import shared_path
 
 from tf_stylegan2.legacy import safe_pickle
+
+from conftest import shared_path
 
 
 @keras.saving.register_keras_serializable(package="tf_stylegan2_tests")

@@ -5,11 +5,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import shared_path
 from PIL import Image
 
 from apps import cli, generate, latents, loading, media, projector, style_mixing
 from tf_stylegan2.networks import Generator, presets
+
+from conftest import shared_path
 
 
 def assert_u8_close(a, b):

@@ -14,12 +14,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import shared_path
 from PIL import Image
 
 import tf_stylegan2
 from apps import cli, export, generate, loading, media
 from tf_stylegan2.networks import Generator, presets
+
+from conftest import shared_path
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SAVED_MODEL_CLI = pathlib.Path(sys.executable).with_name("saved_model_cli")
@@ -401,10 +402,24 @@ def test_generate_huge_seed_range_streams_and_stops_on_ctrl_c(nets, tmp_path):
     out = tmp_path / "many"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     # SIG_DFL: a test run started in the background inherits an ignored SIGINT otherwise.
-    proc = subprocess.Popen([sys.executable, "generate.py", "--network", str(nets["uncond"]),
-                             "--seeds", "0-99999999", "--outdir", str(out)], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "generate.py",
+            "--network",
+            str(nets["uncond"]),
+            "--seeds",
+            "0-99999999",
+            "--outdir",
+            str(out),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.time() + 300
         while time.time() < deadline and len(list(out.glob("seed*.png"))) < 5:
@@ -420,13 +435,22 @@ def test_generate_huge_seed_range_streams_and_stops_on_ctrl_c(nets, tmp_path):
     assert "Traceback" not in stderr and not list(out.glob("*.tmp*"))
 
 
-@pytest.mark.parametrize("script, flag", [
-    ("generate.py", "--seeds"), ("style_mixing.py", "--styles"), ("projector.py", "--target"),
-    ("export.py", "--dest"), ("convert.py", "--source"), ("training/run.py", "--batch-gpu"),
-    ("metrics/run.py", "--metrics"), ("dataset_tool.py", "--overwrite"), ("demo.py", "--minutes"),
-])
+@pytest.mark.parametrize(
+    "script, flag",
+    [
+        ("generate.py", "--seeds"),
+        ("style_mixing.py", "--styles"),
+        ("projector.py", "--target"),
+        ("export.py", "--dest"),
+        ("convert.py", "--source"),
+        ("training/run.py", "--batch-gpu"),
+        ("metrics/run.py", "--metrics"),
+        ("dataset_tool.py", "--overwrite"),
+        ("demo.py", "--minutes"),
+    ],
+)
 def test_help_exits_0_with_the_commands_own_flags(script, flag):
     proc = _run(script, "--help")
     assert proc.returncode == 0, proc.stderr[-1000:]
-    assert (f"  {flag}:" in proc.stdout or f"  --[no]{flag[2:]}:" in proc.stdout), proc.stdout
+    assert f"  {flag}:" in proc.stdout or f"  --[no]{flag[2:]}:" in proc.stdout, proc.stdout
     assert "Traceback" not in proc.stderr

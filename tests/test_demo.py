@@ -16,9 +16,25 @@ def test_demo_pipeline_end_to_end(tmp_path):
     shared_path("weights", "inception-2015-12-05_fid_pool3.npz")
     out = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "demo.py", "--outdir", str(out), "--minutes", "0.01", "--config", "tiny",
-         "--max-images", "256", "--fid", "fid100"],
-        cwd=REPO, capture_output=True, text=True, timeout=1500)
+        [
+            sys.executable,
+            "demo.py",
+            "--outdir",
+            str(out),
+            "--minutes",
+            "0.01",
+            "--config",
+            "tiny",
+            "--max-images",
+            "256",
+            "--fid",
+            "fid100",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "demo finished" in proc.stdout
 

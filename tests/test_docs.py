@@ -2,13 +2,13 @@
 the command's own --helpfull; README links into docs/ resolve."""
 
 import functools
-import pathlib
 import re
 import shlex
 import subprocess
 import sys
 
 import pytest
+
 from conftest import REPO
 
 SCRIPTS = {  # as the docs write them -> the file that runs
@@ -22,16 +22,31 @@ SCRIPTS = {  # as the docs write them -> the file that runs
     "convert.py": "convert.py",
     "demo.py": "demo.py",
 }
-DATASET_COMMANDS = {"create_from_images", "create_mnist", "create_fashion_mnist", "create_cifar10",
-                    "create_from_npz", "info", "display", "extract", "compare"}
+DATASET_COMMANDS = {
+    "create_from_images",
+    "create_mnist",
+    "create_fashion_mnist",
+    "create_cifar10",
+    "create_from_npz",
+    "info",
+    "display",
+    "extract",
+    "compare",
+}
 DOCS = [REPO / "README.md"] + sorted((REPO / "docs").glob("*.md"))
 
 
 @functools.lru_cache(maxsize=None)
 def _flags(script):
-    """(flag names, boolean flag names) that `script --helpfull` lists (booleans with --no forms)."""
-    proc = subprocess.run([sys.executable, script, "--helpfull"], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+    """(flag names, boolean flag names) that `script --helpfull` lists (booleans with --no
+    forms)."""
+    proc = subprocess.run(
+        [sys.executable, script, "--helpfull"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-1000:]
     names, booleans = {"help", "helpfull", "helpshort"}, {"help", "helpfull", "helpshort"}
     for m in re.finditer(r"^\s+--(\[no\])?([\w-]+):", proc.stdout, re.M):
@@ -85,7 +100,9 @@ def test_command_flags_exist(doc, line, script, args):
     elif script == "metrics/run.py":
         assert not positional or (positional[0] in ("fid", "kid") and len(positional) == 3), line
     else:
-        assert not positional, f"{doc}: `{line}`: {script} takes no positional arguments {positional}"
+        assert not positional, (
+            f"{doc}: `{line}`: {script} takes no positional arguments {positional}"
+        )
 
 
 def _links(path):

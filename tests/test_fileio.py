@@ -1,4 +1,5 @@
-"""fileio: the one image decoder (dataset_tool and metrics' folder mode read images the same way)."""
+"""fileio: the one image decoder (dataset_tool and metrics' folder mode read images the same
+way)."""
 
 import numpy as np
 import PIL.Image
@@ -92,7 +93,11 @@ def test_progress_lines_in_a_log_and_nvidia_time_format():
     from metrics.progress import Progress, format_time
 
     assert [format_time(s) for s in (42, 187, 7509, 97200)] == [
-        "42s", "3m 07s", "2h 05m 09s", "1d 03h 00m"]
+        "42s",
+        "3m 07s",
+        "2h 05m 09s",
+        "1d 03h 00m",
+    ]
     log = io.StringIO()  # not a terminal: one plain line per 10% of the total
     bar = Progress("generate", 20, stream=log)
     for i in range(20):
@@ -101,7 +106,10 @@ def test_progress_lines_in_a_log_and_nvidia_time_format():
     lines = log.getvalue().splitlines()
     assert len(lines) == 10 and "\r" not in log.getvalue()
     assert lines[0].startswith("generate  [###...........................] 2/20")
-    assert lines[-1].startswith("generate  [##############################] 20/20") and "seed 19" in lines[-1]
+    assert (
+        lines[-1].startswith("generate  [##############################] 20/20")
+        and "seed 19" in lines[-1]
+    )
     quiet = io.StringIO()
     Progress("x", 5, verbose=False, stream=quiet).update(5)
     assert quiet.getvalue() == ""

@@ -8,12 +8,20 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # package -> repo packages it may import (besides itself).
 ALLOWED = {
     "fileio": set(),  # restricted pickles, torch files, images: the readers of user files
-    "tf_stylegan2": {"tf_stylegan2.networks", "tf_stylegan2.legacy", "fileio"},  # __init__, snapshot
+    "tf_stylegan2": {
+        "tf_stylegan2.networks",
+        "tf_stylegan2.legacy",
+        "fileio",
+    },  # __init__, snapshot
     "tf_stylegan2.ops": set(),
     "tf_stylegan2.layers": {"tf_stylegan2.ops"},
     "tf_stylegan2.networks": {"tf_stylegan2.ops", "tf_stylegan2.layers"},
-    "tf_stylegan2.legacy": {"tf_stylegan2.ops", "tf_stylegan2.layers", "tf_stylegan2.networks",
-                            "fileio"},
+    "tf_stylegan2.legacy": {
+        "tf_stylegan2.ops",
+        "tf_stylegan2.layers",
+        "tf_stylegan2.networks",
+        "fileio",
+    },
     "dataset_tool.records": set(),
     "dataset_tool": {"dataset_tool.records", "fileio"},
     "metrics": {"dataset_tool.records", "fileio"},
@@ -92,8 +100,11 @@ def test_layering_rule():
 
 def test_every_library_module_has_an_owner():
     """No library module escapes the rule (tf_stylegan2/__init__.py and snapshot.py included)."""
-    orphans = [str(p.relative_to(REPO)) for p, m in _repo_modules()
-               if _owner(m) is None and m not in SCRIPTS and not m.startswith("apps")]
+    orphans = [
+        str(p.relative_to(REPO))
+        for p, m in _repo_modules()
+        if _owner(m) is None and m not in SCRIPTS and not m.startswith("apps")
+    ]
     assert orphans == []
     assert _owner("tf_stylegan2") == "tf_stylegan2" == _owner("tf_stylegan2.snapshot")
 

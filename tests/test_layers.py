@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from harness import assert_layer_contract
 
 from tf_stylegan2 import layers
+
+from harness import assert_layer_contract
 
 RNG = np.random.default_rng(1)
 tf.random.set_seed(1)  # conftest enables deterministic ops, which need a seed for random noise

@@ -10,14 +10,24 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import REPO
 
 from fileio import torch_files
 from tf_stylegan2 import legacy
 from tf_stylegan2.legacy import safe_pickle
-from harness import (Reduce, ada_fixture, assert_close, assert_rel, nchw, networks_or_skip, nhwc,
-                     tf1_fixture, tf1_state, touch_cmd)
 
+from conftest import REPO
+from harness import (
+    Reduce,
+    ada_fixture,
+    assert_close,
+    assert_rel,
+    nchw,
+    networks_or_skip,
+    nhwc,
+    tf1_fixture,
+    tf1_state,
+    touch_cmd,
+)
 
 # ----------------------------------------------------------------------------
 # stylegan2-ada-pytorch pickle: the state dict, bit for bit.
@@ -143,9 +153,7 @@ def test_tf1_unsupported_variants_are_refused_clearly():
     with pytest.raises(legacy.UnsupportedTF1Pickle, match="Dense0"):
         tf1_pickle.read_tf1_pickle((G, wide, Gs), "x.pkl")
     # Unknown build argument, unknown variable, configs A-D.
-    odd = tf1_state(
-        "D", "D_stylegan2", dict(D.state["static_kwargs"], foo=1), D.state["variables"]
-    )
+    odd = tf1_state("D", "D_stylegan2", dict(D.state["static_kwargs"], foo=1), D.state["variables"])
     with pytest.raises(legacy.UnsupportedTF1Pickle, match="foo=1"):
         tf1_pickle.read_tf1_pickle((G, odd, Gs), "x.pkl")
     extra = tf1_state(

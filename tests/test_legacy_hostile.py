@@ -10,8 +10,8 @@ import pytest
 from fileio import restricted_pickle, torch_files
 from tf_stylegan2 import legacy
 from tf_stylegan2.legacy import safe_pickle
-from harness import Reduce, tf1_fixture, touch_cmd
 
+from harness import Reduce, tf1_fixture, touch_cmd
 
 # ----------------------------------------------------------------------------
 # Hostile pickles: refused, and nothing they ask for runs.
@@ -140,5 +140,3 @@ def test_bad_files_give_clear_errors(tmp_path):
     other.write_bytes(pickle.dumps({"a": [1, 2]}))
     with pytest.raises(legacy.LegacyFormatError, match="unknown pickle content"):
         legacy.read_network_pickle(other)
-
-

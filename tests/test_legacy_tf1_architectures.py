@@ -1,12 +1,11 @@
 """TF1 pickles of the other architectures (orig, resnet; configs E, F shapes) load completely."""
 
-
 import numpy as np
 import pytest
 
 from tf_stylegan2 import legacy
-from harness import networks_or_skip, tf1_state
 
+from harness import networks_or_skip, tf1_state
 
 # ----------------------------------------------------------------------------
 # Other TF1 architectures: variable lists built from TF1 networks_stylegan2.py's shape rules.
@@ -140,5 +139,3 @@ def test_tf1_other_architectures_load_completely(g_arch, d_arch):
     np.testing.assert_array_equal(
         np.asarray(G.mapping.w_avg), dict(Gs.state["variables"])["dlatent_avg"]
     )
-
-

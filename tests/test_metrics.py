@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 import pytest
-from conftest import shared_path
 
+from conftest import shared_path
 
 os.environ["TF_STYLEGAN2_NO_DOWNLOAD"] = "1"  # nothing downloads in tests
 
@@ -311,16 +311,22 @@ def test_check_ready_warns_about_cpu_time_and_refuses_missing_weights(tmp_path, 
 
     monkeypatch.setenv("TF_STYLEGAN2_NO_DOWNLOAD", "1")
     lines = []
-    metric_main.check_ready(["fid50k", "kid50k_full"], weights_dir=str(shared_path("weights")),
-                            on_gpu=False, log=lines.append)
+    metric_main.check_ready(
+        ["fid50k", "kid50k_full"],
+        weights_dir=str(shared_path("weights")),
+        on_gpu=False,
+        log=lines.append,
+    )
     assert len(lines) == 2 and all(ln.startswith("WARNING: --metrics ") for ln in lines), lines
     assert "50000 generated images" in lines[0] and "about 31 min at 27 img/s" in lines[0]
     lines.clear()
-    metric_main.check_ready(["fid50k"], weights_dir=str(shared_path("weights")), on_gpu=True,
-                            log=lines.append)
+    metric_main.check_ready(
+        ["fid50k"], weights_dir=str(shared_path("weights")), on_gpu=True, log=lines.append
+    )
     assert lines == []
     monkeypatch.setenv("TF_STYLEGAN2_WEIGHTS", str(tmp_path))
     monkeypatch.setenv("TF_STYLEGAN2_CACHE", str(tmp_path))
     with pytest.raises(ValueError, match=r"^--metrics fid50k: missing weights file"):
-        metric_main.check_ready(["fid50k"], weights_dir=str(tmp_path), on_gpu=False,
-                                log=lines.append)
+        metric_main.check_ready(
+            ["fid50k"], weights_dir=str(tmp_path), on_gpu=False, log=lines.append
+        )

@@ -8,8 +8,10 @@ import sys
 import numpy as np
 import PIL.Image
 import pytest
-from conftest import REPO, shared_path
+
 from fileio.images import to_uint8
+
+from conftest import REPO, shared_path
 
 os.environ["TF_STYLEGAN2_NO_DOWNLOAD"] = "1"
 
@@ -271,12 +273,22 @@ def test_cli_fid_kid_two_folders(tmp_path, detector):
     expected = _fid_lowrank(feats[:3], feats[3:])  # = the sqrtm value up to its ~1e-5 noise
     assert abs(value - expected) <= 1e-4 * max(1.0, expected)
     # --gpus 2 on a CPU-only machine: two logical CPU devices, as training makes them
-    res = _cli("fid", str(a), str(b), "--weights-dir", weights_dir, "--no-cache", "--noverbose",
-               "--gpus", "2")
+    res = _cli(
+        "fid",
+        str(a),
+        str(b),
+        "--weights-dir",
+        weights_dir,
+        "--no-cache",
+        "--noverbose",
+        "--gpus",
+        "2",
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "2 logical CPU devices" in res.stderr
     assert abs(float(res.stdout.strip().splitlines()[-1].split("FID:")[1]) - value) <= 1e-4 * max(
-        1.0, value)
+        1.0, value
+    )
     res = _cli(
         "kid",
         str(a),
@@ -374,10 +386,19 @@ def test_cli_network(tmp_path, tiny_G):
 def test_calc_metric_argument_errors(tmp_path):
     folder = _write_folder(tmp_path / "reals", _images(2, 8))
     with pytest.raises(ValueError, match=r"conditional \(c_dim=3\).*labels with c_dim=0"):
-        metric_main.calc_metric("fid2", generator=lambda z, c: z, z_dim=4, c_dim=3, data=folder,
-                                detector=TinyDetector(), cache_dir=None, verbose=False)
+        metric_main.calc_metric(
+            "fid2",
+            generator=lambda z, c: z,
+            z_dim=4,
+            c_dim=3,
+            data=folder,
+            detector=TinyDetector(),
+            cache_dir=None,
+            verbose=False,
+        )
     with pytest.raises(ValueError, match=r"kid2: needs the real images \(--data DATA_DIR\)"):
         metric_main.calc_metric("kid2", generator=lambda z, c: z, z_dim=4, detector=TinyDetector())
     with pytest.raises(ValueError, match="PPL needs the generator's mapping and synthesis"):
-        metric_main.calc_metric("ppl_wend2", generator=lambda z, c: z, z_dim=4, lpips=object(),
-                                verbose=False)
+        metric_main.calc_metric(
+            "ppl_wend2", generator=lambda z, c: z, z_dim=4, lpips=object(), verbose=False
+        )

@@ -1,12 +1,14 @@
-"""Metric weights: lookup order, clear errors, and the restricted .pth reader behind the converters."""
+"""Metric weights: lookup order, clear errors, and the restricted .pth reader behind the
+converters."""
 
 import os
 
 import numpy as np
 import pytest
-from conftest import shared_path
 
 from fileio import torch_files
+
+from conftest import shared_path
 
 os.environ["TF_STYLEGAN2_NO_DOWNLOAD"] = "1"  # nothing downloads in tests
 
@@ -14,8 +16,6 @@ from metrics import (  # noqa: E402
     weight_conversion,
     weights,
 )
-
-
 
 # ----------------------------------------------------------------------------
 # Weights lookup and the torch-free .pth reader.
@@ -192,7 +192,6 @@ def test_malicious_legacy_pth_header_runs_nothing(tmp_path):
     """A legacy .pth whose header pickles carry os.system: the metrics weight reader refuses it."""
     import os
     import pickle
-
 
     marker = tmp_path / "pwned"
 

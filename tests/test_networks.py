@@ -6,7 +6,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from harness import assert_layer_contract
 
 import tf_stylegan2
 from tf_stylegan2.networks import (
@@ -16,6 +15,8 @@ from tf_stylegan2.networks import (
     SynthesisNetwork,
     presets,
 )
+
+from harness import assert_layer_contract
 
 tf.random.set_seed(2)  # conftest enables deterministic ops, which need a seed for random noise
 RNG = np.random.default_rng(2)
@@ -159,7 +160,8 @@ def _count(net):
 
 
 def test_parameter_counts_match_spec():
-    # NVlabs/stylegan2 run_training.py configs (TF1 networks_stylegan2.py shapes): config-f at 256^2; config-e G orig, D skip at 1024^2.
+    # NVlabs/stylegan2 run_training.py configs (TF1 networks_stylegan2.py shapes): config-f at
+    # 256^2; config-e G orig, D skip at 1024^2.
     G_kwargs, D_kwargs = presets.network_kwargs("config-f", 256, 3, 0)
     G = Generator(**G_kwargs)
     assert _count(G.mapping) == 2_101_248
@@ -250,7 +252,7 @@ def test_load_network_errors_and_pickle_dispatch(tmp_path, monkeypatch):
     good = tmp_path / "good.keras"  # a real snapshot cut in half, as a failed copy leaves it
     tf_stylegan2.save_snapshot(good, G=Generator(**tiny()[0]))
     data = good.read_bytes()
-    bad.write_bytes(data[:len(data) // 2])
+    bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="bad.keras: truncated or corrupt .keras snapshot"):
         tf_stylegan2.load_network(bad)
     with pytest.raises(ValueError, match="unknown network file type"):
@@ -293,8 +295,11 @@ def test_second_order_through_networks_in_function():
     # second-order path exists (their gradient is zero either way).
     after_mbstd = [D.b4.conv.bias.path, D.b4.fc.bias.path, D.b4.out.bias.path]
     assert sorted(d_none) == sorted(after_mbstd), d_none
-    assert all(g is not None for v, g in zip(D.trainable_variables, d_grads)
-               if "kernel" in v.path or "weight" in v.path)
+    assert all(
+        g is not None
+        for v, g in zip(D.trainable_variables, d_grads)
+        if "kernel" in v.path or "weight" in v.path
+    )
     assert all(p.endswith("torgb/bias") or p.endswith("noise_strength") for p in g_none), g_none
 
 
@@ -403,9 +408,10 @@ def test_blocks_compute_output_shape_as_called():
     for res in G.synthesis.block_resolutions:
         block = getattr(G.synthesis, f"b{res}")
         n_ws = block.num_conv + block.num_torgb
-        block_ws = ws[:, : n_ws]
+        block_ws = ws[:, :n_ws]
         expected = block.compute_output_shape(
-            None if x is None else x.shape, None if img is None else img.shape, block_ws.shape)
+            None if x is None else x.shape, None if img is None else img.shape, block_ws.shape
+        )
         x, img = block(x, img, block_ws, noise_mode="const")
         assert expected == (tuple(x.shape), tuple(img.shape))
     x, img = None, randn(2, 16, 16, 3)

@@ -31,7 +31,8 @@ def np_correlate(x, w, stride=1):
 
 
 def np_upfirdn2d(x, f, up=1, down=1, pad=(0, 0), gain=1.0):
-    """upfirdn2d by its definition (ADA-PT upfirdn2d.py _upfirdn2d_ref): zero insertion, pad/crop, true convolution, keep every down-th."""
+    """upfirdn2d by its definition (ADA-PT upfirdn2d.py _upfirdn2d_ref): zero insertion, pad/crop,
+    true convolution, keep every down-th."""
     n, h, w, c = x.shape
     u = np.zeros([n, h * up, w * up, c], np.float64)
     u[:, ::up, ::up, :] = x
@@ -107,7 +108,8 @@ def test_upsample_downsample_shapes_and_constant():
     )
 
 
-# ---------------------------------------------------------------- resampling convs (ADA-PT torch_utils/ops/conv2d_resample.py)
+# ---------------------------------------------------------------- resampling convs (ADA-PT
+# torch_utils/ops/conv2d_resample.py)
 def test_up_conv_is_the_fused_definition_not_upsample_then_same():
     x, w = randn(2, 5, 5, 3), randn(3, 3, 3, 4)
     out = ops.conv2d_resample(x, w, f=F4, up=2, padding=1).numpy()
@@ -318,7 +320,10 @@ def test_second_order_gradients_grouped_fused_form(up, monkeypatch):
     monkeypatch.setattr(
         importlib.import_module("tf_stylegan2.ops.modulated_conv2d"), "_BMM_MAX_ELEMENTS", 0
     )
-    fn = lambda x, w, s: ops.modulated_conv2d(x, w, s, up=up, padding=1, resample_filter=F4)  # noqa: E731
+
+    def fn(x, w, s):
+        return ops.modulated_conv2d(x, w, s, up=up, padding=1, resample_filter=F4)
+
     x, params = (
         tf.constant(randn(4, 8, 8, 3)),
         [tf.constant(randn(3, 3, 3, 4)), tf.constant(randn(4, 3))],

@@ -8,10 +8,11 @@ import json
 
 import numpy as np
 import pytest
-from conftest import shared_path
 
 from tf_stylegan2.legacy.ada_state import ada_kwargs_to_ours, apply_ada_state
 from tf_stylegan2.networks import Discriminator, Generator
+
+from conftest import shared_path
 
 
 @pytest.fixture(scope="module")

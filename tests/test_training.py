@@ -1,4 +1,5 @@
-"""training/config.py and training/run.py: presets, lazy-regularization rescaling, --dry-run, bad flags."""
+"""training/config.py and training/run.py: presets, lazy-regularization rescaling, --dry-run, bad
+flags."""
 
 import json
 import os
@@ -19,8 +20,9 @@ def _tiny_kwargs(name, res, channels, c_dim):
 
 
 def make(preset="config-f", **kw):
-    args = dict(data="d/ffhq", outdir="runs", resolution=256, channels=3,
-                network_kwargs=_tiny_kwargs)
+    args = dict(
+        data="d/ffhq", outdir="runs", resolution=256, channels=3, network_kwargs=_tiny_kwargs
+    )
     args.update(kw)
     return config_lib.make_config(preset, **args)
 
@@ -33,7 +35,7 @@ def test_official_hyperparameters():
     assert (cfg.loss.pl_weight, cfg.loss.pl_decay, cfg.loss.pl_batch_shrink) == (2.0, 0.01, 2)
     assert cfg.loss.style_mixing_prob == 0.9 and cfg.ema_kimg == 10 and cfg.ema_rampup is None
     lr, b1, b2 = cfg.opt.lazy(cfg.opt.G_reg_interval)
-    assert lr == pytest.approx(0.0016) and b1 == 0.0 and b2 == pytest.approx(0.99 ** 0.8)
+    assert lr == pytest.approx(0.0016) and b1 == 0.0 and b2 == pytest.approx(0.99**0.8)
     lr, b1, b2 = cfg.opt.lazy(cfg.opt.D_reg_interval)
     assert lr == pytest.approx(0.002 * 16 / 17) and b2 == pytest.approx(0.990585, abs=1e-6)
     assert config_lib.ema_beta(cfg, 10**6) == pytest.approx(0.5 ** (32 / 10000))
@@ -44,27 +46,66 @@ def test_official_hyperparameters():
 
 
 def test_overrides_and_json_round_trip():
-    cfg = make("config-f", batch=16, gamma=1.5, mirror=True, total_kimg=10, seed=3,
-               kimg_per_tick=2, snap=5, gpus=2, metrics=("fid50k",), cond=True, c_dim=4)
-    assert (cfg.batch, cfg.loss.r1_gamma, cfg.mirror, cfg.total_kimg, cfg.seed) == (16, 1.5, True, 10, 3)
-    assert (cfg.kimg_per_tick, cfg.snap, cfg.gpus, cfg.metrics, cfg.c_dim) == (2, 5, 2, ("fid50k",), 4)
+    cfg = make(
+        "config-f",
+        batch=16,
+        gamma=1.5,
+        mirror=True,
+        total_kimg=10,
+        seed=3,
+        kimg_per_tick=2,
+        snap=5,
+        gpus=2,
+        metrics=("fid50k",),
+        cond=True,
+        c_dim=4,
+    )
+    assert (cfg.batch, cfg.loss.r1_gamma, cfg.mirror, cfg.total_kimg, cfg.seed) == (
+        16,
+        1.5,
+        True,
+        10,
+        3,
+    )
+    assert (cfg.kimg_per_tick, cfg.snap, cfg.gpus, cfg.metrics, cfg.c_dim) == (
+        2,
+        5,
+        2,
+        ("fid50k",),
+        4,
+    )
     assert config_lib.TrainConfig.from_json(cfg.to_json()) == cfg
     assert config_lib.describe(cfg) == "ffhq-config-f-2gpu-cond"
     assert config_lib.grid_size(cfg) == (30, 16)
 
 
-@pytest.mark.parametrize("kw, message", [
-    (dict(batch=12, gpus=8), "--batch 12 must be a positive multiple of the number of replicas (8"),
-    (dict(batch=9, gpus=3), "--batch-gpu 3 must divide by 2 (path-length"),
-    (dict(preset="demo", batch=6), "--batch 6 must be a multiple of --batch-gpu 4 x 1 replica(s)"),
-    (dict(batch=32, batch_gpu=4, gpus=3), "--batch 32 must be a positive multiple of the number"),
-    (dict(batch=48, batch_gpu=8, gpus=4), "--batch 48 must be a multiple of --batch-gpu 8 x 4"),
-    (dict(batch=36, batch_gpu=6), "--batch-gpu 6 must be a multiple of the minibatch-stddev group"),
-    (dict(batch_gpu=0), "--batch-gpu 0 must be > 0"),
-    (dict(gamma=-1), "--gamma -1 must be >= 0"),
-    (dict(snap=0), "--snap 0 must be >= 1"),
-    (dict(total_kimg=0), "--total-kimg 0 must be > 0"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        (
+            dict(batch=12, gpus=8),
+            "--batch 12 must be a positive multiple of the number of replicas (8",
+        ),
+        (dict(batch=9, gpus=3), "--batch-gpu 3 must divide by 2 (path-length"),
+        (
+            dict(preset="demo", batch=6),
+            "--batch 6 must be a multiple of --batch-gpu 4 x 1 replica(s)",
+        ),
+        (
+            dict(batch=32, batch_gpu=4, gpus=3),
+            "--batch 32 must be a positive multiple of the number",
+        ),
+        (dict(batch=48, batch_gpu=8, gpus=4), "--batch 48 must be a multiple of --batch-gpu 8 x 4"),
+        (
+            dict(batch=36, batch_gpu=6),
+            "--batch-gpu 6 must be a multiple of the minibatch-stddev group",
+        ),
+        (dict(batch_gpu=0), "--batch-gpu 0 must be > 0"),
+        (dict(gamma=-1), "--gamma -1 must be >= 0"),
+        (dict(snap=0), "--snap 0 must be >= 1"),
+        (dict(total_kimg=0), "--total-kimg 0 must be > 0"),
+    ],
+)
 def test_bad_values(kw, message):
     with pytest.raises(ValueError) as e:
         make(**kw)
@@ -72,8 +113,8 @@ def test_bad_values(kw, message):
 
 
 def test_batch_gpu_default_and_rounds():
-    assert make(batch=32).batch_gpu == 4                 # the preset's
-    assert make(batch=32, batch_gpu=8).batch_gpu == 8    # --batch-gpu
+    assert make(batch=32).batch_gpu == 4  # the preset's
+    assert make(batch=32, batch_gpu=8).batch_gpu == 8  # --batch-gpu
     assert make("tiny", batch=8, gpus=4).batch_gpu == 2  # at most batch / replicas
     assert make(batch=32, batch_gpu=32).batch_gpu == 32
 
@@ -83,17 +124,21 @@ def test_optimizer_rescaled_even_when_a_regularizer_is_off():
     from training import phases
 
     for cfg in (make("cifar", resolution=32), make(gamma=0)):
-        assert phases.optimizer_settings(cfg, "G") == pytest.approx((cfg.opt.lr * 0.8, 0.0,
-                                                                      0.99 ** 0.8))
+        assert phases.optimizer_settings(cfg, "G") == pytest.approx(
+            (cfg.opt.lr * 0.8, 0.0, 0.99**0.8)
+        )
         assert phases.optimizer_settings(cfg, "D") == pytest.approx(
-            (cfg.opt.lr * 16 / 17, 0.0, 0.99 ** (16 / 17)))
+            (cfg.opt.lr * 16 / 17, 0.0, 0.99 ** (16 / 17))
+        )
     names = [p.name for p in phases.make_phases(make("cifar", resolution=32))]
     assert names == ["Gmain", "Dmain", "Dreg"]
     assert [p.name for p in phases.make_phases(make(gamma=0))] == ["Gmain", "Greg", "Dmain"]
 
 
 def test_unknown_preset():
-    with pytest.raises(ValueError, match="--config config-x: unknown preset; choose one of: config-e"):
+    with pytest.raises(
+        ValueError, match="--config config-x: unknown preset; choose one of: config-e"
+    ):
         make("config-x")
 
 
@@ -120,8 +165,23 @@ def _flags(*argv):
 
 
 def test_dry_run_prints_resolved_config(data16, tmp_path, capsys):
-    _flags("--data", data16, "--config", "tiny", "--outdir", str(tmp_path), "--batch", "16",
-           "--gamma", "0.5", "--mirror", "--seed", "7", "--cond", "--dry-run")
+    _flags(
+        "--data",
+        data16,
+        "--config",
+        "tiny",
+        "--outdir",
+        str(tmp_path),
+        "--batch",
+        "16",
+        "--gamma",
+        "0.5",
+        "--mirror",
+        "--seed",
+        "7",
+        "--cond",
+        "--dry-run",
+    )
     assert run_lib.main(["run.py"]) == 0
     cfg = json.loads(capsys.readouterr().out)
     assert (cfg["batch"], cfg["loss"]["r1_gamma"], cfg["mirror"], cfg["seed"]) == (16, 0.5, True, 7)
@@ -130,16 +190,31 @@ def test_dry_run_prints_resolved_config(data16, tmp_path, capsys):
     assert not os.listdir(tmp_path)  # nothing written
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--config", "nope"], "--config nope: unknown preset"),
-    (["--batch", "6", "--gpus", "4"], "--batch 6 must be a positive multiple of the number of replicas (4"),
-    (["--metrics", "fid50k,bogus"], "--metrics: unknown metric(s) bogus"),
-    (["--resume", "no/such.keras"], "--resume no/such.keras: no such run directory or snapshot file"),
-    (["--resume", "no/such/run"], "--resume no/such/run: no such run directory or snapshot file"),
-    (["--batch", "6", "--dry-run"], "--batch 6 must be a multiple of --batch-gpu 4 x 1 replica(s)"),
-    (["--gpus", "0"], "--gpus 0 must be >= 1"),
-    (["--max-minutes", "-1"], "--max-minutes -1.0 must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--config", "nope"], "--config nope: unknown preset"),
+        (
+            ["--batch", "6", "--gpus", "4"],
+            "--batch 6 must be a positive multiple of the number of replicas (4",
+        ),
+        (["--metrics", "fid50k,bogus"], "--metrics: unknown metric(s) bogus"),
+        (
+            ["--resume", "no/such.keras"],
+            "--resume no/such.keras: no such run directory or snapshot file",
+        ),
+        (
+            ["--resume", "no/such/run"],
+            "--resume no/such/run: no such run directory or snapshot file",
+        ),
+        (
+            ["--batch", "6", "--dry-run"],
+            "--batch 6 must be a multiple of --batch-gpu 4 x 1 replica(s)",
+        ),
+        (["--gpus", "0"], "--gpus 0 must be >= 1"),
+        (["--max-minutes", "-1"], "--max-minutes -1.0 must be >= 0"),
+    ],
+)
 def test_bad_flags(data16, tmp_path, argv, message):
     _flags("--data", data16, "--config", "tiny", "--outdir", str(tmp_path), *argv)
     with pytest.raises(run_lib.UserError) as e:
@@ -169,15 +244,39 @@ def test_bad_data_and_cond(data16, tmp_path):
 
 def test_cli_exit_code_and_one_line_error(data16, tmp_path):
     """As a script: exit status 2 and one clear line on stderr."""
-    proc = subprocess.run([sys.executable, "training/run.py", "--data", data16, "--config", "tiny",
-                           "--batch", "7", "--gpus", "2", "--outdir", str(tmp_path)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "training/run.py",
+            "--data",
+            data16,
+            "--config",
+            "tiny",
+            "--batch",
+            "7",
+            "--gpus",
+            "2",
+            "--outdir",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("training/run.py: error")]
-    assert lines == ["training/run.py: error: --batch 7 must be a positive multiple of the number "
-                     "of replicas (2 = 1 worker(s) x 2 device(s))"]
-    proc = subprocess.run([sys.executable, "training/run.py", "--gpus", "x"], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    assert lines == [
+        "training/run.py: error: --batch 7 must be a positive multiple of the number "
+        "of replicas (2 = 1 worker(s) x 2 device(s))"
+    ]
+    proc = subprocess.run(
+        [sys.executable, "training/run.py", "--gpus", "x"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "training/run.py: error: flag --gpus=x" in proc.stderr
 
 
@@ -188,13 +287,21 @@ def test_resume_run_dir_flags(data16, tmp_path):
     run_dir = tmp_path / "00000-run"
     (run_dir / "checkpoints").mkdir(parents=True)
     (run_dir / "config.json").write_text(cfg.to_json())
-    for flag, value in (("--batch", "16"), ("--gamma", "1"), ("--seed", "3"), ("--batch-gpu", "2"),
-                        ("--data", data16), ("--mirror", None)):
+    for flag, value in (
+        ("--batch", "16"),
+        ("--gamma", "1"),
+        ("--seed", "3"),
+        ("--batch-gpu", "2"),
+        ("--data", data16),
+        ("--mirror", None),
+    ):
         _flags("--resume", str(run_dir), flag, *([value] if value else []))
         with pytest.raises(run_lib.UserError) as e:
             run_lib.main(["run.py"])
-        assert str(e.value) == (f"--resume {run_dir} continues that run's own configuration "
-                                f"(config.json); it cannot take {flag}: start a new run instead")
+        assert str(e.value) == (
+            f"--resume {run_dir} continues that run's own configuration "
+            f"(config.json); it cannot take {flag}: start a new run instead"
+        )
     _flags("--resume", str(run_dir), "--total-kimg", "2", "--metrics", "none", "--gpus", "2")
     resumed = run_lib.resolve(str(run_dir))
     assert (resumed.total_kimg, resumed.metrics, resumed.gpus) == (2.0, (), 2)

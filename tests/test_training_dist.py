@@ -1,6 +1,7 @@
 """Distributed training and exact resume (subprocesses; tiny networks at 16x16).
 
-* one conditional iteration (all four phases) on 1, 2 and 4 replicas, same global batch and seed -> same weights;
+* one conditional iteration (all four phases) on 1, 2 and 4 replicas, same global batch and seed ->
+same weights;
 * two processes on localhost under MultiWorkerMirroredStrategy -> identical weights on both workers;
 * SIGKILL in the middle of a tick, then --resume RUN_DIR -> the weights of an uninterrupted run;
 * the run directory: config.json, log.txt, TensorBoard events, image grids, a loadable snapshot.
@@ -29,8 +30,11 @@ def data16(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("data")
     rnd = np.random.RandomState(0)
-    np.savez(root / "src.npz", images=rnd.randint(0, 256, [64, 16, 16, 3]).astype(np.uint8),
-             labels=np.arange(64) % 4)
+    np.savez(
+        root / "src.npz",
+        images=rnd.randint(0, 256, [64, 16, 16, 3]).astype(np.uint8),
+        labels=np.arange(64) % 4,
+    )
     create.create_from_npz(str(root / "d16"), str(root / "src.npz"), log=lambda *a: None, workers=1)
     return str(root / "d16")
 
@@ -42,9 +46,24 @@ def _env(**extra):
 
 
 def _train_cmd(data, outdir, *extra):
-    return [sys.executable, "training/run.py", "--data", data, "--config", "tiny", "--outdir",
-            str(outdir), "--total-kimg", "0.064", "--kimg-per-tick", "0.024", "--snap", "2",
-            "--nograppler", *extra]  # no graph optimization: these tiny runs are mostly tracing
+    return [
+        sys.executable,
+        "training/run.py",
+        "--data",
+        data,
+        "--config",
+        "tiny",
+        "--outdir",
+        str(outdir),
+        "--total-kimg",
+        "0.064",
+        "--kimg-per-tick",
+        "0.024",
+        "--snap",
+        "2",
+        "--nograppler",
+        *extra,
+    ]  # no graph optimization: these tiny runs are mostly tracing
 
 
 def _check(proc, what):
@@ -57,16 +76,22 @@ def _final_state(run_dir, worker=0):
     """{name: array} of the latest checkpoint: networks, EMA, optimizers, pl_mean, RNG, counters."""
     path = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints", f"worker{worker}"))
     reader = tf.train.load_checkpoint(path)
-    names = [n for n in reader.get_variable_to_shape_map()
-             if not n.startswith(("data/", "save_counter", "_CHECKPOINTABLE")) and "OBJECT_GRAPH" not in n]
+    names = [
+        n
+        for n in reader.get_variable_to_shape_map()
+        if not n.startswith(("data/", "save_counter", "_CHECKPOINTABLE"))
+        and "OBJECT_GRAPH" not in n
+    ]
     return {n: reader.get_tensor(n) for n in names}
 
 
 def _max_diff(a, b):
     assert sorted(a) == sorted(b)
     assert any(k.startswith("G/") for k in a) and any(k.startswith("opt_D/") for k in a)
-    return max(float(np.max(np.abs(np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64))))
-               for k in a)
+    return max(
+        float(np.max(np.abs(np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64))))
+        for k in a
+    )
 
 
 REPLICAS_SCRIPT = textwrap.dedent("""
@@ -88,7 +113,8 @@ REPLICAS_SCRIPT = textwrap.dedent("""
         strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(gpus)],
                                                   cross_device_ops=tf.distribute.ReductionToOneDevice())
         cfg = C.make_config("tiny", data=data, outdir="", resolution=16, channels=3, gpus=gpus,
-                            batch=16, batch_gpu=batch_gpu, c_dim=4, cond=True, dtype="float64", **kw)
+                            batch=16, batch_gpu=batch_gpu, c_dim=4, cond=True, dtype="float64",
+                            **kw)
         t = loop.Trainer(cfg, strategy)
         t.iteration(reals, labels)  # batch 0: Gmain, Greg, Dmain, Dreg, then G_ema
         for net in ("G", "D", "G_ema"):
@@ -109,7 +135,7 @@ REPLICAS_SCRIPT = textwrap.dedent("""
 
 
 def _max_abs(w, a, b, trainable_only=False):
-    keys = [k[len(a) + 1:] for k in w.files if k.startswith(a + "/") and not k.endswith("rounds")]
+    keys = [k[len(a) + 1 :] for k in w.files if k.startswith(a + "/") and not k.endswith("rounds")]
     if trainable_only:
         keys = [k for k in keys if "/t" in k]
     return max(float(np.max(np.abs(w[f"{a}/{k}"] - w[f"{b}/{k}"]))) for k in keys)
@@ -121,8 +147,14 @@ def test_one_iteration_same_weights_on_1_2_4_replicas(data16, tmp_path):
     than kernel rounding (float32 kernels round differently per batch size, and Adam's first step,
     lr * g / |g|, turns a rounding-level difference of a near-zero gradient into 2 lr)."""
     out = tmp_path / "w.npz"
-    proc = subprocess.run([sys.executable, "-c", REPLICAS_SCRIPT, data16, str(out)], cwd=REPO,
-                          env=_env(), capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", REPLICAS_SCRIPT, data16, str(out)],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     _check(proc, "replicas script")
     w = np.load(out)
     assert [int(w[f"r{n}/rounds"]) for n in (1, 2, 4)] == [4, 2, 1]
@@ -151,10 +183,16 @@ def test_two_workers_multiworker_identical_weights(data16, tmp_path):
     procs = []
     for i in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
-        procs.append(subprocess.Popen(
-            _train_cmd(data16, tmp_path, "--total-kimg", "0.04", "--kimg-per-tick", "0.016"),
-            cwd=REPO, env=_env(TF_CONFIG=tf_config), stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(
+                _train_cmd(data16, tmp_path, "--total-kimg", "0.04", "--kimg-per-tick", "0.016"),
+                cwd=REPO,
+                env=_env(TF_CONFIG=tf_config),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     for i, p in enumerate(procs):
         out, err = p.communicate(timeout=600)
         assert p.returncode == 0, f"worker {i}:\n{out[-2000:]}\n{err[-3000:]}"
@@ -169,17 +207,30 @@ def test_two_workers_multiworker_identical_weights(data16, tmp_path):
 def test_sigkill_mid_tick_then_resume_equals_uninterrupted_run(data16, tmp_path):
     a_dir, b_dir = tmp_path / "a", tmp_path / "b"
     # Ticks end at 8, 32 and 56 images; the kill lands at 48, inside the third tick.
-    a = subprocess.Popen(_train_cmd(data16, a_dir), cwd=REPO, env=_env(), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    a = subprocess.Popen(
+        _train_cmd(data16, a_dir),
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     kill_cmd = [sys.executable, "tests/train_until_killed.py", "48"] + _train_cmd(data16, b_dir)[2:]
-    b = subprocess.Popen(kill_cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    b = subprocess.Popen(
+        kill_cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     b_out, b_err = b.communicate(timeout=600)
     assert b.returncode == -signal.SIGKILL, b_err[-3000:]
     (run_b,) = glob.glob(str(b_dir / "0000*"))
     assert not os.path.exists(os.path.join(run_b, "_finished.txt"))
-    resumed = subprocess.run([sys.executable, "training/run.py", "--resume", run_b, "--nograppler"], cwd=REPO,
-                             env=_env(), capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        [sys.executable, "training/run.py", "--resume", run_b, "--nograppler"],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     _check(resumed, "resume")
     a_out, a_err = a.communicate(timeout=600)
     assert a.returncode == 0, a_err[-3000:]
@@ -195,8 +246,15 @@ def _check_run_dir(run_dir):
     import tf_stylegan2
 
     files = set(os.listdir(run_dir))
-    for name in ("config.json", "log.txt", "reals.png", "fakes_init.png", "fakes000000.png",
-                 "network-snapshot-000000.keras", "_finished.txt"):
+    for name in (
+        "config.json",
+        "log.txt",
+        "reals.png",
+        "fakes_init.png",
+        "fakes000000.png",
+        "network-snapshot-000000.keras",
+        "_finished.txt",
+    ):
         assert name in files, f"{name} missing from {sorted(files)}"
     cfg = json.load(open(os.path.join(run_dir, "config.json")))
     assert cfg["preset"] == "tiny" and cfg["total_kimg"] == 0.064
@@ -211,8 +269,17 @@ def _check_run_dir(run_dir):
     for record in tf.data.TFRecordDataset(events):
         event = tf.compat.v1.Event.FromString(record.numpy())
         tags.update(v.tag for v in event.summary.value)
-    for tag in ("Loss/G/loss", "Loss/D/loss", "Loss/r1_penalty", "Loss/pl_penalty", "Loss/pl_mean",
-                "Timing/sec_per_kimg", "Timing/img_per_sec", "Resources/peak_mem_gb", "fakes"):
+    for tag in (
+        "Loss/G/loss",
+        "Loss/D/loss",
+        "Loss/r1_penalty",
+        "Loss/pl_penalty",
+        "Loss/pl_mean",
+        "Timing/sec_per_kimg",
+        "Timing/img_per_sec",
+        "Resources/peak_mem_gb",
+        "fakes",
+    ):
         assert tag in tags, f"{tag} not in {sorted(tags)}"
     nets = tf_stylegan2.load_network(os.path.join(run_dir, "network-snapshot-000000.keras"))
     state = _final_state(run_dir)
@@ -226,21 +293,30 @@ def _check_run_dir(run_dir):
 
 @pytest.mark.slow
 def test_resume_from_snapshot_starts_new_run_from_its_weights(data16, tmp_path):
-    """--resume SNAPSHOT.keras (transfer learning): a fresh run whose networks hold the snapshot's weights."""
+    """--resume SNAPSHOT.keras (transfer learning): a fresh run whose networks hold the snapshot's
+    weights."""
     import tf_stylegan2
     from training import config as config_lib
     from training import loop
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
-    src = config_lib.make_config("tiny", data=data16, outdir=str(tmp_path), resolution=16, channels=3,
-                                 seed=5)
+    src = config_lib.make_config(
+        "tiny", data=data16, outdir=str(tmp_path), resolution=16, channels=3, seed=5
+    )
     os.makedirs(tmp_path / "src")
     trainer = loop.Trainer(src, strategy)
     snapshot = str(tmp_path / "snap.keras")
     tf_stylegan2.save_snapshot(snapshot, G=trainer.G, D=trainer.D, G_ema=trainer.G_ema)
 
-    cfg = config_lib.make_config("tiny", data=data16, outdir=str(tmp_path), resolution=16, channels=3,
-                                 seed=0, resume=snapshot)
+    cfg = config_lib.make_config(
+        "tiny",
+        data=data16,
+        outdir=str(tmp_path),
+        resolution=16,
+        channels=3,
+        seed=0,
+        resume=snapshot,
+    )
     os.makedirs(tmp_path / "run")
     new = loop.train(cfg, str(tmp_path / "run"), strategy, stop_after_nimg=0, log=lambda *a: None)
     for name in ("G", "D", "G_ema"):
@@ -248,8 +324,9 @@ def test_resume_from_snapshot_starts_new_run_from_its_weights(data16, tmp_path):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert os.path.exists(tmp_path / "run" / "fakes_init.png")
 
-    wrong = config_lib.make_config("demo", data=data16, outdir=str(tmp_path), resolution=16,
-                                   channels=3, resume=snapshot)
+    wrong = config_lib.make_config(
+        "demo", data=data16, outdir=str(tmp_path), resolution=16, channels=3, resume=snapshot
+    )
     os.makedirs(tmp_path / "wrong")
     with pytest.raises(loop.ResumeError, match="G does not fit --config demo at 16x16"):
         loop.train(wrong, str(tmp_path / "wrong"), strategy, stop_after_nimg=0, log=lambda *a: None)

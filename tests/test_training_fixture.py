@@ -18,11 +18,12 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import shared_path
 
 import tf_stylegan2
 from tf_stylegan2.legacy import ada_state
 from training import loss
+
+from conftest import shared_path
 
 TOL = 1e-4
 
@@ -69,8 +70,9 @@ def nhwc(a, dtype="float32"):
 
 def noise_inputs(f, n, dtype="float32"):
     """The fixture's explicit per-sample noise, first n rows, as synthesis noise_inputs."""
-    return {k[len("in/noise/"):]: nhwc(f[k][:n], dtype) for k in f.files
-            if k.startswith("in/noise/")}
+    return {
+        k[len("in/noise/") :]: nhwc(f[k][:n], dtype) for k in f.files if k.startswith("in/noise/")
+    }
 
 
 def synthesis_kwargs(f, n, dtype="float32"):
@@ -85,9 +87,10 @@ def rel_err(ours, ref, scale=None):
 
 
 def check_grads(f, phase, net_key, net, grads, tol=TOL):
-    """Compare our gradients with grad/<phase>/<net>/<param>, in the official layout transformed to ours."""
+    """Compare our gradients with grad/<phase>/<net>/<param>, in the official layout transformed to
+    ours."""
     prefix = f"grad/{phase}/{net_key}/"
-    refs = {k[len(prefix):]: f[k] for k in f.files if k.startswith(prefix)}
+    refs = {k[len(prefix) :]: f[k] for k in f.files if k.startswith(prefix)}
     scale = max(float(np.max(np.abs(v))) for v in refs.values())
     seen, errors = set(), {}
     for var, g in zip(net.trainable_variables, grads):
@@ -95,7 +98,8 @@ def check_grads(f, phase, net_key, net, grads, tol=TOL):
         assert name in refs, f"{phase}: no official gradient for {name}"
         ref = ada_state._TRANSFORMS[ada_state._rule(name)](refs[name])
         assert ref.shape == tuple(g.shape), (name, ref.shape, g.shape)
-        # relative to the parameter's own scale (or 1e-3 of the phase's largest gradient, for ~0 refs)
+        # relative to the parameter's own scale (or 1e-3 of the phase's largest gradient, for ~0
+        # refs)
         errors[name] = rel_err(g.numpy(), ref, 1e-3 * scale)
         seen.add(name)
     assert seen == set(refs), f"{phase}: gradients not compared: {sorted(set(refs) - seen)}"
@@ -131,8 +135,16 @@ def test_r1_penalty_and_gradients(fx):
 def greg_grads(G, z, pl_noise, pl_mean, meta, skw):
     with tf.GradientTape() as tape:
         value, stats, w, pl_new = loss.G_pl_loss(
-            G, z, None, pl_noise, pl_mean, denom=int(z.shape[0]), pl_decay=meta["pl_decay"],
-            pl_weight=meta["pl_weight"], synthesis_kwargs=skw)
+            G,
+            z,
+            None,
+            pl_noise,
+            pl_mean,
+            denom=int(z.shape[0]),
+            pl_decay=meta["pl_decay"],
+            pl_weight=meta["pl_weight"],
+            synthesis_kwargs=skw,
+        )
     grads = tape.gradient(value, G.trainable_variables)
     grads = [tf.zeros_like(v) if g is None else g for v, g in zip(G.trainable_variables, grads)]
     return value, stats, w, pl_new, grads
@@ -145,13 +157,19 @@ def test_path_length_lengths_penalty_and_mean(fx64):
     B = meta["pl_batch"]
     z = tf.constant(f["in/z"][:B], dt)
     pl_noise = nhwc(f["in/pl_noise_raw"], dt) * loss.pl_noise_scale([B, 16, 16, 3])
-    lengths, img, w = loss.path_length(G, z, None, pl_noise,
-                                       synthesis_kwargs=synthesis_kwargs(f, B, dt))
+    lengths, img, w = loss.path_length(
+        G, z, None, pl_noise, synthesis_kwargs=synthesis_kwargs(f, B, dt)
+    )
     assert rel_err(img.numpy(), np.transpose(f["out/pl/gen_img"], (0, 2, 3, 1))) <= 1e-5
     assert rel_err(lengths.numpy(), f["out/pl/pl_lengths"]) <= 1e-5
     value, stats, _, pl_mean, grads = greg_grads(
-        G, z, pl_noise, tf.constant(float(f["in/pl_mean_prev"]), dt), meta,
-        synthesis_kwargs(f, B, dt))
+        G,
+        z,
+        pl_noise,
+        tf.constant(float(f["in/pl_mean_prev"]), dt),
+        meta,
+        synthesis_kwargs(f, B, dt),
+    )
     assert rel_err(pl_mean.numpy(), f["out/pl/pl_mean"]) <= 1e-5
     assert rel_err(pl_mean.numpy(), f["out/loss/pl_mean_after"]) <= 1e-5
     assert rel_err(stats["Loss/pl_penalty"].numpy(), f["out/pl/pl_penalty"]) <= 1e-5
@@ -170,15 +188,21 @@ def test_greg_float32_equals_float64(fx64):
     B = 4
     rnd = np.random.RandomState(1)
     z = rnd.randn(B, G64.z_dim)
-    noise = {name: rnd.randn(B, int(name.split(".")[0][1:]), int(name.split(".")[0][1:]), 1)
-             for name in G64.synthesis.layer_names()}
+    noise = {
+        name: rnd.randn(B, int(name.split(".")[0][1:]), int(name.split(".")[0][1:]), 1)
+        for name in G64.synthesis.layer_names()
+    }
     pl = rnd.randn(B, 16, 16, 3) * loss.pl_noise_scale([B, 16, 16, 3])
     out = {}
     for dt, G in (("float32", G32), ("float64", G64)):
-        skw = dict(noise_mode="random", fused_modconv=False,
-                   noise_inputs={k: tf.constant(v, dt) for k, v in noise.items()})
-        *_, grads = greg_grads(G, tf.constant(z, dt), tf.constant(pl, dt),
-                               tf.constant(0.5, dt), meta, skw)
+        skw = dict(
+            noise_mode="random",
+            fused_modconv=False,
+            noise_inputs={k: tf.constant(v, dt) for k, v in noise.items()},
+        )
+        *_, grads = greg_grads(
+            G, tf.constant(z, dt), tf.constant(pl, dt), tf.constant(0.5, dt), meta, skw
+        )
         out[dt] = [g.numpy() for g in grads]
     worst = max(rel_err(a, b) for a, b in zip(out["float32"], out["float64"]))
     assert worst <= 1e-5, f"float32 Greg differs from float64 by {worst:.2e}"
@@ -196,16 +220,18 @@ def test_phase_gradients_and_w_avg(fx):
     w_avg = G.mapping.w_avg.numpy()
 
     with tf.GradientTape() as tape:
-        value, stats, w = loss.G_main_loss(G, D, z, None, N,
-                                           synthesis_kwargs=synthesis_kwargs(f, N, dt))
+        value, stats, w = loss.G_main_loss(
+            G, D, z, None, N, synthesis_kwargs=synthesis_kwargs(f, N, dt)
+        )
     check_grads(f, "Gmain", "G", G, tape.gradient(value, G.trainable_variables), tol)
     assert rel_err(stats["Loss/G/loss"].numpy(), f["out/loss/Gmain/Loss/G/loss"]) <= 1e-5
     w_avg = loss.update_w_avg(w_avg, np.mean(w.numpy(), 0))
     assert rel_err(w_avg, f["out/loss/Gmain/w_avg_after"]) <= 1e-5
 
     pl_noise = nhwc(f["in/pl_noise_raw"], dt) * loss.pl_noise_scale([B, 16, 16, 3])
-    _, stats, w, pl_mean, grads = greg_grads(G, z[:B], pl_noise, tf.constant(0.0, dt), meta,
-                                             synthesis_kwargs(f, B, dt))
+    _, stats, w, pl_mean, grads = greg_grads(
+        G, z[:B], pl_noise, tf.constant(0.0, dt), meta, synthesis_kwargs(f, B, dt)
+    )
     if dt == "float64":  # float32: see the module docstring and test_greg_float32_equals_float64
         check_grads(f, "Greg", "G", G, grads, tol)
     w_avg = loss.update_w_avg(w_avg, np.mean(w.numpy(), 0))

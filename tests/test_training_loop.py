@@ -1,4 +1,5 @@
-"""The loop in process (one replica): non-finite gradients are skipped, counted and finally stop training."""
+"""The loop in process (one replica): non-finite gradients are skipped, counted and finally stop
+training."""
 
 import dataclasses
 
@@ -12,10 +13,16 @@ from training import loop
 
 def test_non_finite_gradients_skip_count_and_stop():
     cfg = config_lib.make_config("tiny", data="", outdir="", resolution=16, channels=3, batch=8)
-    cfg = dataclasses.replace(cfg, max_bad_steps=3, loss=dataclasses.replace(cfg.loss, pl_weight=0.0))
+    cfg = dataclasses.replace(
+        cfg, max_bad_steps=3, loss=dataclasses.replace(cfg.loss, pl_weight=0.0)
+    )
     strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
     trainer = loop.Trainer(cfg, strategy, log=lambda *a: None)
-    assert [p.name for p in trainer.phases] == ["Gmain", "Dmain", "Dreg"]  # no PL phase when pl_weight 0
+    assert [p.name for p in trainer.phases] == [
+        "Gmain",
+        "Dmain",
+        "Dreg",
+    ]  # no PL phase when pl_weight 0
     reals = tf.constant(np.random.RandomState(0).randint(0, 256, [8, 16, 16, 3]).astype(np.uint8))
     labels = tf.zeros([8, 0])
     applied, stats = trainer.run_phase("Dmain", reals, labels)
@@ -33,11 +40,14 @@ def test_non_finite_gradients_skip_count_and_stop():
     for b, v in zip(before, trainer.D.trainable_variables):
         np.testing.assert_array_equal(b, v.numpy())
     assert np.all(np.isfinite(trainer.G.mapping.w_avg.numpy())) and not np.array_equal(
-        w_avg, trainer.G.mapping.w_avg.numpy())  # w_avg still tracked (finite w)
+        w_avg, trainer.G.mapping.w_avg.numpy()
+    )  # w_avg still tracked (finite w)
 
     messages = []
     trainer.log = messages.append
-    with pytest.raises(loop.NonFiniteError, match="3 G optimizer steps in a row had non-finite gradients"):
+    with pytest.raises(
+        loop.NonFiniteError, match="3 G optimizer steps in a row had non-finite gradients"
+    ):
         for _ in range(3):
             trainer.iteration(reals, labels)
     assert trainer.counter("bad_steps_G") >= 1 and trainer.counter("bad_steps_D") >= 1
@@ -50,10 +60,10 @@ def test_non_finite_counter_is_per_network(tmp_path):
 
     from training import config as config_lib
 
-    cfg = config_lib.make_config("tiny", data="", outdir="", resolution=16, channels=3,
-                                 max_bad_steps=3)
-    cfg = dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, pl_weight=0.0,
-                                                            r1_gamma=0.0))
+    cfg = config_lib.make_config(
+        "tiny", data="", outdir="", resolution=16, channels=3, max_bad_steps=3
+    )
+    cfg = dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, pl_weight=0.0, r1_gamma=0.0))
     trainer = loop.Trainer(cfg, tf.distribute.get_strategy(), log=lambda m: None)
     trainer.run_phase = lambda name, reals, labels: (name.startswith("G"), {})
     for _ in range(2):

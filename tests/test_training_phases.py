@@ -12,13 +12,28 @@ from training import phases, sampling
 
 def _cfg(preset="config-f", **kw):
     def tiny(name, res, channels, c_dim):
-        return (dict(z_dim=8, c_dim=c_dim, w_dim=8, img_resolution=res, img_channels=channels,
-                     mapping_kwargs=dict(num_layers=2),
-                     synthesis_kwargs=dict(channel_base=64, channel_max=8)),
-                dict(c_dim=c_dim, img_resolution=res, img_channels=channels, channel_base=64,
-                     channel_max=8))
-    return config_lib.make_config(preset, data="", outdir="", resolution=8, channels=3,
-                                  network_kwargs=tiny, **kw)
+        return (
+            dict(
+                z_dim=8,
+                c_dim=c_dim,
+                w_dim=8,
+                img_resolution=res,
+                img_channels=channels,
+                mapping_kwargs=dict(num_layers=2),
+                synthesis_kwargs=dict(channel_base=64, channel_max=8),
+            ),
+            dict(
+                c_dim=c_dim,
+                img_resolution=res,
+                img_channels=channels,
+                channel_base=64,
+                channel_max=8,
+            ),
+        )
+
+    return config_lib.make_config(
+        preset, data="", outdir="", resolution=8, channels=3, network_kwargs=tiny, **kw
+    )
 
 
 def test_phase_schedule_over_one_lazy_cycle():
@@ -29,11 +44,18 @@ def test_phase_schedule_over_one_lazy_cycle():
     for batch_idx in range(16):
         for p in phases.due(table, batch_idx):
             runs[p.name].append(batch_idx)
-    assert runs == {"Gmain": list(range(16)), "Greg": [0, 4, 8, 12], "Dmain": list(range(16)),
-                    "Dreg": [0]}
+    assert runs == {
+        "Gmain": list(range(16)),
+        "Greg": [0, 4, 8, 12],
+        "Dmain": list(range(16)),
+        "Dreg": [0],
+    }
     assert {p.name: (p.net, p.gain, p.samples) for p in table} == {
-        "Gmain": ("G", 1.0, 32), "Greg": ("G", 4.0, 16), "Dmain": ("D", 1.0, 32),
-        "Dreg": ("D", 16.0, 32)}
+        "Gmain": ("G", 1.0, 32),
+        "Greg": ("G", 4.0, 16),
+        "Dmain": ("D", 1.0, 32),
+        "Dreg": ("D", 16.0, 32),
+    }
 
 
 def test_chunk_draws_depend_on_the_chunk_only():
@@ -44,7 +66,7 @@ def test_chunk_draws_depend_on_the_chunk_only():
     whole = sampling.per_sample_normal(sampling.fold(key, 0), tf.range(16), [8]).numpy()
     np.testing.assert_array_equal(a["z"].numpy(), whole[12:16])  # same rows whatever the split
     assert a["noise"]["b8.conv0"].shape == (4, 8, 8, 1)
-    assert len(set(a["cutoff"].numpy().tolist())) == 1            # one cutoff per chunk
+    assert len(set(a["cutoff"].numpy().tolist())) == 1  # one cutoff per chunk
     assert sampling.chunk_draws(key, 3, 4, 8, names, 6, 0.0)["cutoff"] is None
 
 
@@ -64,10 +86,10 @@ def test_mixing_cutoff_distribution():
 def test_ema_beta_with_and_without_rampup():
     cfg = _cfg("config-f")  # no ramp-up: half-life ema_kimg = 10 kimg
     assert config_lib.ema_beta(cfg, 0) == pytest.approx(0.5 ** (32 / 10000))
-    demo = _cfg("demo")     # ema_kimg 2, ramp-up 0.05, batch 16
+    demo = _cfg("demo")  # ema_kimg 2, ramp-up 0.05, batch 16
     assert config_lib.ema_beta(demo, 0) == 0.0
     assert config_lib.ema_beta(demo, 1000) == pytest.approx(0.5 ** (16 / 50))
-    assert config_lib.ema_beta(demo, 10 ** 6) == pytest.approx(0.5 ** (16 / 2000))
+    assert config_lib.ema_beta(demo, 10**6) == pytest.approx(0.5 ** (16 / 2000))
     assert config_lib.ema_beta(demo, 1000, rampup=0.0) == pytest.approx(0.5 ** (16 / 2000))
 
 
@@ -82,24 +104,28 @@ def test_one_gmain_update_by_hand():
     assert t.rounds == 2
     G, D = t.G, t.D
     key = tf.random.Generator.from_state(t.rng.state.numpy(), t.rng.algorithm).uniform_full_int(
-        [2], dtype=tf.int32)
+        [2], dtype=tf.int32
+    )
     before = [v.numpy() for v in G.trainable_variables]
     w_avg = G.mapping.w_avg.numpy()
     grads = 0
     for chunk in (0, 1):
-        d = sampling.chunk_draws(key, chunk, 4, G.z_dim, t.layer_names, G.num_ws,
-                                 cfg.loss.style_mixing_prob, tf.float64)
+        d = sampling.chunk_draws(
+            key, chunk, 4, G.z_dim, t.layer_names, G.num_ws, cfg.loss.style_mixing_prob, tf.float64
+        )
         with tf.GradientTape() as tape:
-            value, _, w = loss_lib.G_main_loss(G, D, d["z"], None, 8, d["z_mix"], d["cutoff"],
-                                               t.synthesis_kwargs(d["noise"]))
-        grads = grads + np.concatenate([g.numpy().ravel() for g in tape.gradient(
-            value, G.trainable_variables)])
+            value, _, w = loss_lib.G_main_loss(
+                G, D, d["z"], None, 8, d["z_mix"], d["cutoff"], t.synthesis_kwargs(d["noise"])
+            )
+        grads = grads + np.concatenate(
+            [g.numpy().ravel() for g in tape.gradient(value, G.trainable_variables)]
+        )
         w_avg = loss_lib.update_w_avg(w_avg, np.mean(w.numpy(), 0), 0.995)
     reals = tf.zeros([8, 8, 8, 3], tf.uint8)
     applied, _ = t.run_phase("Gmain", reals, tf.zeros([8, 0]))
     assert applied
-    lr, beta1, beta2 = cfg.opt.lr * 0.8, 0.0, 0.99 ** 0.8
-    m, v = (1 - beta1) * grads, (1 - beta2) * grads ** 2
+    lr, beta1, beta2 = cfg.opt.lr * 0.8, 0.0, 0.99**0.8
+    m, v = (1 - beta1) * grads, (1 - beta2) * grads**2
     alpha = lr * np.sqrt(1 - beta2) / (1 - beta1)
     expected = np.concatenate([b.ravel() for b in before]) - alpha * m / (np.sqrt(v) + 1e-8)
     after = np.concatenate([v.numpy().ravel() for v in G.trainable_variables])

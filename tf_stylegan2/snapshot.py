@@ -59,8 +59,10 @@ def save_snapshot(path, G=None, D=None, G_ema=None):
         raise ValueError("save_snapshot needs at least one of G, D, G_ema")
     nets = [n for n in (G, D, G_ema) if n is not None]
     if len({id(n) for n in nets}) != len(nets):
-        raise ValueError("save_snapshot: G, D and G_ema must be different objects (Keras saves a shared "
-                         "layer once); pass a copy, e.g. G_ema = Generator.from_config(G.get_config())")
+        raise ValueError(
+            "save_snapshot: G, D and G_ema must be different objects (Keras saves a shared "
+            "layer once); pass a copy, e.g. G_ema = Generator.from_config(G.get_config())"
+        )
     snap = NetworkSnapshot(G=G, D=D, G_ema=G_ema, name="network_snapshot")
     with atomic.replacing(path) as tmp:  # keeps the .keras suffix Keras asks for
         snap.save(str(tmp))
@@ -75,8 +77,9 @@ def _check_archive(path):
             damaged = archive.testzip()
             names = set(archive.namelist())
     except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise ValueError(f"{path}: truncated or corrupt .keras snapshot (not a readable zip "
-                         f"archive: {e})") from None
+        raise ValueError(
+            f"{path}: truncated or corrupt .keras snapshot (not a readable zip archive: {e})"
+        ) from None
     if damaged is not None:
         raise ValueError(f"{path}: corrupt .keras snapshot (damaged member {damaged})")
     if "config.json" not in names:

@@ -22,36 +22,128 @@ import os
 
 PRESETS = {
     # Official TF1 StyleGAN2 configs (paper Table 1): run_training.py + training_loop.py.
-    "config-e": dict(batch=32, batch_gpu=4, lr=0.002, r1_gamma=100.0, ema_kimg=10.0,
-                     ema_rampup=None, total_kimg=25000, kimg_per_tick=None, snap=10,
-                     pl_weight=2.0, style_mixing_prob=0.9),
-    "config-f": dict(batch=32, batch_gpu=4, lr=0.002, r1_gamma=10.0, ema_kimg=10.0,
-                     ema_rampup=None, total_kimg=25000, kimg_per_tick=None, snap=10,
-                     pl_weight=2.0, style_mixing_prob=0.9),
+    "config-e": dict(
+        batch=32,
+        batch_gpu=4,
+        lr=0.002,
+        r1_gamma=100.0,
+        ema_kimg=10.0,
+        ema_rampup=None,
+        total_kimg=25000,
+        kimg_per_tick=None,
+        snap=10,
+        pl_weight=2.0,
+        style_mixing_prob=0.9,
+    ),
+    "config-f": dict(
+        batch=32,
+        batch_gpu=4,
+        lr=0.002,
+        r1_gamma=10.0,
+        ema_kimg=10.0,
+        ema_rampup=None,
+        total_kimg=25000,
+        kimg_per_tick=None,
+        snap=10,
+        pl_weight=2.0,
+        style_mixing_prob=0.9,
+    ),
     # ADA-PT train.py --cfg presets (without augmentation and in float32).
-    "stylegan2": dict(batch=32, batch_gpu=4, lr=0.002, r1_gamma=10.0, ema_kimg=10.0,
-                      ema_rampup=None, total_kimg=25000, kimg_per_tick=4, snap=50,
-                      pl_weight=2.0, style_mixing_prob=0.9),
-    "paper256": dict(batch=64, batch_gpu=8, lr=0.0025, r1_gamma=1.0, ema_kimg=20.0,
-                     ema_rampup=None, total_kimg=25000, kimg_per_tick=4, snap=50,
-                     pl_weight=2.0, style_mixing_prob=0.9),
-    "paper512": dict(batch=64, batch_gpu=8, lr=0.0025, r1_gamma=0.5, ema_kimg=20.0,
-                     ema_rampup=None, total_kimg=25000, kimg_per_tick=4, snap=50,
-                     pl_weight=2.0, style_mixing_prob=0.9),
-    "paper1024": dict(batch=32, batch_gpu=4, lr=0.002, r1_gamma=2.0, ema_kimg=10.0,
-                      ema_rampup=None, total_kimg=25000, kimg_per_tick=4, snap=50,
-                      pl_weight=2.0, style_mixing_prob=0.9),
-    "cifar": dict(batch=64, batch_gpu=32, lr=0.0025, r1_gamma=0.01, ema_kimg=500.0,
-                  ema_rampup=0.05, total_kimg=100000, kimg_per_tick=4, snap=50,
-                  pl_weight=0.0, style_mixing_prob=0.0),
+    "stylegan2": dict(
+        batch=32,
+        batch_gpu=4,
+        lr=0.002,
+        r1_gamma=10.0,
+        ema_kimg=10.0,
+        ema_rampup=None,
+        total_kimg=25000,
+        kimg_per_tick=4,
+        snap=50,
+        pl_weight=2.0,
+        style_mixing_prob=0.9,
+    ),
+    "paper256": dict(
+        batch=64,
+        batch_gpu=8,
+        lr=0.0025,
+        r1_gamma=1.0,
+        ema_kimg=20.0,
+        ema_rampup=None,
+        total_kimg=25000,
+        kimg_per_tick=4,
+        snap=50,
+        pl_weight=2.0,
+        style_mixing_prob=0.9,
+    ),
+    "paper512": dict(
+        batch=64,
+        batch_gpu=8,
+        lr=0.0025,
+        r1_gamma=0.5,
+        ema_kimg=20.0,
+        ema_rampup=None,
+        total_kimg=25000,
+        kimg_per_tick=4,
+        snap=50,
+        pl_weight=2.0,
+        style_mixing_prob=0.9,
+    ),
+    "paper1024": dict(
+        batch=32,
+        batch_gpu=4,
+        lr=0.002,
+        r1_gamma=2.0,
+        ema_kimg=10.0,
+        ema_rampup=None,
+        total_kimg=25000,
+        kimg_per_tick=4,
+        snap=50,
+        pl_weight=2.0,
+        style_mixing_prob=0.9,
+    ),
+    "cifar": dict(
+        batch=64,
+        batch_gpu=32,
+        lr=0.0025,
+        r1_gamma=0.01,
+        ema_kimg=500.0,
+        ema_rampup=0.05,
+        total_kimg=100000,
+        kimg_per_tick=4,
+        snap=50,
+        pl_weight=0.0,
+        style_mixing_prob=0.0,
+    ),
     # CPU presets. 'tiny': a few channels, for tests (a few ticks in well under a minute).
     # 'demo': what `make demo` trains at 32x32 on a CPU.
-    "tiny": dict(batch=8, batch_gpu=4, lr=0.0025, r1_gamma=0.1, ema_kimg=1.0,
-                 ema_rampup=0.05, total_kimg=0.256, kimg_per_tick=0.064, snap=2,
-                 pl_weight=2.0, style_mixing_prob=0.9, grid=(8, 4)),
-    "demo": dict(batch=16, batch_gpu=4, lr=0.0025, r1_gamma=0.1, ema_kimg=2.0,
-                 ema_rampup=0.05, total_kimg=1000, kimg_per_tick=0.5, snap=4,
-                 pl_weight=2.0, style_mixing_prob=0.9, grid=(16, 8)),
+    "tiny": dict(
+        batch=8,
+        batch_gpu=4,
+        lr=0.0025,
+        r1_gamma=0.1,
+        ema_kimg=1.0,
+        ema_rampup=0.05,
+        total_kimg=0.256,
+        kimg_per_tick=0.064,
+        snap=2,
+        pl_weight=2.0,
+        style_mixing_prob=0.9,
+        grid=(8, 4),
+    ),
+    "demo": dict(
+        batch=16,
+        batch_gpu=4,
+        lr=0.0025,
+        r1_gamma=0.1,
+        ema_kimg=2.0,
+        ema_rampup=0.05,
+        total_kimg=1000,
+        kimg_per_tick=0.5,
+        snap=4,
+        pl_weight=2.0,
+        style_mixing_prob=0.9,
+        grid=(16, 8),
+    ),
 }
 
 # TF1 tick length by resolution (training_loop.py tick_kimg_dict), used when kimg_per_tick is None.
@@ -63,48 +155,48 @@ TF1_TICK_KIMG = {4: 28, 8: 28, 16: 24, 32: 20, 64: 16, 128: 12, 256: 8, 512: 6, 
 
 @dataclasses.dataclass(frozen=True)
 class LossConfig:
-    r1_gamma: float = 10.0           # R1 weight (gamma); the penalty is r1 * gamma / 2
-    pl_weight: float = 2.0           # path-length weight; 0 = off
-    pl_decay: float = 0.01           # path-length running-mean decay
-    pl_batch_shrink: int = 2         # path-length batch = batch // pl_batch_shrink
-    style_mixing_prob: float = 0.9   # probability of mixing, per group of batch_gpu samples
+    r1_gamma: float = 10.0  # R1 weight (gamma); the penalty is r1 * gamma / 2
+    pl_weight: float = 2.0  # path-length weight; 0 = off
+    pl_decay: float = 0.01  # path-length running-mean decay
+    pl_batch_shrink: int = 2  # path-length batch = batch // pl_batch_shrink
+    style_mixing_prob: float = 0.9  # probability of mixing, per group of batch_gpu samples
 
 
 @dataclasses.dataclass(frozen=True)
 class OptimizerConfig:
-    lr: float = 0.002                # G and D (TF1 feeds G's rate to both optimizers)
+    lr: float = 0.002  # G and D (TF1 feeds G's rate to both optimizers)
     beta1: float = 0.0
     beta2: float = 0.99
     epsilon: float = 1e-8
-    G_reg_interval: int = 4          # lazy path-length regularization, every 4 G minibatches
-    D_reg_interval: int = 16         # lazy R1, every 16 D minibatches
+    G_reg_interval: int = 4  # lazy path-length regularization, every 4 G minibatches
+    D_reg_interval: int = 16  # lazy R1, every 16 D minibatches
 
     def lazy(self, interval):
         """(lr, beta1, beta2) after the lazy-regularization rescaling c = interval/(interval+1)."""
         if not interval:
             return self.lr, self.beta1, self.beta2
         c = interval / (interval + 1)
-        return self.lr * c, self.beta1 ** c, self.beta2 ** c
+        return self.lr * c, self.beta1**c, self.beta2**c
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    preset: str                      # --config name, a key of PRESETS
-    data: str                        # dataset directory
-    outdir: str                      # parent of the run directories
-    resolution: int                  # from the dataset
+    preset: str  # --config name, a key of PRESETS
+    data: str  # dataset directory
+    outdir: str  # parent of the run directories
+    resolution: int  # from the dataset
     channels: int
-    c_dim: int                       # 0 = unconditional
-    G_kwargs: dict                   # Generator(**G_kwargs)
-    D_kwargs: dict                   # Discriminator(**D_kwargs)
+    c_dim: int  # 0 = unconditional
+    G_kwargs: dict  # Generator(**G_kwargs)
+    D_kwargs: dict  # Discriminator(**D_kwargs)
     loss: LossConfig
     opt: OptimizerConfig
-    gpus: int = 1                    # replicas per worker
-    batch: int = 32                  # global minibatch
-    batch_gpu: int = 4               # samples per device and round (gradient accumulation)
+    gpus: int = 1  # replicas per worker
+    batch: int = 32  # global minibatch
+    batch_gpu: int = 4  # samples per device and round (gradient accumulation)
     total_kimg: float = 25000
     kimg_per_tick: float = 4
-    snap: int = 10                   # ticks between snapshots
+    snap: int = 10  # ticks between snapshots
     seed: int = 0
     mirror: bool = False
     cond: bool = False
@@ -112,13 +204,13 @@ class TrainConfig:
     ema_rampup: float | None = None
     metrics: tuple = ()
     jit: bool = False
-    fused_modconv: bool = False      # training uses the non-fused form (ADA-PT)
-    max_bad_steps: int = 50          # stop after this many non-finite steps in a row
-    grid: tuple | None = None        # (gw, gh) of the image grids; None = ADA-PT formula
-    resume: str | None = None        # snapshot/pickle the weights come from (transfer)
-    num_workers: int = 1             # MultiWorkerMirroredStrategy workers
-    max_minutes: float = 0.0         # stop at the first tick end after this wall time (0 = off)
-    dtype: str = "float32"           # compute and weight dtype of G and D ('float64': reference)
+    fused_modconv: bool = False  # training uses the non-fused form (ADA-PT)
+    max_bad_steps: int = 50  # stop after this many non-finite steps in a row
+    grid: tuple | None = None  # (gw, gh) of the image grids; None = ADA-PT formula
+    resume: str | None = None  # snapshot/pickle the weights come from (transfer)
+    num_workers: int = 1  # MultiWorkerMirroredStrategy workers
+    max_minutes: float = 0.0  # stop at the first tick end after this wall time (0 = off)
+    dtype: str = "float32"  # compute and weight dtype of G and D ('float64': reference)
 
     @property
     def num_replicas(self):
@@ -146,15 +238,38 @@ def grid_size(cfg):
     return gw, gh
 
 
-def make_config(preset, *, data, outdir, resolution, channels, c_dim=0, gpus=1, num_workers=1,
-                batch=None, gamma=None, mirror=None, total_kimg=None, seed=None,
-                kimg_per_tick=None, snap=None, metrics=None, jit=False, cond=False,
-                resume=None, max_minutes=0.0, network_kwargs=None, batch_gpu=None,
-                dtype="float32", **overrides):
+def make_config(
+    preset,
+    *,
+    data,
+    outdir,
+    resolution,
+    channels,
+    c_dim=0,
+    gpus=1,
+    num_workers=1,
+    batch=None,
+    gamma=None,
+    mirror=None,
+    total_kimg=None,
+    seed=None,
+    kimg_per_tick=None,
+    snap=None,
+    metrics=None,
+    jit=False,
+    cond=False,
+    resume=None,
+    max_minutes=0.0,
+    network_kwargs=None,
+    batch_gpu=None,
+    dtype="float32",
+    **overrides,
+):
     """The resolved TrainConfig of `preset` for a dataset, with command-line overrides.
 
     `network_kwargs(name, img_resolution, img_channels, c_dim) -> (G_kwargs, D_kwargs)` defaults to
-    `tf_stylegan2.networks.presets.network_kwargs`. Raises ValueError with a clear message on bad values.
+    `tf_stylegan2.networks.presets.network_kwargs`. Raises ValueError with a clear message on bad
+    values.
     """
     if preset not in PRESETS:
         raise ValueError(f"--config {preset}: unknown preset; choose one of: {', '.join(PRESETS)}")
@@ -169,20 +284,25 @@ def make_config(preset, *, data, outdir, resolution, channels, c_dim=0, gpus=1, 
     batch = int(batch if batch is not None else spec["batch"])
     replicas = gpus * num_workers
     if batch <= 0 or batch % replicas != 0:
-        raise ValueError(f"--batch {batch} must be a positive multiple of the number of replicas "
-                         f"({replicas} = {num_workers} worker(s) x {gpus} device(s))")
+        raise ValueError(
+            f"--batch {batch} must be a positive multiple of the number of replicas "
+            f"({replicas} = {num_workers} worker(s) x {gpus} device(s))"
+        )
     batch_gpu = _batch_gpu(batch_gpu, spec, batch, replicas)
     group = min(int(D_kwargs.get("mbstd_group_size", 4) or batch_gpu), batch_gpu)
     if batch_gpu % group:
-        raise ValueError(f"--batch-gpu {batch_gpu} must be a multiple of the minibatch-stddev "
-                         f"group size {group}")
+        raise ValueError(
+            f"--batch-gpu {batch_gpu} must be a multiple of the minibatch-stddev group size {group}"
+        )
     shrink = int(spec.get("pl_batch_shrink", LossConfig.pl_batch_shrink))
     if spec["pl_weight"] and batch_gpu % shrink:
-        raise ValueError(f"--batch-gpu {batch_gpu} must divide by {shrink} (path-length "
-                         f"regularization uses 1/{shrink} of each round)")
+        raise ValueError(
+            f"--batch-gpu {batch_gpu} must divide by {shrink} (path-length "
+            f"regularization uses 1/{shrink} of each round)"
+        )
     r1_gamma = gamma if gamma is not None else spec["r1_gamma"]
     if r1_gamma is None:  # ADA-PT 'auto' heuristic
-        r1_gamma = 0.0002 * resolution ** 2 / batch
+        r1_gamma = 0.0002 * resolution**2 / batch
     if r1_gamma < 0:
         raise ValueError(f"--gamma {r1_gamma} must be >= 0")
     tick = kimg_per_tick if kimg_per_tick is not None else spec["kimg_per_tick"]
@@ -196,25 +316,52 @@ def make_config(preset, *, data, outdir, resolution, channels, c_dim=0, gpus=1, 
     snap = int(snap if snap is not None else spec["snap"])
     if snap < 1:
         raise ValueError(f"--snap {snap} must be >= 1")
-    loss = LossConfig(r1_gamma=float(r1_gamma), pl_weight=float(spec["pl_weight"]),
-                      style_mixing_prob=float(spec["style_mixing_prob"]),
-                      **{k: spec[k] for k in ("pl_decay", "pl_batch_shrink") if k in spec})
-    opt = OptimizerConfig(lr=float(spec["lr"]),
-                          **{k: spec[k] for k in ("beta1", "beta2", "epsilon", "G_reg_interval",
-                                                   "D_reg_interval") if k in spec})
+    loss = LossConfig(
+        r1_gamma=float(r1_gamma),
+        pl_weight=float(spec["pl_weight"]),
+        style_mixing_prob=float(spec["style_mixing_prob"]),
+        **{k: spec[k] for k in ("pl_decay", "pl_batch_shrink") if k in spec},
+    )
+    opt = OptimizerConfig(
+        lr=float(spec["lr"]),
+        **{
+            k: spec[k]
+            for k in ("beta1", "beta2", "epsilon", "G_reg_interval", "D_reg_interval")
+            if k in spec
+        },
+    )
     return TrainConfig(
-        preset=preset, data=str(data), outdir=str(outdir), resolution=int(resolution),
-        channels=int(channels), c_dim=int(c_dim), G_kwargs=G_kwargs, D_kwargs=D_kwargs,
-        loss=loss, opt=opt, gpus=int(gpus), num_workers=int(num_workers), batch=batch,
-        batch_gpu=batch_gpu, total_kimg=float(total), kimg_per_tick=float(tick), snap=snap,
+        preset=preset,
+        data=str(data),
+        outdir=str(outdir),
+        resolution=int(resolution),
+        channels=int(channels),
+        c_dim=int(c_dim),
+        G_kwargs=G_kwargs,
+        D_kwargs=D_kwargs,
+        loss=loss,
+        opt=opt,
+        gpus=int(gpus),
+        num_workers=int(num_workers),
+        batch=batch,
+        batch_gpu=batch_gpu,
+        total_kimg=float(total),
+        kimg_per_tick=float(tick),
+        snap=snap,
         seed=int(seed if seed is not None else 0),
         mirror=bool(mirror if mirror is not None else spec.get("mirror", False)),
-        cond=bool(cond), ema_kimg=float(spec["ema_kimg"]), ema_rampup=spec["ema_rampup"],
-        metrics=tuple(metrics or ()), jit=bool(jit),
+        cond=bool(cond),
+        ema_kimg=float(spec["ema_kimg"]),
+        ema_rampup=spec["ema_rampup"],
+        metrics=tuple(metrics or ()),
+        jit=bool(jit),
         fused_modconv=bool(spec.get("fused_modconv", False)),
         max_bad_steps=int(spec.get("max_bad_steps", 50)),
-        grid=tuple(spec["grid"]) if spec.get("grid") else None, resume=resume,
-        max_minutes=float(max_minutes or 0.0), dtype=str(dtype))
+        grid=tuple(spec["grid"]) if spec.get("grid") else None,
+        resume=resume,
+        max_minutes=float(max_minutes or 0.0),
+        dtype=str(dtype),
+    )
 
 
 def _batch_gpu(batch_gpu, spec, batch, replicas):
@@ -226,8 +373,10 @@ def _batch_gpu(batch_gpu, spec, batch, replicas):
     if batch_gpu <= 0:
         raise ValueError(f"--batch-gpu {batch_gpu} must be > 0")
     if batch % (batch_gpu * replicas):
-        raise ValueError(f"--batch {batch} must be a multiple of --batch-gpu {batch_gpu} x "
-                         f"{replicas} replica(s) = {batch_gpu * replicas}")
+        raise ValueError(
+            f"--batch {batch} must be a multiple of --batch-gpu {batch_gpu} x "
+            f"{replicas} replica(s) = {batch_gpu * replicas}"
+        )
     return batch_gpu
 
 
@@ -244,5 +393,3 @@ def describe(cfg):
     """Run-directory description: <data>-<preset>-<N>gpu[-cond]."""
     name = os.path.basename(os.path.normpath(cfg.data)) or "data"
     return f"{name}-{cfg.preset}-{cfg.num_replicas}gpu" + ("-cond" if cfg.cond else "")
-
-

@@ -28,13 +28,17 @@ def make_strategy(gpus=1, log=print):
     if current is None or len(current) < gpus:
         try:
             tf.config.set_logical_device_configuration(
-                cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(gpus)])
+                cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(gpus)]
+            )
         except RuntimeError as e:
-            raise RuntimeError(f"--gpus {gpus}: cannot create logical CPU devices after TensorFlow "
-                               f"has initialized its devices ({e})") from e
+            raise RuntimeError(
+                f"--gpus {gpus}: cannot create logical CPU devices after TensorFlow "
+                f"has initialized its devices ({e})"
+            ) from e
     devices = [f"/cpu:{i}" for i in range(gpus)]
-    return tf.distribute.MirroredStrategy(devices,
-                                          cross_device_ops=tf.distribute.ReductionToOneDevice())
+    return tf.distribute.MirroredStrategy(
+        devices, cross_device_ops=tf.distribute.ReductionToOneDevice()
+    )
 
 
 def worker_info(strategy):
@@ -51,7 +55,8 @@ def worker_info(strategy):
 
 
 def broadcast_int(strategy, value, is_chief):
-    """The chief's integer on every worker (one SUM all-reduce in which only replica 0 contributes)."""
+    """The chief's integer on every worker (one SUM all-reduce in which only replica 0
+    contributes)."""
     mine_value = value if is_chief else 0
 
     def replica():

@@ -55,7 +55,7 @@ def _restore_newest_intact(ckpt, manager, ckpt_dir, log):
     for path in paths:
         try:
             ckpt.restore(path).assert_existing_objects_matched()
-        except Exception as e:  # noqa: BLE001 - TF's reader raises IndexError, OpError, ValueError...
+        except Exception as e:  # noqa: BLE001 (TF's reader raises IndexError, OpError, ...)
             reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
             problems.append(f"{path}: {reason}")
             log(f"WARNING: checkpoint {path} is unreadable ({reason})")
@@ -91,27 +91,48 @@ def _load_resume_weights(trainer, cfg, log):
             try:
                 n = rundir.copy_weights(nets[name], getattr(trainer, name))
             except ValueError as e:
-                raise ResumeError(f"--resume {cfg.resume}: {name} does not fit --config "
-                                  f"{cfg.preset} at {cfg.resolution}x{cfg.resolution}: {e}")
+                raise ResumeError(
+                    f"--resume {cfg.resume}: {name} does not fit --config "
+                    f"{cfg.preset} at {cfg.resolution}x{cfg.resolution}: {e}"
+                )
             log(f"Loaded {n} weights of {name} from {cfg.resume}")
 
 
 def _tick_line(tick, cur_nimg, elapsed, tick_time, tick_imgs, maintenance, means):
     sec_per_kimg = tick_time / max(tick_imgs, 1) * 1000
-    line = (f"tick {tick:<5d} kimg {cur_nimg / 1000:<9.3f} time {format_time(elapsed):<12s} "
-            f"sec/tick {tick_time:<7.1f} sec/kimg {sec_per_kimg:<8.2f} "
-            f"img/s {tick_imgs / max(tick_time, 1e-9):<7.2f} maintenance {maintenance:<5.1f} "
-            f"mem {rundir.peak_memory_gb():<5.2f}")
-    for key, short in (("Loss/G/loss", "G"), ("Loss/D/loss", "D"), ("Loss/r1_penalty", "r1"),
-                       ("Loss/pl_penalty", "pl"), ("Loss/pl_mean", "pl_mean")):
+    line = (
+        f"tick {tick:<5d} kimg {cur_nimg / 1000:<9.3f} time {format_time(elapsed):<12s} "
+        f"sec/tick {tick_time:<7.1f} sec/kimg {sec_per_kimg:<8.2f} "
+        f"img/s {tick_imgs / max(tick_time, 1e-9):<7.2f} maintenance {maintenance:<5.1f} "
+        f"mem {rundir.peak_memory_gb():<5.2f}"
+    )
+    for key, short in (
+        ("Loss/G/loss", "G"),
+        ("Loss/D/loss", "D"),
+        ("Loss/r1_penalty", "r1"),
+        ("Loss/pl_penalty", "pl"),
+        ("Loss/pl_mean", "pl_mean"),
+    ):
         if key in means:
             line += f" {short} {means[key]:.4f}"
     return line
 
 
-def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn=None,
-          resume_from_run=False, stop_after_nimg=None, log=print, progress=True,
-          on_started=None, on_iteration=None):
+def train(
+    cfg,
+    run_dir,
+    strategy,
+    *,
+    make_dataset=None,
+    networks=None,
+    metric_fn=None,
+    resume_from_run=False,
+    stop_after_nimg=None,
+    log=print,
+    progress=True,
+    on_started=None,
+    on_iteration=None,
+):
     """Train `cfg` into `run_dir`. Returns the Trainer.
 
     resume_from_run: restore the latest checkpoint in run_dir/checkpoints and continue exactly.
@@ -128,12 +149,21 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
     # Data: this worker's shards, worker_batch images per step (each replica slices its part).
     input_context = None
     if num_workers > 1:
-        input_context = tf.distribute.InputContext(num_input_pipelines=num_workers,
-                                                   input_pipeline_id=trainer.worker_index,
-                                                   num_replicas_in_sync=trainer.replicas)
-    dataset = make_dataset(cfg.data, trainer.worker_batch, input_context=input_context,
-                           resolution=cfg.resolution, shuffle=True, mirror=cfg.mirror,
-                           repeat=True, seed=cfg.seed)
+        input_context = tf.distribute.InputContext(
+            num_input_pipelines=num_workers,
+            input_pipeline_id=trainer.worker_index,
+            num_replicas_in_sync=trainer.replicas,
+        )
+    dataset = make_dataset(
+        cfg.data,
+        trainer.worker_batch,
+        input_context=input_context,
+        resolution=cfg.resolution,
+        shuffle=True,
+        mirror=cfg.mirror,
+        repeat=True,
+        seed=cfg.seed,
+    )
     iterator = iter(dataset)
     ckpt = trainer.checkpoint(iterator)
     ckpt_dir = os.path.join(run_dir, "checkpoints", f"worker{trainer.worker_index}")
@@ -144,8 +174,10 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
         path = _restore_newest_intact(ckpt, manager, ckpt_dir, log)
         cur_kimg = trainer.counter("cur_nimg") / 1000
         if cur_kimg >= cfg.total_kimg:
-            raise RunComplete(f"{run_dir} is complete: kimg {cur_kimg:.3f} of --total-kimg "
-                              f"{cfg.total_kimg:g} (pass a larger --total-kimg to train longer)")
+            raise RunComplete(
+                f"{run_dir} is complete: kimg {cur_kimg:.3f} of --total-kimg "
+                f"{cfg.total_kimg:g} (pass a larger --total-kimg to train longer)"
+            )
         log(f"Resumed from {path} at kimg {cur_kimg:.3f}")
     elif cfg.resume:
         _load_resume_weights(trainer, cfg, log)
@@ -156,8 +188,15 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
     grid_z = rnd.randn(gw * gh, trainer.G.z_dim).astype(np.float32)
     grid_c = None
     if is_chief and not resume_from_run:
-        grid_ds = make_dataset(cfg.data, gw * gh, resolution=cfg.resolution, shuffle=True,
-                               mirror=False, repeat=True, seed=0)
+        grid_ds = make_dataset(
+            cfg.data,
+            gw * gh,
+            resolution=cfg.resolution,
+            shuffle=True,
+            mirror=False,
+            repeat=True,
+            seed=0,
+        )
         reals, labels = next(iter(grid_ds))
         grid_c = labels.numpy() if cfg.c_dim else None
         grid_reals = tf.cast(reals, tf.float32).numpy() / 127.5 - 1
@@ -178,9 +217,11 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
     tick_start_time = start_time
     maintenance = 0.0
     stats = TickStats()
-    log(f"Training for {cfg.total_kimg:g} kimg: global batch {cfg.batch} = {trainer.rounds} "
+    log(
+        f"Training for {cfg.total_kimg:g} kimg: global batch {cfg.batch} = {trainer.rounds} "
         f"round(s) x {trainer.replicas} replica(s) x batch_gpu {cfg.batch_gpu} "
-        f"({num_workers} worker(s))")
+        f"({num_workers} worker(s))"
+    )
 
     def snapshot(cur_nimg):
         kimg = cur_nimg // 1000
@@ -194,7 +235,7 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
         with writer.as_default():
             summaries.image("fakes", grid, cur_nimg)
         tf_stylegan2.save_snapshot(snap_path, G=trainer.G, D=trainer.D, G_ema=trainer.G_ema)
-        for name in (cfg.metrics if metric_fn is not None else ()):
+        for name in cfg.metrics if metric_fn is not None else ():
             result = metric_fn(name, trainer, snap_path)
             with writer.as_default():
                 for k, v in (result or {}).items():
@@ -213,15 +254,19 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
         log(_tick_line(tick, cur_nimg, t0 - start_time, tick_time, tick_imgs, maintenance, means))
         if is_chief:
             scalars = dict(means)
-            scalars.update({
-                "Progress/tick": tick, "Progress/kimg": cur_nimg / 1000,
-                "Timing/sec_per_tick": tick_time,
-                "Timing/sec_per_kimg": tick_time / max(tick_imgs, 1) * 1000,
-                "Timing/img_per_sec": tick_imgs / max(tick_time, 1e-9),
-                "Timing/maintenance_sec": maintenance,
-                "Resources/peak_mem_gb": rundir.peak_memory_gb(),
-                "Progress/bad_steps_G": trainer.counter("bad_steps_G"),
-                "Progress/bad_steps_D": trainer.counter("bad_steps_D")})
+            scalars.update(
+                {
+                    "Progress/tick": tick,
+                    "Progress/kimg": cur_nimg / 1000,
+                    "Timing/sec_per_tick": tick_time,
+                    "Timing/sec_per_kimg": tick_time / max(tick_imgs, 1) * 1000,
+                    "Timing/img_per_sec": tick_imgs / max(tick_time, 1e-9),
+                    "Timing/maintenance_sec": maintenance,
+                    "Resources/peak_mem_gb": rundir.peak_memory_gb(),
+                    "Progress/bad_steps_G": trainer.counter("bad_steps_G"),
+                    "Progress/bad_steps_D": trainer.counter("bad_steps_D"),
+                }
+            )
             with writer.as_default():
                 for k, v in scalars.items():
                     summaries.scalar(k, v, cur_nimg)
@@ -237,7 +282,9 @@ def train(cfg, run_dir, strategy, *, make_dataset=None, networks=None, metric_fn
         maintenance = tick_start_time - t0
 
     if not resume_from_run and trainer.counter("cur_nimg") == 0:
-        manager.save(checkpoint_number=0)  # state before the first step (resume from a kill in tick 0)
+        manager.save(
+            checkpoint_number=0
+        )  # state before the first step (resume from a kill in tick 0)
 
     # Progress bar inside a tick: on the terminal only (never into log.txt).
     term = sys.__stdout__

@@ -1,10 +1,11 @@
 """StyleGAN2 losses and regularizers (NETWORKS_TRAINING.md section 6), strategy-free.
 
-Every function works on one replica's share of the global batch and returns a loss already divided by
-the *global* number of samples, so gradients summed over replicas are those of the global mean
-(tf.nn.compute_average_loss semantics). Random numbers (z, mixing cutoffs, synthesis noise, path-length
-noise) come in as arguments: the loop draws them per global sample index, so results do not depend on
-how the global batch is split. Cross-replica reductions come in as callables (identity by default).
+Every function works on one replica's share of the global batch and returns a loss already divided
+by the *global* number of samples, so gradients summed over replicas are those of the global mean
+(tf.nn.compute_average_loss semantics). Random numbers (z, mixing cutoffs, synthesis noise,
+path-length noise) come in as arguments: the loop draws them per global sample index, so results do
+not depend on how the global batch is split. Cross-replica reductions come in as callables (identity
+by default).
 """
 
 import math
@@ -81,8 +82,21 @@ def pl_noise_scale(img_shape):
     return 1.0 / math.sqrt(int(img_shape[1]) * int(img_shape[2]))
 
 
-def G_pl_loss(G, z, c, pl_noise, pl_mean, denom, pl_decay=0.01, pl_weight=2.0, gain=1.0,
-              z_mix=None, cutoff=None, synthesis_kwargs=None, exchange=None):
+def G_pl_loss(
+    G,
+    z,
+    c,
+    pl_noise,
+    pl_mean,
+    denom,
+    pl_decay=0.01,
+    pl_weight=2.0,
+    gain=1.0,
+    z_mix=None,
+    cutoff=None,
+    synthesis_kwargs=None,
+    exchange=None,
+):
     """Path-length regularization of one round. Returns (loss, stats, w, pl_mean_after).
 
     As ADA-PT `StyleGAN2Loss.accumulate_gradients` (phase Greg): the running mean is first moved
@@ -107,13 +121,17 @@ def G_pl_loss(G, z, c, pl_noise, pl_mean, denom, pl_decay=0.01, pl_weight=2.0, g
 
 
 def D_main_loss(D, gen_img, gen_c, real_img, real_c, denom):
-    """Logistic D loss: mean softplus(D(fake)) + softplus(-D(real)). gen_img carries no G gradient."""
+    """Logistic D loss: mean softplus(D(fake)) + softplus(-D(real)). gen_img carries no G
+    gradient."""
     gen_logits = run_D(D, tf.stop_gradient(gen_img), gen_c)
     real_logits = run_D(D, real_img, real_c)
     loss_Dgen = tf.nn.softplus(gen_logits)
     loss_Dreal = tf.nn.softplus(-real_logits)
-    stats = {"Loss/scores/fake": gen_logits, "Loss/scores/real": real_logits,
-             "Loss/D/loss": loss_Dgen + loss_Dreal}
+    stats = {
+        "Loss/scores/fake": gen_logits,
+        "Loss/scores/real": real_logits,
+        "Loss/D/loss": loss_Dgen + loss_Dreal,
+    }
     return (tf.reduce_sum(loss_Dgen) + tf.reduce_sum(loss_Dreal)) / denom, stats
 
 

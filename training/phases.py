@@ -21,37 +21,59 @@ from training import sampling
 
 @dataclasses.dataclass(frozen=True)
 class Phase:
-    name: str       # Gmain, Greg, Dmain, Dreg
-    net: str        # 'G' or 'D': whose optimizer steps
-    interval: int   # runs when batch_idx % interval == 0 (1 = every minibatch)
-    gain: float     # loss multiplier (the lazy-regularization interval)
-    loss_fn: object  # loss_fn(trainer, round_inputs) -> (loss, stats, w | None, pl_mean_after | None)
-    samples: int    # global samples the phase averages over (batch, or batch // pl_batch_shrink)
+    name: str  # Gmain, Greg, Dmain, Dreg
+    net: str  # 'G' or 'D': whose optimizer steps
+    interval: int  # runs when batch_idx % interval == 0 (1 = every minibatch)
+    gain: float  # loss multiplier (the lazy-regularization interval)
+    loss_fn: (
+        object  # loss_fn(trainer, round_inputs) -> (loss, stats, w | None, pl_mean_after | None)
+    )
+    samples: int  # global samples the phase averages over (batch, or batch // pl_batch_shrink)
+    # The loss all-reduces across replicas inside the round (Greg's path-length mean), which XLA
+    # cannot compile: with several replicas --jit leaves this phase's round uncompiled.
+    collective_in_loss: bool = False
 
 
 @dataclasses.dataclass
 class RoundInputs:
     """What one replica has for one round: the phase key, its global chunk index, its reals."""
+
     key: tf.Tensor
-    chunk: tf.Tensor          # int32 scalar
-    real: tf.Tensor | None    # [batch_gpu, H, W, C] in [-1, 1]
+    chunk: tf.Tensor  # int32 scalar
+    real: tf.Tensor | None  # [batch_gpu, H, W, C] in [-1, 1]
     real_c: tf.Tensor | None  # [batch_gpu, c_dim] or None
-    pl_mean: tf.Tensor        # running path-length mean before this round
-    gain: float = 1.0         # the phase's gain
-    exchange: object = None   # Greg across replicas: see Trainer._pl_exchange
+    pl_mean: tf.Tensor  # running path-length mean before this round
+    gain: float = 1.0  # the phase's gain
+    exchange: object = None  # Greg across replicas: see Trainer._pl_exchange
 
 
 def _draws(t, inputs, n):
     G = t.G
-    return sampling.chunk_draws(inputs.key, inputs.chunk, n, G.z_dim, t.layer_names, G.num_ws,
-                                t.cfg.loss.style_mixing_prob, t.dtype)
+    return sampling.chunk_draws(
+        inputs.key,
+        inputs.chunk,
+        n,
+        G.z_dim,
+        t.layer_names,
+        G.num_ws,
+        t.cfg.loss.style_mixing_prob,
+        t.dtype,
+    )
 
 
 def gmain_loss(t, inputs):
     """ADA-PT phase Gmain: softplus(-D(G(z))) on batch_gpu generated images."""
     d = _draws(t, inputs, t.cfg.batch_gpu)
-    loss, stats, w = loss_lib.G_main_loss(t.G, t.D, d["z"], inputs.real_c, t.cfg.batch,
-                                          d["z_mix"], d["cutoff"], t.synthesis_kwargs(d["noise"]))
+    loss, stats, w = loss_lib.G_main_loss(
+        t.G,
+        t.D,
+        d["z"],
+        inputs.real_c,
+        t.cfg.batch,
+        d["z_mix"],
+        d["cutoff"],
+        t.synthesis_kwargs(d["noise"]),
+    )
     return loss, stats, w, None
 
 
@@ -64,27 +86,41 @@ def greg_loss(t, inputs):
     pl_noise = sampling.per_sample_normal(sampling.fold(inputs.key, 4), d["index"], shape, t.dtype)
     pl_noise = pl_noise * loss_lib.pl_noise_scale([None, *shape])
     pl_c = inputs.real_c[:n] if inputs.real_c is not None else None
-    return loss_lib.G_pl_loss(t.G, d["z"], pl_c, pl_noise, inputs.pl_mean,
-                              cfg.batch // cfg.loss.pl_batch_shrink, cfg.loss.pl_decay,
-                              cfg.loss.pl_weight, inputs.gain, d["z_mix"],
-                              d["cutoff"], t.synthesis_kwargs(d["noise"]), inputs.exchange)
+    return loss_lib.G_pl_loss(
+        t.G,
+        d["z"],
+        pl_c,
+        pl_noise,
+        inputs.pl_mean,
+        cfg.batch // cfg.loss.pl_batch_shrink,
+        cfg.loss.pl_decay,
+        cfg.loss.pl_weight,
+        inputs.gain,
+        d["z_mix"],
+        d["cutoff"],
+        t.synthesis_kwargs(d["noise"]),
+        inputs.exchange,
+    )
 
 
 def dmain_loss(t, inputs):
     """ADA-PT phase Dmain: softplus(D(G(z))) + softplus(-D(real)); G gets no gradient."""
     d = _draws(t, inputs, t.cfg.batch_gpu)
-    gen_img, _, w = loss_lib.run_G(t.G, d["z"], inputs.real_c, d["z_mix"], d["cutoff"],
-                                   t.synthesis_kwargs(d["noise"]))
-    loss, stats = loss_lib.D_main_loss(t.D, gen_img, inputs.real_c, inputs.real, inputs.real_c,
-                                       t.cfg.batch)
+    gen_img, _, w = loss_lib.run_G(
+        t.G, d["z"], inputs.real_c, d["z_mix"], d["cutoff"], t.synthesis_kwargs(d["noise"])
+    )
+    loss, stats = loss_lib.D_main_loss(
+        t.D, gen_img, inputs.real_c, inputs.real, inputs.real_c, t.cfg.batch
+    )
     return loss, stats, w, None
 
 
 def dreg_loss(t, inputs):
     """ADA-PT phase Dreg: lazy R1, gamma / 2 * ||grad D(real)||^2, times D_reg_interval."""
     cfg = t.cfg
-    loss, stats = loss_lib.D_r1_loss(t.D, inputs.real, inputs.real_c, cfg.batch, cfg.loss.r1_gamma,
-                                     inputs.gain)
+    loss, stats = loss_lib.D_r1_loss(
+        t.D, inputs.real, inputs.real_c, cfg.batch, cfg.loss.r1_gamma, inputs.gain
+    )
     return loss, stats, None, None
 
 
@@ -93,12 +129,22 @@ def make_phases(cfg):
     opt, shrink = cfg.opt, cfg.loss.pl_batch_shrink
     phases = [Phase("Gmain", "G", 1, 1.0, gmain_loss, cfg.batch)]
     if cfg.loss.pl_weight > 0:
-        phases.append(Phase("Greg", "G", opt.G_reg_interval, float(opt.G_reg_interval), greg_loss,
-                            cfg.batch // shrink))
+        phases.append(
+            Phase(
+                "Greg",
+                "G",
+                opt.G_reg_interval,
+                float(opt.G_reg_interval),
+                greg_loss,
+                cfg.batch // shrink,
+                collective_in_loss=True,
+            )
+        )
     phases.append(Phase("Dmain", "D", 1, 1.0, dmain_loss, cfg.batch))
     if cfg.loss.r1_gamma > 0:
-        phases.append(Phase("Dreg", "D", opt.D_reg_interval, float(opt.D_reg_interval), dreg_loss,
-                            cfg.batch))
+        phases.append(
+            Phase("Dreg", "D", opt.D_reg_interval, float(opt.D_reg_interval), dreg_loss, cfg.batch)
+        )
     return phases
 
 

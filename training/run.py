@@ -1,7 +1,8 @@
 """Train StyleGAN2: python training/run.py --gpus 8 --data DATA_DIR --config config-f --outdir runs
 
 Resume: --resume RUN_DIR (or `latest`) continues a run exactly; --resume SNAPSHOT.keras|official.pkl
-starts a new run from those weights. Several machines: set TF_CONFIG on each (MultiWorkerMirroredStrategy).
+starts a new run from those weights. Several machines: set TF_CONFIG on each
+(MultiWorkerMirroredStrategy).
 """
 
 import json
@@ -32,34 +33,64 @@ def define_flags():
 
 
 def _define_flags():
-    flags.DEFINE_integer("gpus", None, "Devices per machine (replicas); without GPUs, logical CPU devices. "
-                         "Default 1.")
-    flags.DEFINE_string("data", None, "Dataset directory (dataset_tool.py output or NVIDIA's TFRecords).")
-    flags.DEFINE_string("config", "config-f", "Preset: config-e, config-f, stylegan2, paper256, paper512, "
-                        "paper1024, cifar, tiny, demo.")
+    flags.DEFINE_integer(
+        "gpus",
+        None,
+        "Devices per machine (replicas); without GPUs, logical CPU devices. Default 1.",
+    )
+    flags.DEFINE_string(
+        "data", None, "Dataset directory (dataset_tool.py output or NVIDIA's TFRecords)."
+    )
+    flags.DEFINE_string(
+        "config",
+        "config-f",
+        "Preset: config-e, config-f, stylegan2, paper256, paper512, paper1024, cifar, tiny, demo.",
+    )
     flags.DEFINE_string("outdir", "runs", "Parent directory of the run directories.")
     flags.DEFINE_integer("batch", None, "Global minibatch (all replicas and rounds together).")
-    flags.DEFINE_integer("batch-gpu", None, "Samples per device and round (default: the preset's, "
-                         "e.g. 4); --batch must be a multiple of batch-gpu x replicas, the gradient "
-                         "is accumulated over the rounds. Peak memory follows batch-gpu.")
+    flags.DEFINE_integer(
+        "batch-gpu",
+        None,
+        "Samples per device and round (default: the preset's, "
+        "e.g. 4); --batch must be a multiple of batch-gpu x replicas, the gradient "
+        "is accumulated over the rounds. Peak memory follows batch-gpu.",
+    )
     flags.DEFINE_float("gamma", None, "Override R1 gamma.")
     flags.DEFINE_boolean("mirror", None, "Random x-flips of the reals.")
     flags.DEFINE_float("total-kimg", None, "Training length in thousands of real images.")
     flags.DEFINE_integer("seed", None, "Random seed (default 0).")
     flags.DEFINE_float("kimg-per-tick", None, "Tick length in kimg.")
     flags.DEFINE_integer("snap", None, "Ticks between snapshots (network, image grid, metrics).")
-    flags.DEFINE_string("resume", None, "RUN_DIR or 'latest' (continue exactly), or SNAPSHOT.keras / "
-                        "official .pkl (new run from these weights).")
+    flags.DEFINE_string(
+        "resume",
+        None,
+        "RUN_DIR or 'latest' (continue exactly), or SNAPSHOT.keras / "
+        "official .pkl (new run from these weights).",
+    )
     flags.DEFINE_string("metrics", "none", "Comma-separated metrics at each snapshot, or 'none'.")
     flags.DEFINE_boolean("cond", False, "Conditional training on the dataset labels.")
     flags.DEFINE_boolean("dry-run", False, "Print the resolved configuration and exit.")
-    flags.DEFINE_boolean("deterministic", False, "Deterministic TF kernels (tf.config.experimental."
-                         "enable_op_determinism): a resumed run is then bit-identical to an uninterrupted one.")
-    flags.DEFINE_boolean("grappler", True, "TensorFlow's graph optimizations (--nograppler: faster "
-                         "start-up of small networks, slower steps; the tests use it).")
-    flags.DEFINE_boolean("jit", False, "XLA-compile the per-replica phase computations (jit_compile).")
-    flags.DEFINE_float("max-minutes", 0.0, "Stop at the first tick end after this many minutes (0 = off), "
-                       "writing a snapshot and a checkpoint.")
+    flags.DEFINE_boolean(
+        "deterministic",
+        False,
+        "Deterministic TF kernels (tf.config.experimental."
+        "enable_op_determinism): a resumed run is then bit-identical to an uninterrupted one.",
+    )
+    flags.DEFINE_boolean(
+        "grappler",
+        True,
+        "TensorFlow's graph optimizations (--nograppler: faster "
+        "start-up of small networks, slower steps; the tests use it).",
+    )
+    flags.DEFINE_boolean(
+        "jit", False, "XLA-compile the per-replica phase computations (jit_compile)."
+    )
+    flags.DEFINE_float(
+        "max-minutes",
+        0.0,
+        "Stop at the first tick end after this many minutes (0 = off), "
+        "writing a snapshot and a checkpoint.",
+    )
 
 
 class UserError(Exception):
@@ -92,7 +123,9 @@ def _parse_metrics(text):
     try:
         from metrics import metric_main
     except ImportError:
-        raise UserError(f"--metrics {text}: the metrics package is not available; use --metrics none")
+        raise UserError(
+            f"--metrics {text}: the metrics package is not available; use --metrics none"
+        )
     bad = [m for m in names if not metric_main.is_valid_metric(m)]
     if bad:
         raise UserError(f"--metrics: unknown metric(s) {', '.join(bad)}")
@@ -133,37 +166,66 @@ def resolve(run_dir_for_resume=None):
         if not os.path.isfile(resume):
             raise UserError(f"--resume {resume}: no such file")
         if not resume.endswith((".keras", ".pkl")):
-            raise UserError(f"--resume {resume}: expected a run directory, 'latest', a .keras "
-                            f"snapshot or an official .pkl")
+            raise UserError(
+                f"--resume {resume}: expected a run directory, 'latest', a .keras "
+                f"snapshot or an official .pkl"
+            )
     try:
         cfg = config_lib.make_config(
-            _flag("config"), data=os.path.abspath(_flag("data")), outdir=_flag("outdir"),
-            resolution=info["resolution"], channels=info["channels"],
-            c_dim=info["c_dim"] if _flag("cond") else 0, gpus=gpus, num_workers=_num_workers(),
-            batch=_flag("batch"), gamma=_flag("gamma"), mirror=_flag("mirror"),
-            total_kimg=_flag("total-kimg"), seed=_flag("seed"), kimg_per_tick=_flag("kimg-per-tick"),
-            snap=_flag("snap"), metrics=_parse_metrics(_flag("metrics")), jit=_flag("jit"),
-            cond=_flag("cond"), resume=os.path.abspath(resume) if resume else None,
-            max_minutes=float(_flag("max-minutes")), batch_gpu=_flag("batch-gpu"))
+            _flag("config"),
+            data=os.path.abspath(_flag("data")),
+            outdir=_flag("outdir"),
+            resolution=info["resolution"],
+            channels=info["channels"],
+            c_dim=info["c_dim"] if _flag("cond") else 0,
+            gpus=gpus,
+            num_workers=_num_workers(),
+            batch=_flag("batch"),
+            gamma=_flag("gamma"),
+            mirror=_flag("mirror"),
+            total_kimg=_flag("total-kimg"),
+            seed=_flag("seed"),
+            kimg_per_tick=_flag("kimg-per-tick"),
+            snap=_flag("snap"),
+            metrics=_parse_metrics(_flag("metrics")),
+            jit=_flag("jit"),
+            cond=_flag("cond"),
+            resume=os.path.abspath(resume) if resume else None,
+            max_minutes=float(_flag("max-minutes")),
+            batch_gpu=_flag("batch-gpu"),
+        )
     except ValueError as e:
         raise UserError(str(e)) from e
     return cfg
 
 
 # Flags a resumed run honours; any other flag given with --resume RUN_DIR is refused.
-RESUME_FLAGS = ("resume", "gpus", "total-kimg", "max-minutes", "metrics", "outdir", "dry-run",
-                "deterministic", "jit", "grappler")
+RESUME_FLAGS = (
+    "resume",
+    "gpus",
+    "total-kimg",
+    "max-minutes",
+    "metrics",
+    "outdir",
+    "dry-run",
+    "deterministic",
+    "jit",
+    "grappler",
+)
 
 
 def _resume_config(run_dir):
     """RUN_DIR/config.json with the changes a resumed run can honour."""
     from training import config as config_lib
 
-    refused = [name for name in _defined_flags() if FLAGS[name].present and name not in
-               RESUME_FLAGS]
+    refused = [
+        name for name in _defined_flags() if FLAGS[name].present and name not in RESUME_FLAGS
+    ]
     if refused:
-        raise UserError(f"--resume {run_dir} continues that run's own configuration "
-                        f"(config.json); it cannot take --{refused[0]}: start a new run instead")
+        raise UserError(
+            f"--resume {run_dir} continues that run's own configuration "
+            f"(config.json); it cannot take --{refused[0]}: start a new run instead"
+        )
     with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
         cfg = config_lib.TrainConfig.from_json(f.read())
     changes = {}
@@ -178,8 +240,10 @@ def _resume_config(run_dir):
     if FLAGS["jit"].present:
         changes["jit"] = bool(_flag("jit"))
     if changes.get("gpus") and cfg.batch % (cfg.batch_gpu * changes["gpus"] * cfg.num_workers):
-        raise UserError(f"--gpus {changes['gpus']}: the run's --batch {cfg.batch} is not a "
-                        f"multiple of batch-gpu {cfg.batch_gpu} x {changes['gpus']} replica(s)")
+        raise UserError(
+            f"--gpus {changes['gpus']}: the run's --batch {cfg.batch} is not a "
+            f"multiple of batch-gpu {cfg.batch_gpu} x {changes['gpus']} replica(s)"
+        )
     return config_lib.dataclasses.replace(cfg, **changes) if changes else cfg
 
 
@@ -219,8 +283,11 @@ def _check_metrics(cfg):
     from metrics import metric_main
 
     try:
-        metric_main.check_ready(cfg.metrics, on_gpu=bool(tf.config.list_physical_devices("GPU")),
-                                log=lambda m: print(m, file=sys.stderr))
+        metric_main.check_ready(
+            cfg.metrics,
+            on_gpu=bool(tf.config.list_physical_devices("GPU")),
+            log=lambda m: print(m, file=sys.stderr),
+        )
     except ValueError as e:
         raise UserError(str(e)) from None
 
@@ -234,11 +301,17 @@ def _metric_fn(run_dir, cfg):
         # A progress line on the terminal only (log.txt gets the result line, not the bar).
         terminal = sys.__stderr__ is not None and sys.__stderr__.isatty()
         with contextlib.redirect_stderr(sys.__stderr__) if terminal else contextlib.nullcontext():
-            result = metric_main.calc_metric(name, generator=trainer.G_ema, data=cfg.data,
-                                             mirror=cfg.mirror, snapshot=snapshot,
-                                             verbose=terminal)
+            result = metric_main.calc_metric(
+                name,
+                generator=trainer.G_ema,
+                data=cfg.data,
+                mirror=cfg.mirror,
+                snapshot=snapshot,
+                verbose=terminal,
+            )
         metric_main.report_metric(result, run_dir=run_dir, snapshot=snapshot)
         return result.get("results", {})
+
     return fn
 
 
@@ -260,16 +333,25 @@ def main(argv, on_iteration=None):
 
     deterministic = _flag("deterministic") or os.environ.get("TF_DETERMINISTIC_OPS") == "1"
     try:
-        session.train_session(cfg, run_dir, deterministic=deterministic, grappler=_flag("grappler"),
-                              metric_fn_for=lambda d: _metric_fn(d, cfg),
-                              on_iteration=on_iteration, prog=PROG)
+        session.train_session(
+            cfg,
+            run_dir,
+            deterministic=deterministic,
+            grappler=_flag("grappler"),
+            metric_fn_for=lambda d: _metric_fn(d, cfg),
+            on_iteration=on_iteration,
+            prog=PROG,
+        )
     except session.StartupError as e:
         raise (Reported if e.logged else UserError)(str(e)) from None
     except loop.RunComplete as e:
         print(str(e))
     except loop.Interrupted as e:
-        print(f"{PROG}: interrupted at kimg {e.kimg:.3f}; resume with: python training/run.py "
-              f"--resume {e.run_dir}", file=sys.stderr)
+        print(
+            f"{PROG}: interrupted at kimg {e.kimg:.3f}; resume with: python training/run.py "
+            f"--resume {e.run_dir}",
+            file=sys.stderr,
+        )
         return 130
     except KeyboardInterrupt:  # during start-up
         print(f"{PROG}: interrupted before training started", file=sys.stderr)
@@ -299,8 +381,9 @@ def run(on_iteration=None):
     define_flags()
     from apps import cli  # scripts may import anything: one --help behaviour for all
 
-    cli.run_script(lambda argv: _main(argv, on_iteration), sys.modules[__name__],
-                      flags_parser=_parse_flags)
+    cli.run_script(
+        lambda argv: _main(argv, on_iteration), sys.modules[__name__], flags_parser=_parse_flags
+    )
 
 
 def _parse_flags(argv):

@@ -62,7 +62,9 @@ def save_grid(path, images, grid):
     gw, gh = grid
     img = np.rint(np.clip((np.asarray(images, np.float32) + 1) * 127.5, 0, 255)).astype(np.uint8)
     n, h, w, c = img.shape
-    img = img[:gw * gh].reshape(gh, gw, h, w, c).transpose(0, 2, 1, 3, 4).reshape(gh * h, gw * w, c)
+    img = (
+        img[: gw * gh].reshape(gh, gw, h, w, c).transpose(0, 2, 1, 3, 4).reshape(gh * h, gw * w, c)
+    )
     pil = Image.fromarray(img[..., 0] if c == 1 else img[..., :3] if c >= 3 else img[..., 0])
     with atomic.replacing(path) as tmp:
         pil.save(tmp)
@@ -72,8 +74,8 @@ def save_grid(path, images, grid):
 def generate_grid(G_ema, grid_z, grid_c, batch=32):
     out = []
     for i in range(0, len(grid_z), batch):
-        z = tf.constant(grid_z[i:i + batch])
-        c = tf.constant(grid_c[i:i + batch]) if grid_c is not None else None
+        z = tf.constant(grid_z[i : i + batch])
+        c = tf.constant(grid_c[i : i + batch]) if grid_c is not None else None
         out.append(G_ema(z, c, noise_mode="const").numpy())
     return np.concatenate(out)
 
@@ -91,7 +93,9 @@ def peak_memory_gb():
 
 def copy_weights(src, dst):
     """Copy every weight of `src` into `dst`, matched by path below the model name
-    ('generator_3/mapping/fc0/weight' -> 'mapping/fc0/weight'). Raises ValueError on any mismatch."""
+    ('generator_3/mapping/fc0/weight' -> 'mapping/fc0/weight'). Raises ValueError on any
+    mismatch."""
+
     def key(v):
         return v.path.split("/", 1)[-1]
 
@@ -106,6 +110,8 @@ def copy_weights(src, dst):
         else:
             v.assign(s)
     if missing or bad or src_by:
-        raise ValueError(f"weights do not match: missing {missing[:5]}, shape {bad[:5]}, "
-                         f"unused {sorted(src_by)[:5]}")
+        raise ValueError(
+            f"weights do not match: missing {missing[:5]}, shape {bad[:5]}, "
+            f"unused {sorted(src_by)[:5]}"
+        )
     return len(dst.weights)

@@ -15,13 +15,17 @@ def fold(key, i):
 
 def per_sample_normal(key, index, shape, dtype=tf.float32):
     """[len(index), *shape] N(0,1), row n from fold_in(key, index[n])."""
-    rows = tf.map_fn(lambda i: tf.random.stateless_normal(shape, fold(key, i)), index,
-                     fn_output_signature=tf.float32)
+    rows = tf.map_fn(
+        lambda i: tf.random.stateless_normal(shape, fold(key, i)),
+        index,
+        fn_output_signature=tf.float32,
+    )
     return tf.cast(rows, dtype)
 
 
 def per_sample_noise(key, index, layer_names, dtype=tf.float32):
-    """Synthesis noise {layer: [len(index), R, R, 1]} for the ADA-PT layer names ('b8.conv0', ...)."""
+    """Synthesis noise {layer: [len(index), R, R, 1]} for the ADA-PT layer names ('b8.conv0',
+    ...)."""
     noise = {}
     for i, name in enumerate(layer_names):
         res = int(name.split(".")[0][1:])
@@ -41,11 +45,16 @@ def mixing_cutoff(key, chunk, num_ws, prob):
 
 def chunk_draws(key, chunk, n, z_dim, layer_names, num_ws, mixing_prob, dtype=tf.float32):
     """Everything G needs for global chunk `chunk` of `n` samples (indices chunk*n ... chunk*n+n-1):
-    dict(index, z [n,z_dim], z_mix [n,z_dim] | None, cutoff [n] | None, noise {layer: [n,R,R,1]})."""
+    dict(index, z [n,z_dim], z_mix [n,z_dim] | None, cutoff [n] | None, noise {layer:
+    [n,R,R,1]})."""
     index = chunk * n + tf.range(n, dtype=tf.int32)
-    out = dict(index=index, z=per_sample_normal(fold(key, 0), index, [z_dim], dtype),
-               noise=per_sample_noise(fold(key, 2), index, layer_names, dtype),
-               z_mix=None, cutoff=None)
+    out = dict(
+        index=index,
+        z=per_sample_normal(fold(key, 0), index, [z_dim], dtype),
+        noise=per_sample_noise(fold(key, 2), index, layer_names, dtype),
+        z_mix=None,
+        cutoff=None,
+    )
     if mixing_prob > 0:
         out["z_mix"] = per_sample_normal(fold(key, 1), index, [z_dim], dtype)
         out["cutoff"] = tf.fill([n], mixing_cutoff(fold(key, 3), chunk, num_ws, mixing_prob))

@@ -49,18 +49,29 @@ def _devices(cfg, deterministic, grappler, log):
         raise StartupError(str(e)) from e
     num_workers, worker_index, _ = distribute.worker_info(strategy)
     if strategy.num_replicas_in_sync != cfg.num_replicas:
-        cfg = dataclasses.replace(cfg, gpus=strategy.num_replicas_in_sync // num_workers,
-                                  num_workers=num_workers)
+        cfg = dataclasses.replace(
+            cfg, gpus=strategy.num_replicas_in_sync // num_workers, num_workers=num_workers
+        )
     per_round = cfg.batch_gpu * strategy.num_replicas_in_sync
     if cfg.batch % per_round:
-        raise StartupError(f"--batch {cfg.batch} must be a multiple of --batch-gpu "
-                           f"{cfg.batch_gpu} x {strategy.num_replicas_in_sync} replica(s) = "
-                           f"{per_round}")
+        raise StartupError(
+            f"--batch {cfg.batch} must be a multiple of --batch-gpu "
+            f"{cfg.batch_gpu} x {strategy.num_replicas_in_sync} replica(s) = "
+            f"{per_round}"
+        )
     return cfg, strategy, num_workers, worker_index == 0
 
 
-def train_session(cfg, resume_run_dir=None, *, deterministic=False, grappler=True,
-                  metric_fn_for=None, on_iteration=None, prog="training"):
+def train_session(
+    cfg,
+    resume_run_dir=None,
+    *,
+    deterministic=False,
+    grappler=True,
+    metric_fn_for=None,
+    on_iteration=None,
+    prog="training",
+):
     """Trains `cfg` in a new run directory, or continues `resume_run_dir` exactly.
 
     metric_fn_for: None or run_dir -> metric_fn (see loop.train). on_iteration: called with the
@@ -71,7 +82,8 @@ def train_session(cfg, resume_run_dir=None, *, deterministic=False, grappler=Tru
     import tensorflow as tf
 
     cfg, strategy, num_workers, is_chief = _devices(
-        cfg, deterministic, grappler, log=lambda m: print(m, file=sys.stderr))
+        cfg, deterministic, grappler, log=lambda m: print(m, file=sys.stderr)
+    )
     new_run = resume_run_dir is None
     run_dir = create_run_dir(cfg, strategy, num_workers, is_chief) if new_run else resume_run_dir
     if is_chief:
@@ -85,16 +97,22 @@ def train_session(cfg, resume_run_dir=None, *, deterministic=False, grappler=Tru
     try:
         print(f"Run directory: {run_dir}")
         metric_fn = metric_fn_for(run_dir) if metric_fn_for and cfg.metrics else None
-        loop.train(cfg, run_dir, strategy, metric_fn=metric_fn, resume_from_run=not new_run,
-                   log=print, on_started=lambda: started.append(True),
-                   on_iteration=on_iteration)
+        loop.train(
+            cfg,
+            run_dir,
+            strategy,
+            metric_fn=metric_fn,
+            resume_from_run=not new_run,
+            log=print,
+            on_started=lambda: started.append(True),
+            on_iteration=on_iteration,
+        )
         if is_chief:
             rundir.atomic_write(os.path.join(run_dir, "_finished.txt"), "")
     except loop.Interrupted as e:
         e.run_dir = run_dir
         raise
-    except (loop.ResumeError, records.DatasetError, ValueError, OSError,
-            tf.errors.OpError) as e:
+    except (loop.ResumeError, records.DatasetError, ValueError, OSError, tf.errors.OpError) as e:
         if started:
             raise
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

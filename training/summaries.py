@@ -1,7 +1,8 @@
-"""TensorBoard scalars and images written with core TF only (tensorflow-cpu ships without tensorboard).
+"""TensorBoard scalars and images written with core TF only (tensorflow-cpu ships without
+tensorboard).
 
-`tf.summary.scalar`/`image` live in the tensorboard package; `tf.summary.write` does not. These write
-the same records (plugin 'scalars' / 'images'), so TensorBoard shows them as usual.
+`tf.summary.scalar`/`image` live in the tensorboard package; `tf.summary.write` does not. These
+write the same records (plugin 'scalars' / 'images'), so TensorBoard shows them as usual.
 """
 
 import io
@@ -13,7 +14,8 @@ from tensorflow.core.framework import summary_pb2
 
 def _metadata(plugin):
     md = summary_pb2.SummaryMetadata(
-        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin))
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin)
+    )
     if plugin == "images":
         md.data_class = summary_pb2.DATA_CLASS_BLOB_SEQUENCE
     else:

@@ -4,10 +4,10 @@ One phase step: `rounds` calls of one traced round function (`strategy.run`: eve
 batch_gpu samples, global chunk k = round * replicas + replica, phases.py, and adds its gradients
 to its running sums), then one function that all-reduces the sums and applies them in
 cross-replica context, skipped when any is non-finite (TF1 behaviour). Only one round's
-activations are alive at a time, so peak memory follows batch_gpu, not batch. Losses are divided by the global sample count, so the applied gradient is the
-gradient of the global-batch mean whatever the replica and round counts. (ADA-PT sums the per-round
-means and averages over GPUs, i.e. its gradient is `rounds` times ours; Adam is invariant to that
-scale up to its epsilon.)
+activations are alive at a time, so peak memory follows batch_gpu, not batch. Losses are divided by
+the global sample count, so the applied gradient is the gradient of the global-batch mean whatever
+the replica and round counts. (ADA-PT sums the per-round means and averages over GPUs, i.e. its
+gradient is `rounds` times ours; Adam is invariant to that scale up to its epsilon.)
 
 Running statistics follow ADA-PT's one-GPU order: the path-length mean and w_avg are updated once
 per chunk, in global chunk order, so 1 replica with 4 rounds and 4 replicas with 1 round agree.
@@ -56,10 +56,12 @@ class Trainer:
         self.replicas = strategy.num_replicas_in_sync
         per_round = cfg.batch_gpu * self.replicas
         if cfg.batch % per_round:
-            raise ValueError(f"--batch {cfg.batch} must be a multiple of --batch-gpu {cfg.batch_gpu}"
-                             f" x {self.replicas} replica(s)")
+            raise ValueError(
+                f"--batch {cfg.batch} must be a multiple of --batch-gpu {cfg.batch_gpu}"
+                f" x {self.replicas} replica(s)"
+            )
         self.rounds = cfg.batch // per_round
-        self.worker_batch = cfg.batch // self.num_workers   # what this worker's pipeline yields
+        self.worker_batch = cfg.batch // self.num_workers  # what this worker's pipeline yields
         self.dtype = tf.as_dtype(cfg.dtype)
         self.phases = phases_lib.make_phases(cfg)
         self._build()
@@ -73,7 +75,9 @@ class Trainer:
         import keras
 
         cfg, nets = self.cfg, self.networks
-        keras.utils.set_random_seed(cfg.seed)  # same initial weights on every worker and replica count
+        keras.utils.set_random_seed(
+            cfg.seed
+        )  # same initial weights on every worker and replica count
         with self.strategy.scope():
             self.G = nets.Generator(**cfg.G_kwargs, dtype=cfg.dtype)
             self.D = nets.Discriminator(**cfg.D_kwargs, dtype=cfg.dtype)
@@ -85,18 +89,37 @@ class Trainer:
             self.opt = {}
             for name, net in (("G", self.G), ("D", self.D)):
                 lr, beta1, beta2 = phases_lib.optimizer_settings(cfg, name)
-                opt = keras.optimizers.Adam(learning_rate=lr, beta_1=beta1, beta_2=beta2,
-                                            epsilon=cfg.opt.epsilon, name=f"opt_{name}")
+                opt = keras.optimizers.Adam(
+                    learning_rate=lr,
+                    beta_1=beta1,
+                    beta_2=beta2,
+                    epsilon=cfg.opt.epsilon,
+                    name=f"opt_{name}",
+                )
                 opt.build(net.trainable_variables)
                 self.opt[name] = opt
-            self.pl_mean = tf.Variable(tf.zeros([], self.dtype), trainable=False, name="pl_mean",
-                                       aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+            self.pl_mean = tf.Variable(
+                tf.zeros([], self.dtype),
+                trainable=False,
+                name="pl_mean",
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
         # Plain (per-worker, identical) state: RNG and counters.
         self.rng = tf.random.Generator.from_seed(cfg.seed)
-        self.counters = {k: tf.Variable(0, dtype=tf.int64, trainable=False, name=k)
-                         for k in ("cur_nimg", "batch_idx", "cur_tick", "tick_start_nimg",
-                                   "bad_steps_G", "bad_steps_D", "bad_in_a_row_G",
-                                   "bad_in_a_row_D", "batches_read")}
+        self.counters = {
+            k: tf.Variable(0, dtype=tf.int64, trainable=False, name=k)
+            for k in (
+                "cur_nimg",
+                "batch_idx",
+                "cur_tick",
+                "tick_start_nimg",
+                "bad_steps_G",
+                "bad_steps_D",
+                "bad_in_a_row_G",
+                "bad_in_a_row_D",
+                "batches_read",
+            )
+        }
         self.w_avg = self.G.mapping.w_avg
         self.w_avg_beta = float(cfg.G_kwargs.get("mapping_kwargs", {}).get("w_avg_beta", 0.995))
 
@@ -110,8 +133,16 @@ class Trainer:
             D(img, c)
 
     def checkpoint(self, iterator=None):
-        items = dict(G=self.G, D=self.D, G_ema=self.G_ema, opt_G=self.opt["G"],
-                     opt_D=self.opt["D"], pl_mean=self.pl_mean, rng=self.rng, **self.counters)
+        items = dict(
+            G=self.G,
+            D=self.D,
+            G_ema=self.G_ema,
+            opt_G=self.opt["G"],
+            opt_D=self.opt["D"],
+            pl_mean=self.pl_mean,
+            rng=self.rng,
+            **self.counters,
+        )
         if iterator is not None:
             items["data"] = iterator
         return tf.train.Checkpoint(**items)
@@ -125,7 +156,8 @@ class Trainer:
     # -- one phase -----------------------------------------------------------------------------
     def _pl_exchange(self, ctx, replica_id, pl_mean):
         """Greg on several replicas: every replica learns the round's chunk means and applies the
-        lerps in chunk order; returns exchange(local_mean) -> (pl_mean before my chunk, after all)."""
+        lerps in chunk order; returns exchange(local_mean) -> (pl_mean before my chunk, after
+        all)."""
         decay, replicas = self.cfg.loss.pl_decay, self.replicas
 
         def exchange(local_mean):
@@ -136,6 +168,7 @@ class Trainer:
                 before.append(value)
                 value = value + (means[i] - value) * decay
             return tf.gather(tf.stack(before), replica_id), value
+
         return exchange
 
     def _make_phase_fn(self, phase):
@@ -145,14 +178,25 @@ class Trainer:
         net = self.G if phase.net == "G" else self.D
         variables = net.trainable_variables
         opt = self.opt[phase.net]
-        bg, rounds, replicas, local_replicas = cfg.batch_gpu, self.rounds, self.replicas, \
-            self.local_replicas
+        bg, rounds, replicas, local_replicas = (
+            cfg.batch_gpu,
+            self.rounds,
+            self.replicas,
+            self.local_replicas,
+        )
         all_reduce = replicas > 1
         shape = [bg, cfg.resolution, cfg.resolution, cfg.channels]
 
         def round_grads(key, chunk, real, real_c, pl_mean, exchange=None):
-            inputs = phases_lib.RoundInputs(key=key, chunk=chunk, real=real, real_c=real_c,
-                                            pl_mean=pl_mean, gain=phase.gain, exchange=exchange)
+            inputs = phases_lib.RoundInputs(
+                key=key,
+                chunk=chunk,
+                real=real,
+                real_c=real_c,
+                pl_mean=pl_mean,
+                gain=phase.gain,
+                exchange=exchange,
+            )
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 tape.watch([getattr(v, "value", v) for v in variables])  # Keras 3 Variables
                 loss, stats, w, pl_after = phase.loss_fn(self, inputs)
@@ -162,7 +206,7 @@ class Trainer:
             w_mean = None if w is None else tf.reduce_mean(w, 0)
             return grads, sums, w_mean, pl_after
 
-        if cfg.jit and not (phase.name == "Greg" and all_reduce):
+        if cfg.jit and not (phase.collective_in_loss and all_reduce):
             round_grads = tf.function(round_grads, jit_compile=True, reduce_retracing=True)
 
         def replica_round(key, j, reals, labels, pl_mean, acc):
@@ -170,13 +214,16 @@ class Trainer:
             ctx = tf.distribute.get_replica_context()
             replica_id = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
             start = (j * local_replicas + replica_id % local_replicas) * bg  # this worker's chunk
-            real = tf.ensure_shape(tf.cast(reals[start:start + bg], dtype), shape) / 127.5 - 1.0
+            real = tf.ensure_shape(tf.cast(reals[start : start + bg], dtype), shape) / 127.5 - 1.0
             real_c = None
             if cfg.c_dim:
-                real_c = tf.ensure_shape(tf.cast(labels[start:start + bg], dtype), [bg, cfg.c_dim])
+                real_c = tf.ensure_shape(
+                    tf.cast(labels[start : start + bg], dtype), [bg, cfg.c_dim]
+                )
             exchange = self._pl_exchange(ctx, replica_id, pl_mean) if all_reduce else None
-            grads, sums, w_mean, pl_after = round_grads(key, j * replicas + replica_id, real, real_c,
-                                                        pl_mean, exchange)
+            grads, sums, w_mean, pl_after = round_grads(
+                key, j * replicas + replica_id, real, real_c, pl_mean, exchange
+            )
             if acc is not None:
                 grads = [a + g for a, g in zip(acc["grads"], grads)]
                 sums = {k: acc["sums"][k] + v for k, v in sums.items()}
@@ -211,7 +258,7 @@ class Trainer:
             flat = [first_local(x) for x in flat]
             n = len(variables)
             grads, names = flat[:n], sorted(acc["sums"])
-            stats = dict(zip(names, flat[n:n + len(names)]))
+            stats = dict(zip(names, flat[n : n + len(names)]))
             finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
 
             def apply():
@@ -276,13 +323,16 @@ class Trainer:
                 continue
             self.counters[f"bad_steps_{phase.net}"].assign_add(1)
             in_a_row.assign_add(1)
-            self.log(f"WARNING: non-finite gradients in {phase.name} at kimg "
-                     f"{cur_nimg / 1000:.3f}: step skipped")
+            self.log(
+                f"WARNING: non-finite gradients in {phase.name} at kimg "
+                f"{cur_nimg / 1000:.3f}: step skipped"
+            )
             if int(in_a_row.numpy()) >= cfg.max_bad_steps:
                 raise NonFiniteError(
                     f"stopping: {int(in_a_row.numpy())} {phase.net} optimizer steps in a row had "
                     f"non-finite gradients (last at kimg {cur_nimg / 1000:.3f}); the last "
-                    f"checkpoint is intact")
+                    f"checkpoint is intact"
+                )
         beta = config_lib.ema_beta(cfg, cur_nimg, ema_rampup)
         self._ema_fn(tf.constant(beta, tf.float64))
         self.counters["cur_nimg"].assign_add(cfg.batch)

@@ -1,4 +1,5 @@
-"""Equalized-learning-rate dense and conv layers (ADA-PT training/networks.py FullyConnectedLayer, Conv2dLayer).
+"""Equalized-learning-rate dense and conv layers (ADA-PT training/networks.py FullyConnectedLayer,
+Conv2dLayer).
 
 Weights are stored raw as in ADA-PT (dense [in, out] = torch weight.T; conv HWIO = torch OIHW
 transposed (2, 3, 1, 0)) and scaled at run time, so importing official weights is a transpose.
@@ -93,7 +94,8 @@ class FullyConnectedLayer(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Conv2dLayer(keras.layers.Layer):
-    """Conv with equalized LR, optional FIR 2x up/down (conv2d_resample.py), bias, activation, clamp.
+    """Conv with equalized LR, optional FIR 2x up/down (conv2d_resample.py), bias, activation,
+    clamp.
 
     Args:
         in_channels, out_channels, kernel_size: sizes.

@@ -80,16 +80,24 @@ class DiscriminatorBlock(keras.layers.Layer):
         self.has_fromrgb = self.in_channels == 0 or architecture == "skip"
         if self.has_fromrgb:
             self.fromrgb = Conv2dLayer(
-                self.img_channels, self.tmp_channels, 1, name="fromrgb", dtype=self.dtype_policy, **common
+                self.img_channels,
+                self.tmp_channels,
+                1,
+                name="fromrgb",
+                dtype=self.dtype_policy,
+                **common,
             )
-        self.conv0 = Conv2dLayer(self.tmp_channels, self.tmp_channels, 3, name="conv0", dtype=self.dtype_policy, **common)
+        self.conv0 = Conv2dLayer(
+            self.tmp_channels, self.tmp_channels, 3, name="conv0", dtype=self.dtype_policy, **common
+        )
         self.conv1 = Conv2dLayer(
             self.tmp_channels,
             self.out_channels,
             3,
             down=2,
             resample_filter=self.resample_filter,
-            name="conv1", dtype=self.dtype_policy,
+            name="conv1",
+            dtype=self.dtype_policy,
             **common,
         )
         if architecture == "resnet":
@@ -100,7 +108,8 @@ class DiscriminatorBlock(keras.layers.Layer):
                 bias=False,
                 down=2,
                 resample_filter=self.resample_filter,
-                name="skip", dtype=self.dtype_policy,
+                name="skip",
+                dtype=self.dtype_policy,
             )
 
     def build(self, input_shape=None):
@@ -148,9 +157,11 @@ class DiscriminatorBlock(keras.layers.Layer):
     def compute_output_spec(self, *args, **kwargs):
         """Symbolic (KerasTensor) call: the shapes above; None stays None (no image)."""
         shapes = self.compute_output_shape(
-            *(None if t is None else tuple(t.shape) for t in args[:2]))
-        return tuple(None if s is None else keras.KerasTensor(s, dtype=self.compute_dtype)
-                     for s in shapes)
+            *(None if t is None else tuple(t.shape) for t in args[:2])
+        )
+        return tuple(
+            None if s is None else keras.KerasTensor(s, dtype=self.compute_dtype) for s in shapes
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -204,12 +215,20 @@ class DiscriminatorEpilogue(keras.layers.Layer):
         c, r = self.in_channels, self.resolution
         if architecture == "skip":
             self.fromrgb = Conv2dLayer(
-                self.img_channels, c, 1, activation=activation, name="fromrgb", dtype=self.dtype_policy
+                self.img_channels,
+                c,
+                1,
+                activation=activation,
+                name="fromrgb",
+                dtype=self.dtype_policy,
             )
         self.mbstd = None
         if self.mbstd_num_channels > 0:
             self.mbstd = MinibatchStdLayer(
-                self.mbstd_group_size, self.mbstd_num_channels, name="mbstd", dtype=self.dtype_policy
+                self.mbstd_group_size,
+                self.mbstd_num_channels,
+                name="mbstd",
+                dtype=self.dtype_policy,
             )
         self.conv = Conv2dLayer(
             c + self.mbstd_num_channels,
@@ -217,10 +236,15 @@ class DiscriminatorEpilogue(keras.layers.Layer):
             3,
             activation=activation,
             conv_clamp=self.conv_clamp,
-            name="conv", dtype=self.dtype_policy,
+            name="conv",
+            dtype=self.dtype_policy,
         )
-        self.fc = FullyConnectedLayer(c * r * r, c, activation=activation, name="fc", dtype=self.dtype_policy)
-        self.out = FullyConnectedLayer(c, 1 if self.cmap_dim == 0 else self.cmap_dim, name="out", dtype=self.dtype_policy)
+        self.fc = FullyConnectedLayer(
+            c * r * r, c, activation=activation, name="fc", dtype=self.dtype_policy
+        )
+        self.out = FullyConnectedLayer(
+            c, 1 if self.cmap_dim == 0 else self.cmap_dim, name="out", dtype=self.dtype_policy
+        )
 
     def build(self, input_shape=None):
         if self.built:

@@ -1,7 +1,6 @@
 """Generator layers: the modulated synthesis layer, ToRGB and the synthesis block
 (ADA-PT training/networks.py SynthesisLayer, ToRGBLayer, SynthesisBlock)."""
 
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -269,7 +268,8 @@ class SynthesisBlock(keras.layers.Layer):
                 self.resolution,
                 up=2,
                 layer_index=idx,
-                name="conv0", dtype=self.dtype_policy,
+                name="conv0",
+                dtype=self.dtype_policy,
                 **common,
             )
             self.num_conv += 1
@@ -280,7 +280,8 @@ class SynthesisBlock(keras.layers.Layer):
             self.w_dim,
             self.resolution,
             layer_index=idx,
-            name="conv1", dtype=self.dtype_policy,
+            name="conv1",
+            dtype=self.dtype_policy,
             **common,
         )
         self.num_conv += 1
@@ -290,7 +291,8 @@ class SynthesisBlock(keras.layers.Layer):
                 self.img_channels,
                 self.w_dim,
                 conv_clamp=self.conv_clamp,
-                name="torgb", dtype=self.dtype_policy,
+                name="torgb",
+                dtype=self.dtype_policy,
             )
             self.num_torgb += 1
         if self.in_channels != 0 and self.architecture == "resnet":
@@ -301,7 +303,8 @@ class SynthesisBlock(keras.layers.Layer):
                 bias=False,
                 up=2,
                 resample_filter=self.resample_filter,
-                name="skip", dtype=self.dtype_policy,
+                name="skip",
+                dtype=self.dtype_policy,
             )
 
     def build(self, input_shape=None):
@@ -376,9 +379,11 @@ class SynthesisBlock(keras.layers.Layer):
     def compute_output_spec(self, *args, **kwargs):
         """Symbolic (KerasTensor) call: the shapes above; None stays None (no image)."""
         shapes = self.compute_output_shape(
-            *(None if t is None else tuple(t.shape) for t in args[:3]))
-        return tuple(None if s is None else keras.KerasTensor(s, dtype=self.compute_dtype)
-                     for s in shapes)
+            *(None if t is None else tuple(t.shape) for t in args[:3])
+        )
+        return tuple(
+            None if s is None else keras.KerasTensor(s, dtype=self.compute_dtype) for s in shapes
+        )
 
     def get_config(self):
         config = super().get_config()

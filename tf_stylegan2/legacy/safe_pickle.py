@@ -20,8 +20,15 @@ from fileio.restricted_pickle import FormatError, PickleRefusedError, Restricted
 
 LegacyFormatError = FormatError  # the file is not a network pickle this reader understands
 
-__all__ = ["ALLOWED_GLOBALS", "EasyDict", "LegacyFormatError", "PersistentObject",
-           "PickleRefusedError", "TFNetworkState", "load_any"]
+__all__ = [
+    "ALLOWED_GLOBALS",
+    "EasyDict",
+    "LegacyFormatError",
+    "PersistentObject",
+    "PickleRefusedError",
+    "TFNetworkState",
+    "load_any",
+]
 
 
 class EasyDict(dict):
@@ -84,12 +91,14 @@ class PersistentObject:
 
 
 ALLOWED_GLOBALS = dict(torch_files.TORCH_GLOBALS)
-ALLOWED_GLOBALS.update({
-    ("dnnlib.util", "EasyDict"): EasyDict,
-    ("dnnlib", "EasyDict"): EasyDict,
-    ("dnnlib.tflib.network", "Network"): TFNetworkState,
-    ("torch_utils.persistence", "_reconstruct_persistent_obj"): PersistentObject,
-})
+ALLOWED_GLOBALS.update(
+    {
+        ("dnnlib.util", "EasyDict"): EasyDict,
+        ("dnnlib", "EasyDict"): EasyDict,
+        ("dnnlib.tflib.network", "Network"): TFNetworkState,
+        ("torch_utils.persistence", "_reconstruct_persistent_obj"): PersistentObject,
+    }
+)
 
 
 def load_any(data, source):

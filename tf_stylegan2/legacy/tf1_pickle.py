@@ -1,13 +1,14 @@
 """Official TF1 network pickles -> ADA-PT kwargs + ADA-PT-named numpy state dicts.
 
 A TF1 pickle (NVlabs/stylegan2, also NVlabs/stylegan2-ada "ADA-TF") is a tuple
-(G, D, Gs) of `dnnlib.tflib.Network` states (NVlabs/stylegan2 dnnlib/tflib/network.py, Network.__setstate__): dicts with `version`,
-`name`, `static_kwargs`, `components`, `build_module_src`, `build_func_name`
-and `variables` [(local name, array)]. The embedded source is never run; the
-build function is identified by name only.
+(G, D, Gs) of `dnnlib.tflib.Network` states (NVlabs/stylegan2 dnnlib/tflib/network.py,
+Network.__setstate__): dicts with `version`, `name`, `static_kwargs`, `components`,
+`build_module_src`, `build_func_name` and `variables` [(local name, array)]. The embedded source is
+never run; the build function is identified by name only.
 
-The conversion follows stylegan2-ada-pytorch legacy.py (convert_tf_generator, convert_tf_discriminator) with these TF1-faithful
-differences (each one makes the converted network compute what TF1 computes):
+The conversion follows stylegan2-ada-pytorch legacy.py (convert_tf_generator,
+convert_tf_discriminator) with these TF1-faithful differences (each one makes the converted network
+compute what TF1 computes):
 * D keeps TF1's minibatch-stddev group of 4 when `mbstd_group_size` is not in
   `static_kwargs` (legacy.py falls back to the whole batch);
 * G `mapping_fmaps` defaults to TF1's 512 (legacy.py: w_dim);

@@ -1,4 +1,5 @@
-"""Discriminator (ADA-PT training/networks.py Discriminator), architectures orig / skip / resnet, ADA-PT conditioning."""
+"""Discriminator (ADA-PT training/networks.py Discriminator), architectures orig / skip / resnet,
+ADA-PT conditioning."""
 
 import copy
 
@@ -79,7 +80,8 @@ class Discriminator(keras.Model):
                 ch(res // 2),
                 res,
                 resample_filter=self.resample_filter,
-                name=f"b{res}", dtype=self.dtype_policy,
+                name=f"b{res}",
+                dtype=self.dtype_policy,
                 **common,
             )
             setattr(self, f"b{res}", block)
@@ -91,7 +93,8 @@ class Discriminator(keras.Model):
                 w_dim=self.cmap_dim,
                 num_ws=None,
                 w_avg_beta=None,
-                name="mapping", dtype=self.dtype_policy,
+                name="mapping",
+                dtype=self.dtype_policy,
                 **self.mapping_kwargs,
             )
         self.b4 = DiscriminatorEpilogue(
@@ -100,7 +103,8 @@ class Discriminator(keras.Model):
             4,
             mbstd_group_size=self.mbstd_group_size,
             mbstd_num_channels=self.mbstd_num_channels,
-            name="b4", dtype=self.dtype_policy,
+            name="b4",
+            dtype=self.dtype_policy,
             **common,
         )
         self.build(None)

@@ -52,7 +52,8 @@ class Generator(keras.Model):
             w_dim=self.w_dim,
             img_resolution=self.img_resolution,
             img_channels=self.img_channels,
-            name="synthesis", dtype=self.dtype_policy,
+            name="synthesis",
+            dtype=self.dtype_policy,
             **self.synthesis_kwargs,
         )
         self.num_ws = self.synthesis.num_ws
@@ -61,7 +62,8 @@ class Generator(keras.Model):
             c_dim=self.c_dim,
             w_dim=self.w_dim,
             num_ws=self.num_ws,
-            name="mapping", dtype=self.dtype_policy,
+            name="mapping",
+            dtype=self.dtype_policy,
             **self.mapping_kwargs,
         )
         self.build(None)

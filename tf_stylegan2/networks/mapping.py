@@ -64,14 +64,17 @@ class MappingNetwork(keras.layers.Layer):
         )
         self.embed = None
         if self.c_dim > 0:
-            self.embed = FullyConnectedLayer(self.c_dim, embed_features, name="embed", dtype=self.dtype_policy)
+            self.embed = FullyConnectedLayer(
+                self.c_dim, embed_features, name="embed", dtype=self.dtype_policy
+            )
         for idx in range(self.num_layers):
             fc = FullyConnectedLayer(
                 features[idx],
                 features[idx + 1],
                 activation=activation,
                 lr_multiplier=self.lr_multiplier,
-                name=f"fc{idx}", dtype=self.dtype_policy,
+                name=f"fc{idx}",
+                dtype=self.dtype_policy,
             )
             setattr(self, f"fc{idx}", fc)
 

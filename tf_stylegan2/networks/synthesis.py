@@ -1,4 +1,5 @@
-"""Synthesis network ws -> image (ADA-PT training/networks.py SynthesisNetwork), architectures orig / skip / resnet."""
+"""Synthesis network ws -> image (ADA-PT training/networks.py SynthesisNetwork), architectures orig
+/ skip / resnet."""
 
 import keras
 import numpy as np
@@ -80,7 +81,8 @@ class SynthesisNetwork(keras.layers.Layer):
                 resample_filter=self.resample_filter,
                 conv_clamp=self.conv_clamp,
                 first_layer_index=layer_index,
-                name=f"b{res}", dtype=self.dtype_policy,
+                name=f"b{res}",
+                dtype=self.dtype_policy,
             )
             layer_index += block.num_conv
             self.num_ws += block.num_conv
@@ -107,7 +109,8 @@ class SynthesisNetwork(keras.layers.Layer):
         return [name for name, _ in self.noise_layers()]
 
     def noise_const_variables(self):
-        """[(name, variable [R, R])]: the stored noise maps (noise_mode='const') in forward order."""
+        """[(name, variable [R, R])]: the stored noise maps (noise_mode='const') in forward
+        order."""
         self.build(None)
         return [(name, layer.noise_const) for name, layer in self.noise_layers() if layer.use_noise]
 

@@ -1,4 +1,5 @@
-"""Bias + activation + gain + optional clamp (ADA-PT torch_utils/ops/bias_act.py). NHWC: the bias is on the last axis."""
+"""Bias + activation + gain + optional clamp (ADA-PT torch_utils/ops/bias_act.py). NHWC: the bias is
+on the last axis."""
 
 import numpy as np
 import tensorflow as tf

@@ -1,4 +1,5 @@
-"""2-D convolution with optional 2x up/down FIR resampling, NHWC (ADA-PT torch_utils/ops/conv2d_resample.py).
+"""2-D convolution with optional 2x up/down FIR resampling, NHWC (ADA-PT
+torch_utils/ops/conv2d_resample.py).
 
 Reference: stylegan2-ada-pytorch torch_utils/ops/conv2d_resample.py. The weight is HWIO
 `[kh, kw, I/groups, O]` (= the official OIHW weight transposed (2, 3, 1, 0)). Orientation follows

@@ -25,7 +25,7 @@ def _filter_grad(x, dy, kh, kw, groups):
     ho, wo = int(dy.shape[1]), int(dy.shape[2])
     cin = int(x.shape[3]) // groups
     cout = int(dy.shape[3]) // groups
-    taps = [x[:, a:a + ho, b:b + wo, :] for a in range(kh) for b in range(kw)]
+    taps = [x[:, a : a + ho, b : b + wo, :] for a in range(kh) for b in range(kw)]
     taps = tf.reshape(tf.stack(taps, axis=1), [-1, kh * kw, ho * wo, groups, cin])  # [N,K,P,G,I]
     dyg = tf.reshape(dy, [-1, ho * wo, groups, cout])  # [N, P, G, O]
     dw = tf.einsum("nkpgi,npgo->kigo", taps, dyg)  # [K, I, G, O]
@@ -39,8 +39,10 @@ def _grouped_valid(x, w):
 
     def grad(dy):
         kh, kw = int(w.shape[0]), int(w.shape[1])
-        dx = grouped_conv2d(tf.pad(dy, [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]]),
-                            _flip_transpose(w, groups))
+        dx = grouped_conv2d(
+            tf.pad(dy, [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]]),
+            _flip_transpose(w, groups),
+        )
         return dx, _filter_grad(x, dy, kh, kw, groups)
 
     return y, grad
@@ -63,6 +65,6 @@ def grouped_conv2d_transpose(x, w, stride):
     xu = tf.reshape(x, [-1, h, 1, wd, 1, c])
     xu = tf.pad(xu, [[0, 0], [0, 0], [0, stride - 1], [0, 0], [0, stride - 1], [0, 0]])
     xu = tf.reshape(xu, [-1, h * stride, wd * stride, c])
-    xu = xu[:, :(h - 1) * stride + 1, :(wd - 1) * stride + 1]
+    xu = xu[:, : (h - 1) * stride + 1, : (wd - 1) * stride + 1]
     xu = tf.pad(xu, [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]])
     return grouped_conv2d(xu, w[::-1, ::-1])

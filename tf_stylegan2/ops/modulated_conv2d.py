@@ -1,4 +1,5 @@
-"""Modulated (style) convolution, fused and non-fused forms (ADA-PT training/networks.py modulated_conv2d). NHWC."""
+"""Modulated (style) convolution, fused and non-fused forms (ADA-PT training/networks.py
+modulated_conv2d). NHWC."""
 
 import tensorflow as tf
 

@@ -117,7 +117,8 @@ def filter2d(x, f, padding=0, flip_filter=False, gain=1):
 
 
 def upsample2d(x, f, up=2, padding=0, flip_filter=False, gain=1):
-    """2x FIR upsampling with gain up**2 (ADA-PT torch_utils/ops/upfirdn2d.py upsample2d: pad (2, 1) for 4 taps)."""
+    """2x FIR upsampling with gain up**2 (ADA-PT torch_utils/ops/upfirdn2d.py upsample2d: pad (2, 1)
+    for 4 taps)."""
     upx, upy = _pair(up)
     px0, px1, py0, py1 = _padding4(padding)
     fh, fw = np.asarray(f).shape
