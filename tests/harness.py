@@ -28,7 +28,9 @@ class _Holder(keras.Model):
         return self.inner(*args, **kwargs)
 
     def get_config(self):
-        return {"name": self.name, "inner": keras.saving.serialize_keras_object(self.inner)}
+        config = super().get_config()
+        config["inner"] = keras.saving.serialize_keras_object(self.inner)
+        return config
 
     @classmethod
     def from_config(cls, config):

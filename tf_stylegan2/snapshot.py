@@ -33,7 +33,7 @@ class NetworkSnapshot(keras.Model):
         return {name: getattr(self, name) for name in NET_NAMES if getattr(self, name) is not None}
 
     def get_config(self):
-        config = {"name": self.name}
+        config = super().get_config()  # name, trainable, dtype
         for name in NET_NAMES:
             net = getattr(self, name)
             config[name] = None if net is None else keras.saving.serialize_keras_object(net)
