@@ -45,6 +45,9 @@ def _env(**extra):
     return env
 
 
+ADA = ("--aug", "ada", "--target", "0")
+
+
 def _train_cmd(data, outdir, *extra):
     return [
         sys.executable,
@@ -205,17 +208,20 @@ def test_two_workers_multiworker_identical_weights(data16, tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_mid_tick_then_resume_equals_uninterrupted_run(data16, tmp_path):
+    """With ADA on (--aug ada --target 0, so that p moves), as it adds state to resume."""
     a_dir, b_dir = tmp_path / "a", tmp_path / "b"
     # Ticks end at 8, 32 and 56 images; the kill lands at 48, inside the third tick.
     a = subprocess.Popen(
-        _train_cmd(data16, a_dir),
+        _train_cmd(data16, a_dir, *ADA),
         cwd=REPO,
         env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    kill_cmd = [sys.executable, "tests/train_until_killed.py", "48"] + _train_cmd(data16, b_dir)[2:]
+    kill_cmd = [sys.executable, "tests/train_until_killed.py", "48"] + _train_cmd(
+        data16, b_dir, *ADA
+    )[2:]
     b = subprocess.Popen(
         kill_cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -239,6 +245,11 @@ def test_sigkill_mid_tick_then_resume_equals_uninterrupted_run(data16, tmp_path)
     state_a, state_b = _final_state(run_a), _final_state(run_b)
     assert int(state_a["cur_nimg/.ATTRIBUTES/VARIABLE_VALUE"]) == 64
     assert _max_diff(state_a, state_b) == 0.0
+    # ADA's strength and r_t accumulator are part of the state that resumed exactly: with target 0
+    # p rose at each adjustment where r_t > 0 (every 4 minibatches, by 8 * 4 / 500000)
+    p = float(state_a["augment_pipe/p/.ATTRIBUTES/VARIABLE_VALUE"])
+    assert p > 0 and abs(p / 6.4e-5 - round(p / 6.4e-5)) < 1e-3, p
+    assert "augment 0.000" in open(os.path.join(run_a, "log.txt")).read()
     _check_run_dir(run_a)
 
 

@@ -15,22 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from training import augment_ops as A
+from training.augpipe_specs import AUGPIPE_SPECS  # noqa: F401  (public here too)
 
-AUGPIPE_SPECS = {  # stylegan2-ada-pytorch train.py augpipe_specs
-    "blit": dict(xflip=1, rotate90=1, xint=1),
-    "geom": dict(scale=1, rotate=1, aniso=1, xfrac=1),
-    "color": dict(brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1),
-    "filter": dict(imgfilter=1),
-    "noise": dict(noise=1),
-    "cutout": dict(cutout=1),
-}
-AUGPIPE_SPECS["bg"] = dict(AUGPIPE_SPECS["blit"], **AUGPIPE_SPECS["geom"])
-AUGPIPE_SPECS["bgc"] = dict(AUGPIPE_SPECS["bg"], **AUGPIPE_SPECS["color"])
-AUGPIPE_SPECS["bgcf"] = dict(AUGPIPE_SPECS["bgc"], imgfilter=1)
-AUGPIPE_SPECS["bgcfn"] = dict(AUGPIPE_SPECS["bgcf"], noise=1)
-AUGPIPE_SPECS["bgcfnc"] = dict(AUGPIPE_SPECS["bgcfn"], cutout=1)
-
-_GEOM = ("xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac")
 _LUMA_AXIS = np.asarray([1, 1, 1, 0], np.float64) / np.sqrt(3)
 _EXPECTED_POWER = np.asarray([10, 1, 1, 1], np.float32) / 13  # 1/f power spectrum per band
 

@@ -61,6 +61,7 @@ PRESETS = {
         snap=50,
         pl_weight=2.0,
         style_mixing_prob=0.9,
+        aug="ada",
     ),
     "paper256": dict(
         batch=64,
@@ -74,6 +75,7 @@ PRESETS = {
         snap=50,
         pl_weight=2.0,
         style_mixing_prob=0.9,
+        aug="ada",
     ),
     "paper512": dict(
         batch=64,
@@ -87,6 +89,7 @@ PRESETS = {
         snap=50,
         pl_weight=2.0,
         style_mixing_prob=0.9,
+        aug="ada",
     ),
     "paper1024": dict(
         batch=32,
@@ -100,6 +103,7 @@ PRESETS = {
         snap=50,
         pl_weight=2.0,
         style_mixing_prob=0.9,
+        aug="ada",
     ),
     "cifar": dict(
         batch=64,
@@ -113,6 +117,7 @@ PRESETS = {
         snap=50,
         pl_weight=0.0,
         style_mixing_prob=0.0,
+        aug="ada",
     ),
     # CPU presets. 'tiny': a few channels, for tests (a few ticks in well under a minute).
     # 'demo': what `make demo` trains at 32x32 on a CPU.
@@ -211,6 +216,13 @@ class TrainConfig:
     num_workers: int = 1  # MultiWorkerMirroredStrategy workers
     max_minutes: float = 0.0  # stop at the first tick end after this wall time (0 = off)
     dtype: str = "float32"  # compute and weight dtype of G and D ('float64': reference)
+    # ADA (stylegan2-ada-pytorch train.py --aug / --p / --target / --augpipe)
+    aug: str = "noaug"  # 'ada' (adaptive p), 'fixed' (p = aug_p), 'noaug'
+    augpipe: str = "bgc"  # a key of training.augment.AUGPIPE_SPECS
+    aug_p: float = 0.0  # the fixed strength, or ADA's initial one
+    ada_target: float = 0.6  # target of r_t = E[sign(D(real))]
+    ada_interval: int = 4  # minibatches between adjustments of p
+    ada_kimg: float = 500.0  # kimg for p to move by 1 at the full rate
 
     @property
     def num_replicas(self):
@@ -263,6 +275,11 @@ def make_config(
     network_kwargs=None,
     batch_gpu=None,
     dtype="float32",
+    aug=None,
+    augpipe=None,
+    p=None,
+    target=None,
+    freezed=None,
     **overrides,
 ):
     """The resolved TrainConfig of `preset` for a dataset, with command-line overrides.
@@ -280,6 +297,10 @@ def make_config(
 
         network_kwargs = presets.network_kwargs
     G_kwargs, D_kwargs = network_kwargs(preset, resolution, channels, c_dim)
+    if freezed:  # ADA-PT train.py --freezed: D_kwargs.block_kwargs.freeze_layers
+        if freezed < 0:
+            raise ValueError(f"--freezed {freezed} must be >= 0")
+        D_kwargs = dict(D_kwargs, freeze_layers=int(freezed))
 
     batch = int(batch if batch is not None else spec["batch"])
     replicas = gpus * num_workers
@@ -330,6 +351,7 @@ def make_config(
             if k in spec
         },
     )
+    aug_settings = _aug_settings(spec, aug, augpipe, p, target, resolution)
     return TrainConfig(
         preset=preset,
         data=str(data),
@@ -361,6 +383,42 @@ def make_config(
         resume=resume,
         max_minutes=float(max_minutes or 0.0),
         dtype=str(dtype),
+        **aug_settings,
+    )
+
+
+def _aug_settings(spec, aug, augpipe, p, target, resolution):
+    """--aug / --augpipe / --p / --target, checked as ADA-PT train.py checks them."""
+    from training.augpipe_specs import AUGPIPE_SPECS
+
+    aug = aug if aug is not None else spec.get("aug", "noaug")
+    if aug not in ("ada", "noaug", "fixed"):
+        raise ValueError(f"--aug {aug}: choose ada, noaug or fixed")
+    if p is not None and aug != "fixed":
+        raise ValueError("--p can only be given with --aug fixed")
+    if aug == "fixed" and p is None:
+        raise ValueError("--aug fixed needs --p (the augmentation strength)")
+    if p is not None and not 0 <= p <= 1:
+        raise ValueError(f"--p {p} must be between 0 and 1")
+    if target is not None and aug != "ada":
+        raise ValueError("--target can only be given with --aug ada")
+    if target is not None and not 0 <= target <= 1:
+        raise ValueError(f"--target {target} must be between 0 and 1")
+    if augpipe is not None and aug == "noaug":
+        raise ValueError("--augpipe cannot be given with --aug noaug")
+    augpipe = augpipe or "bgc"
+    if augpipe not in AUGPIPE_SPECS:
+        raise ValueError(f"--augpipe {augpipe}: choose one of {', '.join(AUGPIPE_SPECS)}")
+    if aug != "noaug" and AUGPIPE_SPECS[augpipe].get("imgfilter") and resolution <= 21:
+        raise ValueError(
+            f"--augpipe {augpipe}: image filtering needs a resolution above 21 (it reflects "
+            f"21 pixels), the dataset has {resolution}"
+        )
+    return dict(
+        aug=aug,
+        augpipe=augpipe,
+        aug_p=float(p or 0.0),
+        ada_target=float(target if target is not None else 0.6),
     )
 
 

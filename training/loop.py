@@ -98,7 +98,7 @@ def _load_resume_weights(trainer, cfg, log):
             log(f"Loaded {n} weights of {name} from {cfg.resume}")
 
 
-def _tick_line(tick, cur_nimg, elapsed, tick_time, tick_imgs, maintenance, means):
+def _tick_line(tick, cur_nimg, elapsed, tick_time, tick_imgs, maintenance, means, augment_p=None):
     sec_per_kimg = tick_time / max(tick_imgs, 1) * 1000
     line = (
         f"tick {tick:<5d} kimg {cur_nimg / 1000:<9.3f} time {format_time(elapsed):<12s} "
@@ -106,6 +106,10 @@ def _tick_line(tick, cur_nimg, elapsed, tick_time, tick_imgs, maintenance, means
         f"img/s {tick_imgs / max(tick_time, 1e-9):<7.2f} maintenance {maintenance:<5.1f} "
         f"mem {rundir.peak_memory_gb():<5.2f}"
     )
+    if augment_p is not None:  # ADA-PT prints the strength, and r_t is the mean sign
+        line += f" augment {augment_p:.3f}"
+        if "Loss/signs/real" in means:
+            line += f" rt {means['Loss/signs/real']:.3f}"
     for key, short in (
         ("Loss/G/loss", "G"),
         ("Loss/D/loss", "D"),
@@ -251,7 +255,12 @@ def train(
         tick_time = t0 - tick_start_time
         tick_imgs = cur_nimg - trainer.counter("tick_start_nimg")
         means = stats.means()
-        log(_tick_line(tick, cur_nimg, t0 - start_time, tick_time, tick_imgs, maintenance, means))
+        augment_p = trainer.augment_p() if trainer.augment_pipe is not None else None
+        log(
+            _tick_line(
+                tick, cur_nimg, t0 - start_time, tick_time, tick_imgs, maintenance, means, augment_p
+            )
+        )
         if is_chief:
             scalars = dict(means)
             scalars.update(
@@ -267,6 +276,8 @@ def train(
                     "Progress/bad_steps_D": trainer.counter("bad_steps_D"),
                 }
             )
+            if augment_p is not None:
+                scalars["Progress/augment"] = augment_p
             with writer.as_default():
                 for k, v in scalars.items():
                     summaries.scalar(k, v, cur_nimg)

@@ -38,9 +38,12 @@ def run_G(G, z, c, z_mix=None, cutoff=None, synthesis_kwargs=None):
     return img, ws, w
 
 
-def run_D(D, img, c):
+def run_D(D, img, c, augment=None):
     """logits [N,1]. The loop calls D on one round (batch_gpu samples) at a time, so the minibatch
-    standard-deviation groups are those of ADA-PT's per-GPU calls."""
+    standard-deviation groups are those of ADA-PT's per-GPU calls. `augment(img)`: ADA's pipeline,
+    applied to every image D sees, as ADA-PT StyleGAN2Loss.run_D does."""
+    if augment is not None:
+        img = augment(img)
     return D(img, c)
 
 
@@ -53,10 +56,10 @@ def update_w_avg(w_avg, w_mean, beta=0.995):
 # Losses. `denom` is the global number of samples the loss is averaged over.
 
 
-def G_main_loss(G, D, z, c, denom, z_mix=None, cutoff=None, synthesis_kwargs=None):
+def G_main_loss(G, D, z, c, denom, z_mix=None, cutoff=None, synthesis_kwargs=None, augment=None):
     """Non-saturating logistic G loss: mean softplus(-D(G(z)))."""
     img, _, w = run_G(G, z, c, z_mix, cutoff, synthesis_kwargs)
-    logits = run_D(D, img, c)  # [N,1]
+    logits = run_D(D, img, c, augment)  # [N,1]
     loss_G = tf.nn.softplus(-logits)  # [N,1]
     stats = {"Loss/scores/fake": logits, "Loss/G/loss": loss_G}
     return tf.reduce_sum(loss_G) / denom, stats, w
@@ -120,35 +123,41 @@ def G_pl_loss(
     return tf.reduce_sum(loss_Gpl) * gain / denom, stats, w, after
 
 
-def D_main_loss(D, gen_img, gen_c, real_img, real_c, denom):
+def D_main_loss(D, gen_img, gen_c, real_img, real_c, denom, augment_gen=None, augment_real=None):
     """Logistic D loss: mean softplus(D(fake)) + softplus(-D(real)). gen_img carries no G
     gradient."""
-    gen_logits = run_D(D, tf.stop_gradient(gen_img), gen_c)
-    real_logits = run_D(D, real_img, real_c)
+    gen_logits = run_D(D, tf.stop_gradient(gen_img), gen_c, augment_gen)
+    real_logits = run_D(D, real_img, real_c, augment_real)
     loss_Dgen = tf.nn.softplus(gen_logits)
     loss_Dreal = tf.nn.softplus(-real_logits)
     stats = {
         "Loss/scores/fake": gen_logits,
         "Loss/scores/real": real_logits,
+        "Loss/signs/real": tf.sign(real_logits),  # ADA's overfitting heuristic r_t
         "Loss/D/loss": loss_Dgen + loss_Dreal,
     }
     return (tf.reduce_sum(loss_Dgen) + tf.reduce_sum(loss_Dreal)) / denom, stats
 
 
-def r1_penalty(D, real_img, real_c):
-    """Per-sample ||d sum D(real) / d real||^2 [N], and the logits."""
+def r1_penalty(D, real_img, real_c, augment=None):
+    """Per-sample ||d sum D(real) / d real||^2 [N], and the logits (the gradient is with respect
+    to the images before augmentation, as ADA-PT)."""
     with tf.GradientTape() as tape:
         tape.watch(real_img)
-        logits = run_D(D, real_img, real_c)
+        logits = run_D(D, real_img, real_c, augment)
         target = tf.reduce_sum(logits)
     r1_grads = tape.gradient(target, real_img)  # [N,H,W,C]
     return tf.reduce_sum(tf.square(r1_grads), axis=[1, 2, 3]), logits
 
 
-def D_r1_loss(D, real_img, real_c, denom, r1_gamma, gain=1.0):
+def D_r1_loss(D, real_img, real_c, denom, r1_gamma, gain=1.0, augment=None):
     """Lazy R1 regularization: mean(r1 * gamma / 2) * gain."""
-    penalty, logits = r1_penalty(D, real_img, real_c)
+    penalty, logits = r1_penalty(D, real_img, real_c, augment)
     loss_Dr1 = penalty * (r1_gamma / 2)
-    stats = {"Loss/r1_penalty": penalty, "Loss/D/reg": loss_Dr1}
+    stats = {
+        "Loss/r1_penalty": penalty,
+        "Loss/D/reg": loss_Dr1,
+        "Loss/signs/real": tf.sign(logits),  # ADA-PT reports it in Dr1 as well
+    }
     # logits * 0 keeps every D output in the graph, as ADA-PT does (no numeric effect).
     return (tf.reduce_sum(loss_Dr1) * gain + tf.reduce_sum(logits) * 0.0) / denom, stats

@@ -61,6 +61,19 @@ def _draws(t, inputs, n):
     )
 
 
+# Salts of the augmentation seeds: every call site of D draws its own transforms.
+_AUG_GEN, _AUG_REAL = 6, 7
+
+
+def _augment(t, inputs, salt):
+    """None without ADA; else img -> the pipeline's output with a seed of this phase key, call
+    site and global chunk (independent of the replica count)."""
+    if t.augment_pipe is None:
+        return None
+    seed = sampling.fold(sampling.fold(inputs.key, salt), inputs.chunk)
+    return lambda img: t.augment_pipe(img, seed=seed)
+
+
 def gmain_loss(t, inputs):
     """ADA-PT phase Gmain: softplus(-D(G(z))) on batch_gpu generated images."""
     d = _draws(t, inputs, t.cfg.batch_gpu)
@@ -73,6 +86,7 @@ def gmain_loss(t, inputs):
         d["z_mix"],
         d["cutoff"],
         t.synthesis_kwargs(d["noise"]),
+        augment=_augment(t, inputs, _AUG_GEN),
     )
     return loss, stats, w, None
 
@@ -110,7 +124,14 @@ def dmain_loss(t, inputs):
         t.G, d["z"], inputs.real_c, d["z_mix"], d["cutoff"], t.synthesis_kwargs(d["noise"])
     )
     loss, stats = loss_lib.D_main_loss(
-        t.D, gen_img, inputs.real_c, inputs.real, inputs.real_c, t.cfg.batch
+        t.D,
+        gen_img,
+        inputs.real_c,
+        inputs.real,
+        inputs.real_c,
+        t.cfg.batch,
+        augment_gen=_augment(t, inputs, _AUG_GEN),
+        augment_real=_augment(t, inputs, _AUG_REAL),
     )
     return loss, stats, w, None
 
@@ -119,7 +140,13 @@ def dreg_loss(t, inputs):
     """ADA-PT phase Dreg: lazy R1, gamma / 2 * ||grad D(real)||^2, times D_reg_interval."""
     cfg = t.cfg
     loss, stats = loss_lib.D_r1_loss(
-        t.D, inputs.real, inputs.real_c, cfg.batch, cfg.loss.r1_gamma, inputs.gain
+        t.D,
+        inputs.real,
+        inputs.real_c,
+        cfg.batch,
+        cfg.loss.r1_gamma,
+        inputs.gain,
+        augment=_augment(t, inputs, _AUG_REAL),
     )
     return loss, stats, None, None
 

@@ -85,6 +85,24 @@ def _define_flags():
     flags.DEFINE_boolean(
         "jit", False, "XLA-compile the per-replica phase computations (jit_compile)."
     )
+    flags.DEFINE_enum(
+        "aug",
+        None,
+        ["ada", "noaug", "fixed"],
+        "Augmentation (ADA): adaptive strength p, none, or fixed p (default: ada for the "
+        "stylegan2-ada presets, noaug for config-e/f, tiny, demo).",
+    )
+    flags.DEFINE_integer(
+        "freezed", None, "Freeze the first N layers of D (highest resolutions; transfer learning)."
+    )
+    flags.DEFINE_float("p", None, "Augmentation strength for --aug fixed.")
+    flags.DEFINE_float("target", None, "ADA target of r_t = E[sign(D(real))] (default 0.6).")
+    flags.DEFINE_string(
+        "augpipe",
+        None,
+        "Augmentation pipeline: blit, geom, color, filter, noise, cutout, bg, "
+        "bgc (default), bgcf, bgcfn, bgcfnc.",
+    )
     flags.DEFINE_float(
         "max-minutes",
         0.0,
@@ -193,6 +211,11 @@ def resolve(run_dir_for_resume=None):
             resume=os.path.abspath(resume) if resume else None,
             max_minutes=float(_flag("max-minutes")),
             batch_gpu=_flag("batch-gpu"),
+            aug=_flag("aug"),
+            augpipe=_flag("augpipe"),
+            p=_flag("p"),
+            target=_flag("target"),
+            freezed=_flag("freezed"),
         )
     except ValueError as e:
         raise UserError(str(e)) from e

@@ -15,12 +15,14 @@ per chunk, in global chunk order, so 1 replica with 4 rounds and 4 replicas with
 
 import logging
 
+import numpy as np
 import tensorflow as tf
 
 from training import config as config_lib
 from training import distribute
 from training import loss as loss_lib
 from training import phases as phases_lib
+from training.augment import AUGPIPE_SPECS, AugmentPipe
 
 
 class NonFiniteError(RuntimeError):
@@ -104,6 +106,16 @@ class Trainer:
                 name="pl_mean",
                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
             )
+            self.augment_pipe = None  # ADA (--aug ada|fixed): the strength p lives in the pipe
+            if cfg.aug != "noaug":
+                self.augment_pipe = AugmentPipe(**AUGPIPE_SPECS[cfg.augpipe], name="augment_pipe")
+                self.augment_pipe.p.assign(cfg.aug_p)
+        # ADA's r_t accumulator: the sum of sign(D(real)) and the sample count since the last
+        # adjustment of p (every ada_interval minibatches), checkpointed with the rest.
+        self.ada_state = {
+            k: tf.Variable(0.0, dtype=tf.float64, trainable=False, name=k)
+            for k in ("ada_signs", "ada_count")
+        }
         # Plain (per-worker, identical) state: RNG and counters.
         self.rng = tf.random.Generator.from_seed(cfg.seed)
         self.counters = {
@@ -143,6 +155,8 @@ class Trainer:
             rng=self.rng,
             **self.counters,
         )
+        if self.augment_pipe is not None:
+            items.update(augment_pipe=self.augment_pipe, **self.ada_state)
         if iterator is not None:
             items["data"] = iterator
         return tf.train.Checkpoint(**items)
@@ -317,6 +331,9 @@ class Trainer:
             applied, stats = self.run_phase(phase.name, reals, labels)
             if stats_acc is not None:
                 stats_acc.add(phase, stats)
+            if "Loss/signs/real" in stats:
+                self.ada_state["ada_signs"].assign_add(stats["Loss/signs/real"])
+                self.ada_state["ada_count"].assign_add(phase.samples)
             in_a_row = self.counters[f"bad_in_a_row_{phase.net}"]
             if applied:
                 in_a_row.assign(0)
@@ -337,3 +354,27 @@ class Trainer:
         self._ema_fn(tf.constant(beta, tf.float64))
         self.counters["cur_nimg"].assign_add(cfg.batch)
         self.counters["batch_idx"].assign_add(1)
+        if cfg.aug == "ada" and self.counter("batch_idx") % cfg.ada_interval == 0:
+            self.adjust_augment_p()
+
+    # -- ADA -----------------------------------------------------------------------------------
+    def augment_p(self):
+        return 0.0 if self.augment_pipe is None else float(self.augment_pipe.p.numpy())
+
+    def adjust_augment_p(self):
+        """ADA-PT training_loop.py: r_t = E[sign(D(real))] since the last adjustment, then
+        p += sign(r_t - target) * batch * ada_interval / (ada_kimg * 1000), clamped at 0."""
+        cfg = self.cfg
+        count = float(self.ada_state["ada_count"].numpy())
+        if count == 0:
+            return None
+        rt = float(self.ada_state["ada_signs"].numpy()) / count
+        adjust = (
+            np.sign(rt - cfg.ada_target) * (cfg.batch * cfg.ada_interval) / (cfg.ada_kimg * 1000)
+        )
+        p = np.float32(max(np.float32(self.augment_p()) + np.float32(adjust), 0.0))
+        self.augment_pipe.p.assign(p)
+        for v in self.ada_state.values():
+            v.assign(0.0)
+        self.last_rt = rt
+        return rt

@@ -44,6 +44,9 @@ class DiscriminatorBlock(keras.layers.Layer):
         tmp_channels, out_channels, resolution, img_channels: sizes.
         architecture: 'orig' | 'skip' | 'resnet'.
         resample_filter, conv_clamp.
+        first_layer_idx, freeze_layers: layers are numbered through D (fromrgb, conv0, conv1,
+            skip per block); those below freeze_layers are not trainable (transfer learning,
+            ADA-PT --freezed).
     Call: `block(x, img)` -> (x [N, R/2, R/2, out], img or None).
     Reference: ADA-PT training/networks.py DiscriminatorBlock.
     """
@@ -59,6 +62,8 @@ class DiscriminatorBlock(keras.layers.Layer):
         activation="lrelu",
         resample_filter=(1, 3, 3, 1),
         conv_clamp=None,
+        first_layer_idx=0,
+        freeze_layers=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -76,6 +81,8 @@ class DiscriminatorBlock(keras.layers.Layer):
         self.resample_filter = [float(v) for v in resample_filter]
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self._filter = ops.setup_filter(self.resample_filter)
+        self.first_layer_idx = int(first_layer_idx)
+        self.freeze_layers = int(freeze_layers)
         common = dict(activation=activation, conv_clamp=self.conv_clamp)
         self.has_fromrgb = self.in_channels == 0 or architecture == "skip"
         if self.has_fromrgb:
@@ -111,6 +118,14 @@ class DiscriminatorBlock(keras.layers.Layer):
                 name="skip",
                 dtype=self.dtype_policy,
             )
+
+        # ADA-PT trainable_gen: the block's layers in order fromrgb, conv0, conv1, skip
+        layers = [self.fromrgb] if self.has_fromrgb else []
+        layers += [self.conv0, self.conv1] + ([self.skip] if architecture == "resnet" else [])
+        self.num_layers = len(layers)
+        for k, layer in enumerate(layers):
+            if self.first_layer_idx + k < self.freeze_layers:
+                layer.trainable = False
 
     def build(self, input_shape=None):
         if self.built:
@@ -166,6 +181,8 @@ class DiscriminatorBlock(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
+            first_layer_idx=self.first_layer_idx,
+            freeze_layers=self.freeze_layers,
             in_channels=self.in_channels,
             tmp_channels=self.tmp_channels,
             out_channels=self.out_channels,

@@ -27,6 +27,8 @@ class Discriminator(keras.Model):
         mapping_kwargs: kwargs of the label mapping (c_dim > 0): num_layers=8, lr_multiplier=0.01.
         cmap_dim: None = channels(4).
         num_fp16_res: accepted for ADA-PT compatibility; everything runs in float32.
+        freeze_layers: the first N layers (from the highest resolution: fromrgb, conv0, conv1,
+            skip, ...) are not trainable (Freeze-D; ADA-PT block_kwargs.freeze_layers).
     Call: `D(img, c=None)` with img [N, R, R, C] float32 -> logits [N, 1].
     Reference: ADA-PT training/networks.py Discriminator.
     """
@@ -46,6 +48,7 @@ class Discriminator(keras.Model):
         cmap_dim=None,
         num_fp16_res=0,
         resample_filter=(1, 3, 3, 1),
+        freeze_layers=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -65,6 +68,7 @@ class Discriminator(keras.Model):
         self.cmap_dim_arg = None if cmap_dim is None else int(cmap_dim)
         self.num_fp16_res = int(num_fp16_res)
         self.resample_filter = [float(v) for v in resample_filter]
+        self.freeze_layers = int(freeze_layers)
         self.block_resolutions = [2**i for i in range(r, 2, -1)]
         ch = lambda res: channels_at(res, channel_base, channel_max)  # noqa: E731
         cmap = ch(4) if cmap_dim is None else int(cmap_dim)
@@ -72,6 +76,7 @@ class Discriminator(keras.Model):
         common = dict(
             img_channels=self.img_channels, architecture=architecture, conv_clamp=self.conv_clamp
         )
+        layer_idx = 0
         for res in self.block_resolutions:
             in_channels = ch(res) if res < self.img_resolution else 0
             block = DiscriminatorBlock(
@@ -80,10 +85,13 @@ class Discriminator(keras.Model):
                 ch(res // 2),
                 res,
                 resample_filter=self.resample_filter,
+                first_layer_idx=layer_idx,
+                freeze_layers=self.freeze_layers,
                 name=f"b{res}",
                 dtype=self.dtype_policy,
                 **common,
             )
+            layer_idx += block.num_layers
             setattr(self, f"b{res}", block)
         self.mapping = None
         if self.c_dim > 0:
@@ -156,6 +164,7 @@ class Discriminator(keras.Model):
             cmap_dim=self.cmap_dim_arg,
             num_fp16_res=self.num_fp16_res,
             resample_filter=self.resample_filter,
+            freeze_layers=self.freeze_layers,
         )
         return config
 
