@@ -21,12 +21,12 @@ truncated, NVIDIA's conversion.
 import json
 import os
 import pathlib
-import shutil
 import sys
 
 from absl import flags
 
 from apps import cli, loading
+from fileio import atomic
 from fileio.images import to_uint8
 
 FLAGS = flags.FLAGS
@@ -93,10 +93,7 @@ def export_generator(G, dest, truncation_psi=1.0, source=None):
     for name, (fn, signature) in endpoints.items():
         fn = tf.function(fn, input_signature=signature, autograph=False)
         archive.add_endpoint(name, fn, input_signature=signature)
-    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with atomic.replacing(dest, directory=True) as tmp:  # an empty `dest` folder is replaced
         archive.write_out(str(tmp), verbose=False)
         meta = dict(
             z_dim=G.z_dim,
@@ -112,11 +109,6 @@ def export_generator(G, dest, truncation_psi=1.0, source=None):
         )
         (tmp / "assets.extra").mkdir(exist_ok=True)
         (tmp / "assets.extra" / "stylegan2.json").write_text(json.dumps(meta, indent=2) + "\n")
-        if dest.exists():
-            dest.rmdir()
-        os.replace(tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 

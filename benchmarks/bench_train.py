@@ -1,7 +1,7 @@
 """Training speed: img/s of whole training iterations, phases in their official proportions.
 
     python benchmarks/bench_train.py [--resolution 32 --channel-base 16384 --channel-max 512
-                                      --batch 8 --batch-gpu 4]
+                                      --batch 8 --batch-gpu 4] [--aug noaug|bgc|both]
                                      [--iterations 16] [--jit both|on|off] [--fused]
 
 One measured block is `--iterations` minibatches starting at a multiple of 16, so with the default
@@ -43,9 +43,14 @@ def define_flags():
     flags.DEFINE_boolean(
         "fused", False, "Fused (grouped-conv) modulated conv instead of non-fused."
     )
+    flags.DEFINE_enum(
+        "aug", "noaug", ["noaug", "bgc", "both"],
+        "Augmentation in front of D: none, the bgc pipeline at fixed p = 0.5 (the work ADA does at "
+        "that strength), or both one after the other.",
+    )  # fmt: skip
 
 
-def measure(jit):
+def measure(jit, aug="noaug"):
     import tensorflow as tf
 
     from tf_stylegan2.networks import presets
@@ -71,6 +76,7 @@ def measure(jit):
         network_kwargs=network_kwargs,
         batch_gpu=FLAGS["batch-gpu"].value,
         fused_modconv=FLAGS.fused,
+        **(dict(aug="fixed", p=0.5, augpipe="bgc") if aug == "bgc" else {}),
     )
     strategy = loop.make_strategy(1)
     trainer = loop.Trainer(cfg, strategy)
@@ -102,6 +108,7 @@ def _cpu_seconds():
 def main(argv):
     del argv
     settings = {"both": [False, True], "on": [True], "off": [False]}[FLAGS.jit]
+    augs = ["noaug", "bgc"] if FLAGS.aug == "both" else [FLAGS.aug]
     print(
         f"res {FLAGS.resolution}, channel_base {FLAGS['channel-base'].value}, channel_max "
         f"{FLAGS['channel-max'].value}, batch {FLAGS.batch}, float32, "
@@ -111,14 +118,14 @@ def main(argv):
     # On a shared machine wall-clock img/s depends on the others' load; CPU-seconds per image do not
     # (much): 2 / (CPU-s per img) is the img/s this process would reach alone on the 2 cores.
     print(
-        "| jit_compile | img/s (wall) | CPU-s per img | 2 / CPU-s per img | s per 16 it. "
-        "| warm-up s |"
+        "| jit_compile | augment | img/s (wall) | CPU-s per img | 2 / CPU-s per img "
+        "| s per 16 it. | warm-up s |"
     )
-    print("| --- | --- | --- | --- | --- | --- |")
-    for jit in settings:
-        r = measure(jit)
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for jit, aug in [(j, a) for j in settings for a in augs]:
+        r = measure(jit, aug)
         print(
-            f"| {jit} | {r['img_s']:.2f} | {r['cpu_per_img']:.2f} | "
+            f"| {jit} | {aug} | {r['img_s']:.2f} | {r['cpu_per_img']:.2f} | "
             f"{2 / r['cpu_per_img']:.2f} | "
             f"{r['sec'] * 16 / FLAGS.iterations:.1f} | {r['warmup']:.0f} |",
             flush=True,
