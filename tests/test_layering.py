@@ -129,3 +129,15 @@ def test_checker_catches_a_violation(tmp_path):
     assert not _allowed("tf_stylegan2.ops", "training.loop")
     assert not _allowed("tf_stylegan2.networks", "metrics.fid")
     assert _allowed("tf_stylegan2.networks", "tf_stylegan2.layers.conv")
+
+
+def test_no_python_file_over_500_lines():
+    """STYLE: one concept per file, none over 500 lines (library, scripts, tests, benchmarks)."""
+    long = []
+    for path in sorted(REPO.glob("*.py")) + sorted(
+        p for top in TOP + ("tests", "benchmarks") for p in (REPO / top).rglob("*.py")
+    ):
+        n = len(path.read_text(encoding="utf-8").splitlines())
+        if n > 500:
+            long.append(f"{path.relative_to(REPO)} ({n})")
+    assert not long, f"over 500 lines: {', '.join(long)}"
