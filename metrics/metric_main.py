@@ -317,6 +317,7 @@ def report_metric(result, run_dir=None, snapshot=None):
     if run_dir is None:
         return None
     path = pathlib.Path(run_dir) / f"metric-{result['metric']}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)  # --run-dir may name a folder not made yet
     with open(path, "at", encoding="utf-8") as f:
         f.write(json.dumps(result) + "\n")
     return path

@@ -330,3 +330,10 @@ def test_check_ready_warns_about_cpu_time_and_refuses_missing_weights(tmp_path, 
         metric_main.check_ready(
             ["fid50k"], weights_dir=str(tmp_path), on_gpu=False, log=lines.append
         )
+
+
+def test_report_metric_creates_a_missing_run_dir(tmp_path):
+    result = {"metric": "fid2k", "results": {"fid2k": 12.5}}
+    path = metric_main.report_metric(result, run_dir=str(tmp_path / "new" / "dir"))
+    line = json.loads(path.read_text().splitlines()[0])
+    assert path.name == "metric-fid2k.jsonl" and line["results"] == {"fid2k": 12.5}
