@@ -27,6 +27,7 @@ setup(
         "pillow>=10",
         "absl-py>=1.4",
         "keras>=3.5",
+        "google-crc32c>=1.5",  # dataset_tool writes TFRecords without importing TensorFlow
     ],
     extras_require={
         "cpu": ["tensorflow-cpu>=2.16"],

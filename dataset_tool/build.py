@@ -56,14 +56,14 @@ def _work(items, spec, encoding):
 
 
 def _mp_context():
-    """fork where it is safe (Linux, TensorFlow not loaded in this process: workers start
-    instantly); spawn
-    otherwise (a forked child of a TensorFlow process could inherit locks held by its threads)."""
-    if (
-        sys.platform.startswith("linux")
-        and "tensorflow" not in sys.modules
-        and not writers.native_loaded()
-    ):
+    """fork where it is safe (Linux, TensorFlow not imported yet: workers start at once); spawn
+    otherwise (a forked child of a TensorFlow process could inherit locks held by its threads).
+
+    The record writer needs no TensorFlow (record_file.py); where it falls back to importing it,
+    the workers have already been forked: with fork, ProcessPoolExecutor starts every worker at the
+    first submit, which `_results` does before the first image reaches the writers.
+    """
+    if sys.platform.startswith("linux") and "tensorflow" not in sys.modules:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
 

@@ -236,7 +236,7 @@ def decode_example(serialized, encoding="raw"):
 
 
 # ----------------------------------------------------------------------------
-# TFRecord framing (reading only; writing uses tf.io.TFRecordWriter for its CRC32C).
+# TFRecord framing, reading (writing: dataset_tool/record_file.py).
 
 
 def iter_records(path):

@@ -1,8 +1,7 @@
 """Turning one image into its per-level records, and writing a dataset directory atomically.
 
 `encode_levels` runs in worker processes (numpy + PIL only). `DatasetWriter` runs in the main
-process and is the only place that touches TensorFlow (tf.io.TFRecordWriter, for the framing's
-CRC32C).
+process and writes the record files (dataset_tool/record_file.py).
 """
 
 import io
@@ -12,7 +11,7 @@ import shutil
 
 import numpy as np
 
-from dataset_tool import records
+from dataset_tool import record_file, records
 
 # ----------------------------------------------------------------------------
 # Per-image work (worker side).
@@ -63,49 +62,6 @@ def encode_levels(img_chw, encoding="raw"):
 
 # ----------------------------------------------------------------------------
 # TFRecord writing (main process).
-
-_native_loaded = False  # TensorFlow's C++ library is in this process (see tfrecord_writer_factory)
-
-
-def native_loaded():
-    return _native_loaded
-
-
-def tfrecord_writer_factory():
-    """A callable path -> writer with .write(bytes)/.close(): TensorFlow's own C++ TFRecord writer.
-
-    When TensorFlow is not imported yet we load just its record-I/O extension module
-    (tensorflow/python/lib/io/_pywrap_record_io, the class behind tf.io.TFRecordWriter) from the
-    installed wheel: about 1 s instead of 5-10 s for `import tensorflow`, same C++ code, same bytes
-    (tests compare the two). Any failure falls back to tf.io.TFRecordWriter.
-    """
-    import sys
-
-    if "tensorflow" not in sys.modules:
-        try:
-            import importlib.machinery
-            import importlib.util
-
-            spec = importlib.util.find_spec("tensorflow")
-            path = os.path.join(
-                os.path.dirname(spec.origin), "python", "lib", "io", "_pywrap_record_io.so"
-            )
-            name = "tensorflow.python.lib.io._pywrap_record_io"
-            loader = importlib.machinery.ExtensionFileLoader(name, path)
-            module = importlib.util.module_from_spec(
-                importlib.util.spec_from_file_location(name, path, loader=loader)
-            )
-            loader.exec_module(module)
-            global _native_loaded
-            _native_loaded = True
-            options = module.RecordWriterOptions("")  # no compression, as NVIDIA's tool
-            return lambda path: module.RecordWriter(path, options)
-        except Exception:  # noqa: BLE001 - any problem: use the public API below
-            pass
-    import tensorflow as tf
-
-    return tf.io.TFRecordWriter
-
 
 # ----------------------------------------------------------------------------
 # Directory handling (main process).
@@ -203,7 +159,7 @@ class DatasetWriter:
         self.shape = None  # [C, H, W] of the full level
         self.count = 0
         self.labels = []
-        self._writers = None  # [level index][part] -> tf.io.TFRecordWriter
+        self._writers = None  # [level index][part] -> record_file writer
 
     def __enter__(self):
         return self
@@ -214,7 +170,7 @@ class DatasetWriter:
         return False
 
     def _open(self, shape):
-        record_writer = tfrecord_writer_factory()
+        record_writer = record_file.writer_factory()
         self.shape = list(shape)
         self.levels = records.levels_for(shape[1])
         self._writers = [

@@ -141,3 +141,36 @@ def test_no_python_file_over_500_lines():
         if n > 500:
             long.append(f"{path.relative_to(REPO)} ({n})")
     assert not long, f"over 500 lines: {', '.join(long)}"
+
+
+PRIVATE = ("tensorflow.python", "keras.src", "_pywrap_")
+
+
+def _private_uses(path, module):
+    """Imports of TensorFlow's or Keras's private modules, and strings naming them (a module
+    loaded by path)."""
+    found = [t for t in _imports(path, module) if t.startswith(PRIVATE[:2])]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if any(p in node.value or p.replace(".", "/") in node.value for p in PRIVATE):
+                found.append(repr(node.value))
+    return found
+
+
+def test_no_private_tensorflow_or_keras_modules():
+    """The Keras contract: public tf.* and keras.* APIs only, in every module and script."""
+    bad = []
+    for path in sorted(REPO.glob("*.py")) + [p for p, _ in _repo_modules()]:
+        module = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        bad += [f"{path.relative_to(REPO)}: {u}" for u in _private_uses(path, module)]
+    assert not bad, "private TensorFlow/Keras modules used:\n" + "\n".join(bad)
+
+
+def test_private_checker_catches_both_forms(tmp_path):
+    src = tmp_path / "x.py"
+    src.write_text(
+        "from tensorflow.python.ops import gen_nn_ops\n"
+        "p = 'tensorflow/python/lib/io/_pywrap_record_io.so'\n"
+    )
+    found = _private_uses(src, "x")
+    assert len(found) == 2 and "tensorflow.python.ops.gen_nn_ops" in found[0]

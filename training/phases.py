@@ -25,9 +25,8 @@ class Phase:
     net: str  # 'G' or 'D': whose optimizer steps
     interval: int  # runs when batch_idx % interval == 0 (1 = every minibatch)
     gain: float  # loss multiplier (the lazy-regularization interval)
-    loss_fn: (
-        object  # loss_fn(trainer, round_inputs) -> (loss, stats, w | None, pl_mean_after | None)
-    )
+    # loss_fn(trainer, round_inputs) -> (loss, stats, w | None, pl_mean_after | None)
+    loss_fn: object
     samples: int  # global samples the phase averages over (batch, or batch // pl_batch_shrink)
     # The loss all-reduces across replicas inside the round (Greg's path-length mean), which XLA
     # cannot compile: with several replicas --jit leaves this phase's round uncompiled.

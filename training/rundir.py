@@ -51,10 +51,6 @@ class Tee:
         self.file.close()
 
 
-def atomic_write(path, data, mode="w"):
-    (atomic.write_bytes if "b" in mode else atomic.write_text)(path, data)
-
-
 def save_grid(path, images, grid):
     """images [N,H,W,C] float in [-1,1] -> PNG grid of gh rows and gw columns (atomic)."""
     from PIL import Image

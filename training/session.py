@@ -12,6 +12,7 @@ import shutil
 import sys
 
 from dataset_tool import records
+from fileio import atomic
 from training import config as config_lib
 from training import distribute, loop, rundir
 
@@ -87,7 +88,7 @@ def train_session(
     new_run = resume_run_dir is None
     run_dir = create_run_dir(cfg, strategy, num_workers, is_chief) if new_run else resume_run_dir
     if is_chief:
-        rundir.atomic_write(os.path.join(run_dir, "config.json"), cfg.to_json() + "\n")
+        atomic.write_text(os.path.join(run_dir, "config.json"), cfg.to_json() + "\n")
     tees = []
     if is_chief:
         log_path = os.path.join(run_dir, "log.txt")
@@ -108,7 +109,7 @@ def train_session(
             on_iteration=on_iteration,
         )
         if is_chief:
-            rundir.atomic_write(os.path.join(run_dir, "_finished.txt"), "")
+            atomic.write_text(os.path.join(run_dir, "_finished.txt"), "")
     except loop.Interrupted as e:
         e.run_dir = run_dir
         raise
