@@ -1,16 +1,17 @@
 """Training speed: img/s of whole training iterations, phases in their official proportions.
 
-    python benchmarks/bench_train.py [--resolution 32 --channel-base 16384 --channel-max 512
+    python benchmarks/bench_train.py [--preset config-f|demo] [--channels 3]
+                                     [--resolution 32 --channel-base 16384 --channel-max 512
                                       --batch 8 --batch-gpu 4] [--aug noaug|bgc|both]
                                      [--iterations 16] [--jit both|on|off] [--fused]
 
 One measured block is `--iterations` minibatches starting at a multiple of 16, so with the default
 16 it runs 16 Gmain, 4 Greg (path length, every 4), 16 Dmain and 1 Dreg (R1, every 16) steps plus 16
 G_ema updates: exactly NVIDIA's lazy-regularization proportions. Networks: config-f (skip G, resnet
-D, 8 mapping layers, z/w 512) at the given size, float32, non-fused modulated conv (as in ADA-PT
-training); reals are a fixed uint8 batch (the input pipeline is measured by bench_input.py). One
-warm-up minibatch (which runs all four phases) traces and compiles every step first. Prints one
-table row per jit setting.
+D, 8 mapping layers, z/w 512) at the given size, or the demo preset, float32, non-fused modulated
+conv (as in ADA-PT training); reals are a fixed uint8 batch (the input pipeline is measured by
+bench_input.py). One warm-up minibatch (which runs all four phases) traces and compiles every step
+first. Prints one table row per jit setting.
 """
 
 import os
@@ -28,6 +29,12 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
+    flags.DEFINE_enum(
+        "preset", "config-f", ["config-f", "demo"],
+        "Networks and training preset: config-f with the channel flags below, or make demo's "
+        "preset as it is (the channel flags are then ignored).",
+    )  # fmt: skip
+    flags.DEFINE_integer("channels", 3, "Image channels (1 = greyscale as Fashion-MNIST).")
     flags.DEFINE_integer("resolution", 32, "Image resolution.")
     flags.DEFINE_integer("channel-base", 16384, "channel_base of G and D.")
     flags.DEFINE_integer("channel-max", 512, "channel_max of G and D.")
@@ -65,15 +72,16 @@ def measure(jit, aug="noaug"):
         D_kwargs.update(channel_base=base, channel_max=cmax)
         return G_kwargs, D_kwargs
 
+    preset, channels = FLAGS.preset, FLAGS.channels
     cfg = config_lib.make_config(
-        "config-f",
+        preset,
         data="",
         outdir="",
         resolution=res,
-        channels=3,
+        channels=channels,
         batch=FLAGS.batch,
         jit=jit,
-        network_kwargs=network_kwargs,
+        **(dict(network_kwargs=network_kwargs) if preset == "config-f" else {}),
         batch_gpu=FLAGS["batch-gpu"].value,
         fused_modconv=FLAGS.fused,
         **(dict(aug="fixed", p=0.5, augpipe="bgc") if aug == "bgc" else {}),
@@ -81,7 +89,7 @@ def measure(jit, aug="noaug"):
     strategy = loop.make_strategy(1)
     trainer = loop.Trainer(cfg, strategy)
     rnd = np.random.RandomState(0)
-    reals = tf.constant(rnd.randint(0, 256, [FLAGS.batch, res, res, 3]).astype(np.uint8))
+    reals = tf.constant(rnd.randint(0, 256, [FLAGS.batch, res, res, channels]).astype(np.uint8))
     labels = tf.zeros([FLAGS.batch, 0])
     t0 = time.time()
     trainer.iteration(reals, labels)  # batch 0: all four phases -> traces/compiles everything
@@ -109,9 +117,14 @@ def main(argv):
     del argv
     settings = {"both": [False, True], "on": [True], "off": [False]}[FLAGS.jit]
     augs = ["noaug", "bgc"] if FLAGS.aug == "both" else [FLAGS.aug]
+    nets = (
+        f"channel_base {FLAGS['channel-base'].value}, channel_max {FLAGS['channel-max'].value}"
+        if FLAGS.preset == "config-f"
+        else "networks of the preset"
+    )
     print(
-        f"res {FLAGS.resolution}, channel_base {FLAGS['channel-base'].value}, channel_max "
-        f"{FLAGS['channel-max'].value}, batch {FLAGS.batch}, float32, "
+        f"{FLAGS.preset}, res {FLAGS.resolution}, {FLAGS.channels} channels, {nets}, "
+        f"batch {FLAGS.batch}, float32, "
         f"{'fused' if FLAGS.fused else 'non-fused'} modconv, {FLAGS.iterations} iterations "
         f"(16 Gmain : 4 Greg : 16 Dmain : 1 Dreg per 16), load avg {os.getloadavg()[0]:.1f}"
     )

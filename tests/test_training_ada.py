@@ -124,3 +124,15 @@ def test_freezed_keeps_the_first_d_layers_fixed():
     assert len(clone.non_trainable_variables) == len(D.non_trainable_variables)
     with pytest.raises(ValueError, match="--freezed -1 must be >= 0"):
         make(freezed=-1)
+
+
+def test_ada_runs_under_jit():
+    """--jit with --aug: the pipeline pads by its static bound, so XLA compiles the D phase (it
+    failed with 'MirrorPad must be a compile-time constant' before)."""
+    cfg = config_lib.make_config("tiny", data="", outdir="", resolution=16, channels=3, batch=4,
+                                 batch_gpu=4, aug="fixed", p=1.0, jit=True)  # fmt: skip
+    trainer = loop.Trainer(cfg, tf.distribute.MirroredStrategy(["/cpu:0"]), log=lambda *a: None)
+    assert trainer.augment_pipe.static_margin
+    reals = tf.constant(np.random.RandomState(0).randint(0, 256, [4, 16, 16, 3]).astype(np.uint8))
+    loss, stats = trainer.run_phase("Dmain", reals, tf.zeros([4, 0]))
+    assert np.isfinite(float(loss)) and "Loss/signs/real" in stats

@@ -44,9 +44,14 @@ class AugmentPipe(keras.layers.Layer):
         contrast_std=0.5, hue_max=1, saturation_std=1,
         imgfilter=0, imgfilter_bands=(1, 1, 1, 1), imgfilter_std=1,
         noise=0, cutout=0, noise_std=0.1, cutout_size=0.5,
+        static_margin=False,
         **kwargs,
     ):  # fmt: skip
         super().__init__(**kwargs)
+        # static_margin: reflect-pad the geometric path by its largest margin (size - 1 per side)
+        # instead of the per-batch one, so every shape is known when tracing (XLA, --jit). The
+        # inner pixels are the same; see _geometric.
+        self.static_margin = bool(static_margin)
         self.settings = dict(
             xflip=xflip, rotate90=rotate90, xint=xint, xint_max=xint_max, scale=scale,
             rotate=rotate, aniso=aniso, xfrac=xfrac, scale_std=scale_std, rotate_max=rotate_max,
@@ -69,6 +74,7 @@ class AugmentPipe(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(self.settings, imgfilter_bands=list(self.imgfilter_bands))
+        config["static_margin"] = self.static_margin
         return config
 
     def compute_output_shape(self, input_shape):
@@ -279,6 +285,9 @@ class AugmentPipe(keras.layers.Layer):
         margin = tf.maximum(margin, 0.0)
         margin = tf.minimum(margin, tf.stack([w_f - 1, h_f - 1] * 2))
         mx0, my0, mx1, my1 = tf.unstack(tf.cast(tf.math.ceil(margin), tf.int32))
+        if self.static_margin:  # the clamp's upper bound, known when tracing
+            mx0 = mx1 = images.shape[2] - 1
+            my0 = my1 = images.shape[1] - 1
 
         images = A.reflect_pad(images, mx0, mx1, my0, my1)
         G_inv = (

@@ -108,7 +108,10 @@ class Trainer:
             )
             self.augment_pipe = None  # ADA (--aug ada|fixed): the strength p lives in the pipe
             if cfg.aug != "noaug":
-                self.augment_pipe = AugmentPipe(**AUGPIPE_SPECS[cfg.augpipe], name="augment_pipe")
+                # under --jit every shape must be static: the geometric path pads by its bound
+                self.augment_pipe = AugmentPipe(
+                    **AUGPIPE_SPECS[cfg.augpipe], static_margin=cfg.jit, name="augment_pipe"
+                )
                 self.augment_pipe.p.assign(cfg.aug_p)
         # ADA's r_t accumulator: the sum of sign(D(real)) and the sample count since the last
         # adjustment of p (every ada_interval minibatches), checkpointed with the rest.
