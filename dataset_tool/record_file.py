@@ -17,12 +17,15 @@ compare the two).
 
 import struct
 
+try:
+    import google_crc32c
+except ImportError:  # writer_factory falls back to tf.io.TFRecordWriter
+    google_crc32c = None
+
 _MASK_DELTA = 0xA282EAD8
 
 
 def masked_crc32c(data):
-    import google_crc32c
-
     crc = google_crc32c.value(data)
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
 
@@ -56,9 +59,7 @@ class RecordFileWriter:
 def writer_factory():
     """A callable path -> writer: RecordFileWriter when google-crc32c is installed (a dependency in
     setup.py), else tf.io.TFRecordWriter (same bytes, after importing TensorFlow)."""
-    try:
-        import google_crc32c  # noqa: F401
-    except ImportError:
+    if google_crc32c is None:
         import tensorflow as tf
 
         return tf.io.TFRecordWriter

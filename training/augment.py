@@ -274,20 +274,21 @@ class AugmentPipe(keras.layers.Layer):
         hz_pad = len(self.Hz_geom) // 4
         w_f, h_f = tf.cast(width, tf.float32), tf.cast(height, tf.float32)
         cx, cy = (w_f - 1) / 2, (h_f - 1) / 2
-        corners = tf.stack(
-            [tf.stack([-cx, -cy, 1.0]), tf.stack([cx, -cy, 1.0]), tf.stack([cx, cy, 1.0]),
-             tf.stack([-cx, cy, 1.0])], axis=1
-        )  # [xyz, idx]  # fmt: skip
-        cp = tf.einsum("nij,jk->nik", G_inv, corners)  # [N, xyz, idx]
-        xy = tf.reshape(tf.transpose(cp[:, :2, :], [1, 0, 2]), [2, -1])  # [xy, N * idx]
-        margin = tf.reduce_max(tf.concat([-xy, xy], axis=0), axis=1)  # [x0, y0, x1, y1]
-        margin = margin + tf.stack([hz_pad * 2 - cx, hz_pad * 2 - cy] * 2)
-        margin = tf.maximum(margin, 0.0)
-        margin = tf.minimum(margin, tf.stack([w_f - 1, h_f - 1] * 2))
-        mx0, my0, mx1, my1 = tf.unstack(tf.cast(tf.math.ceil(margin), tf.int32))
-        if self.static_margin:  # the clamp's upper bound, known when tracing
+        if self.static_margin:  # the clamp's upper bound below, known when tracing
             mx0 = mx1 = images.shape[2] - 1
             my0 = my1 = images.shape[1] - 1
+        else:  # the inverse-transformed corners plus the filter's reach, clamped
+            corners = tf.stack(
+                [tf.stack([-cx, -cy, 1.0]), tf.stack([cx, -cy, 1.0]), tf.stack([cx, cy, 1.0]),
+                 tf.stack([-cx, cy, 1.0])], axis=1
+            )  # [xyz, idx]  # fmt: skip
+            cp = tf.einsum("nij,jk->nik", G_inv, corners)  # [N, xyz, idx]
+            xy = tf.reshape(tf.transpose(cp[:, :2, :], [1, 0, 2]), [2, -1])  # [xy, N * idx]
+            margin = tf.reduce_max(tf.concat([-xy, xy], axis=0), axis=1)  # [x0, y0, x1, y1]
+            margin = margin + tf.stack([hz_pad * 2 - cx, hz_pad * 2 - cy] * 2)
+            margin = tf.maximum(margin, 0.0)
+            margin = tf.minimum(margin, tf.stack([w_f - 1, h_f - 1] * 2))
+            mx0, my0, mx1, my1 = tf.unstack(tf.cast(tf.math.ceil(margin), tf.int32))
 
         images = A.reflect_pad(images, mx0, mx1, my0, my1)
         G_inv = (
