@@ -10,6 +10,7 @@ run_generator.py does.
 """
 
 import os
+import signal
 import sys
 
 import numpy as np
@@ -223,20 +224,32 @@ def define_flags():
 
 def _write_seed_images(G, outdir, seeds, classes, suffixes, args):
     """One PNG per seed (and class), written as each is made, with a progress bar. Ctrl-C stops
-    cleanly: what was written stays, and the count is printed. Returns the number written."""
+    cleanly after the image being written (a second Ctrl-C stops at once): what was written
+    stays, and the count is printed. Returns the number written."""
     total = len(seeds) * len(classes)
     bar = Progress("generate", total, unit="img")
     written = 0
+    stop = []
+
+    def _defer(signum, frame):  # first Ctrl-C: finish the image in hand, then stop
+        stop.append(signum)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, _defer)
     try:
         for k, suffix in zip(classes, suffixes):
             for seed, img in zip(seeds, iter_images(G, seeds, *args, k, FLAGS["noise-mode"].value)):
                 media.save_image(outdir / f"seed{seed:04d}{suffix}.png", img)
-                bar.update(1, f"seed {seed}")
                 written += 1
+                bar.update(1, f"seed {seed}")
+                if stop:
+                    raise KeyboardInterrupt
     except KeyboardInterrupt:
         bar.close()
         print(f"Interrupted: wrote {written} of {total} image(s) to {outdir}")
         sys.exit(130)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     bar.close()
     return written
 
