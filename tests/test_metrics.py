@@ -90,8 +90,8 @@ def test_fid_small_first_images_features(inception_acts):
 
 
 @pytest.mark.skipif(
-    os.environ.get("TF_STYLEGAN2_SKIP_FULL_FID") == "1",
-    reason="TF_STYLEGAN2_SKIP_FULL_FID=1 (2000 Inception passes, about 2 min on 2 idle cores)",
+    os.environ.get("TF_STYLEGAN2_FULL_FID") != "1",
+    reason="opt-in: TF_STYLEGAN2_FULL_FID=1 runs it (2000 Inception passes, 2 min on 2 cores)",
 )
 def test_fid_small_full_recipe():
     """The whole fid_small.json recipe: |FID - 22.28755| <= 5e-4 and the stored statistics."""
