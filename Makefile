@@ -11,7 +11,7 @@ $(PY):
 
 $(STAMP): $(PY) setup.py
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[cpu,test]'
+	$(PY) -m pip install --quiet -e '.[cpu,test,export]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -33,6 +33,16 @@ setup(
         "cpu": ["tensorflow-cpu>=2.16"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "test": ["pytest>=7", "ruff>=0.6"],  # ruff: the lint step of `make test`
+        # export.py --format litert|onnx|openvino: each format's own runtime (and tf2onnx, which
+        # Keras' ONNX exporter uses on TensorFlow); imageio-ffmpeg ships an ffmpeg for MP4 videos
+        "export": [
+            "ai-edge-litert>=2.0",
+            "onnxruntime>=1.18",
+            "onnx>=1.16",
+            "tf2onnx>=1.16",
+            "openvino>=2024.4",
+            "imageio-ffmpeg>=0.5",
+        ],
     },
     entry_points={
         "console_scripts": [

@@ -1,8 +1,10 @@
-"""Export a generator as a SavedModel for TF Serving and saved_model_cli.
+"""Export a generator as a SavedModel for TF Serving and saved_model_cli (default), or as LiteRT,
+ONNX or OpenVINO files run by their own runtimes (apps/export_formats.py, apps/exported.py).
 
 Loading the SavedModel needs TensorFlow only, none of this repo's code.
 
     python export.py --network N --dest models/stylegan2/1 [--trunc 0.7]
+    python export.py --network N --dest models/g-litert --format litert [--quantize float16]
 
 Signatures (batch size variable, const noise = the stored noise maps, so outputs are deterministic):
 
@@ -25,7 +27,7 @@ import sys
 
 from absl import flags
 
-from apps import cli, loading
+from apps import cli, export_formats, loading
 from fileio import atomic
 from fileio.images import to_uint8
 
@@ -124,7 +126,27 @@ def define_flags():
         "trunc",
         1.0,
         "Truncation psi baked into the 'generate' signature "
-        "(serving_default takes truncation_psi as an input).",
+        "(serving_default takes truncation_psi as an input); for litert/onnx/openvino, "
+        "the psi of generator and mapping.",
+    )
+    flags.DEFINE_enum(
+        "format",
+        "savedmodel",
+        ["savedmodel", *export_formats.FORMATS],
+        "savedmodel (TF Serving), litert (.tflite), onnx (.onnx) or openvino (.xml + .bin); "
+        "the last three need pip install '.[export]'.",
+    )
+    flags.DEFINE_enum(
+        "quantize",
+        "none",
+        list(export_formats.QUANTIZE),
+        "litert only: float16 weights, or dynamic-range int8 weights.",
+    )
+    flags.DEFINE_enum(
+        "output",
+        "uint8",
+        ["uint8", "float"],
+        "litert/onnx/openvino: the generator's images as uint8 or float32 in nominal [-1, 1].",
     )
 
 
@@ -141,12 +163,26 @@ def main(argv):
             raise cli.UserError(
                 f"{dest}: already exists; export into a new version folder (e.g. MODEL/2)"
             )
+        fmt = FLAGS.format
+        if fmt == "savedmodel":
+            for name, default in (("quantize", "none"), ("output", "uint8")):
+                if FLAGS[name].value != default:
+                    raise cli.UserError(f"--{name} applies to --format litert, onnx or openvino")
+        else:
+            export_formats.check_options(fmt, FLAGS.quantize)
         G, file = loading.load_generator(FLAGS.network)
-        export_generator(G, dest, FLAGS.trunc, source=file)
-        print(
-            f"Exported {file} to {dest} "
-            "(signatures serving_default, generate, png, mapping, synthesis)"
+        if fmt == "savedmodel":
+            export_generator(G, dest, FLAGS.trunc, source=file)
+            print(
+                f"Exported {file} to {dest} "
+                "(signatures serving_default, generate, png, mapping, synthesis)"
+            )
+            return
+        export_formats.export_format(
+            G, dest, fmt, FLAGS.trunc, FLAGS.output, FLAGS.quantize, source=file
         )
+        files = ", ".join(sorted(p.name for p in dest.iterdir()))
+        print(f"Exported {file} to {dest} as {fmt} ({files})")
 
 
 def run():

@@ -52,20 +52,33 @@ def save_gif(path, frames, fps=24):
         )
 
 
-def mp4_writer_available():
+def ffmpeg_binary():
+    """The ffmpeg on PATH, else the one the imageio-ffmpeg package ships (pip install
+    '.[export]'), else None."""
     import shutil
 
-    return shutil.which("ffmpeg") is not None
+    found = shutil.which("ffmpeg")
+    if found is None:
+        try:
+            import imageio_ffmpeg
+
+            found = imageio_ffmpeg.get_ffmpeg_exe()
+        except (ImportError, RuntimeError):  # not installed / no binary for this platform
+            return None
+    return found
+
+
+def mp4_writer_available():
+    return ffmpeg_binary() is not None
 
 
 def save_mp4(path, frames, fps=24, bitrate="16M"):
     """Frames -> H.264 MP4 through the ffmpeg binary (as ADA-PT's imageio writer: libx264,
     16 Mbit/s).
-    Returns False (and writes nothing) when ffmpeg is not installed."""
-    import shutil
+    Returns False (and writes nothing) when no ffmpeg is available."""
     import subprocess
 
-    ffmpeg = shutil.which("ffmpeg")
+    ffmpeg = ffmpeg_binary()
     if ffmpeg is None:
         return False
     frames = [np.asarray(f) for f in frames]

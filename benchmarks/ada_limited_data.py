@@ -1,6 +1,10 @@
 """Limited data: noaug vs --aug ada on 1,000 Fashion-MNIST images, the same CPU budget for both.
 
     python benchmarks/ada_limited_data.py --workdir /tmp/ada --minutes 30 [--images 1000]
+    python benchmarks/ada_limited_data.py --workdir /tmp/ada --more-minutes 60 --every 2
+
+(The second form continues both runs of the first, exactly, for 60 more minutes and evaluates
+every other snapshot; fid2k values already in a run's fid_full/metric-fid2k.jsonl are reused.)
 
 1. dataset_tool: the full Fashion-MNIST training set (60,000, 32x32) and a random subset of
    --images of it (dataset_tool --max-images, shuffled with seed 123);
@@ -33,6 +37,8 @@ flags.DEFINE_integer("snap", 16, "Ticks (of 0.5 kimg) between snapshots.")
 flags.DEFINE_string("source", str(REPO.parent / "shared" / "data" / "fashion-mnist"), "IDX files.")
 flags.DEFINE_string("weights", str(REPO.parent / "shared" / "weights"), "Metric weights folder.")
 flags.DEFINE_boolean("skip-train", False, "Only evaluate existing runs.")
+flags.DEFINE_float("more-minutes", 0.0, "Continue both existing runs (--resume) this long.")
+flags.DEFINE_integer("every", 1, "Evaluate every this many snapshots (and always the last).")
 
 
 def _run(cmd, **kw):
@@ -53,15 +59,29 @@ def _datasets(work):
 def _train(work, subset):
     procs = {}
     for aug in ("noaug", "ada"):
-        cmd = [sys.executable, "training/run.py", "--data", subset, "--config", "demo",
-               "--outdir", work / f"runs_{aug}", "--aug", aug, "--max-minutes", FLAGS.minutes,
-               "--snap", FLAGS.snap, "--total-kimg", 100000]  # fmt: skip
+        if FLAGS["more-minutes"].value:
+            (run_dir,) = glob.glob(str(work / f"runs_{aug}" / "0*"))
+            cmd = [sys.executable, "training/run.py", "--resume", run_dir,
+                   "--max-minutes", FLAGS["more-minutes"].value]  # fmt: skip
+        else:
+            cmd = [sys.executable, "training/run.py", "--data", subset, "--config", "demo",
+                   "--outdir", work / f"runs_{aug}", "--aug", aug, "--max-minutes", FLAGS.minutes,
+                   "--snap", FLAGS.snap, "--total-kimg", 100000]  # fmt: skip
         print("+", " ".join(map(str, cmd)), flush=True)
-        log = open(work / f"train_{aug}.out", "w")
+        log = open(work / f"train_{aug}.out", "a")
         procs[aug] = subprocess.Popen([str(c) for c in cmd], cwd=REPO, stdout=log, stderr=log)
     for aug, proc in procs.items():
         if proc.wait() != 0:
             raise SystemExit(f"training with --aug {aug} failed: see {work}/train_{aug}.out")
+
+
+def _measured(run_dir):
+    """{snapshot file name: fid2k} already in the run's fid_full/metric-fid2k.jsonl."""
+    path = os.path.join(run_dir, "fid_full", "metric-fid2k.jsonl")
+    if not os.path.exists(path):
+        return {}
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    return {os.path.basename(r["snapshot_pkl"]): r["results"]["fid2k"] for r in rows}
 
 
 def _fid(snapshot, full, env):
@@ -145,7 +165,10 @@ def main(_):
     for aug in ("noaug", "ada"):
         (run_dir,) = glob.glob(str(work / f"runs_{aug}" / "0*"))
         snaps = sorted(glob.glob(os.path.join(run_dir, "network-snapshot-*.keras")))
-        fid = [(int(s[-12:-6]), _fid(s, full, env)) for s in snaps]
+        snaps = snaps[:: FLAGS.every] + ([snaps[-1]] if (len(snaps) - 1) % FLAGS.every else [])
+        known = _measured(run_dir)
+        fid = [(int(s[-12:-6]), known.get(os.path.basename(s)) or _fid(s, full, env))
+               for s in snaps]  # fmt: skip
         series[aug] = dict(fid=fid, ticks=_ticks(run_dir))
         print(aug, json.dumps(series[aug]["fid"]), flush=True)
     print("\n| kimg | fid2k noaug | fid2k ada | p (ada) | r_t (ada) | r_t (noaug) |")

@@ -1,13 +1,18 @@
-"""Exported SavedModel vs the Keras generator: latency at batch 1, throughput at batch 16.
+"""Exported generators, per format and runtime, vs the Keras generator: latency at batch 1,
+throughput at batch 16, file size and error.
 
-    python benchmarks/bench_export.py [--preset demo] [--resolution 32] [--c-dim 0] [--repeats 20]
+    python benchmarks/bench_export.py [--preset demo] [--resolution 32] [--channels 3] [--c-dim 0]
+                                      [--repeats 20] [--formats savedmodel,litert,...]
 
 Builds a generator from a preset (random weights: speed does not depend on them), exports it with
-apps.export, reloads it with tf.saved_model.load, and times the same job three ways: the Keras model
-called eagerly, the Keras model under tf.function, and the SavedModel's serving_default signature
-(z -> uint8 images, const noise, psi 0.7; the uint8 conversion is timed in all three).
-Latency: median of --repeats calls at batch 1. Throughput: images/s over --repeats // 4 (>= 3) calls
-at batch 16. The three take turns call by call (fair on a shared machine). Prints a Markdown table.
+export.py's code in every format (SavedModel; LiteRT with --quantize none, float16 and dynamic;
+ONNX; OpenVINO), loads each with its own runtime (tf.saved_model.load; ai-edge-litert's
+interpreter, onnxruntime and OpenVINO through apps/exported.py) and times the same job: z -> uint8
+images NHWC, const noise, psi 0.7. Baseline: the Keras model under tf.function. Latency: median of
+--repeats calls at batch 1; throughput: images/s over --repeats // 4 (>= 3) calls at batch 16; the
+models take turns call by call (fair on a shared machine). Error, on 16 z: max and mean abs error
+of the float images (the exported mapping then synthesis) against Keras', and the share of uint8
+values that differ from Keras' uint8 images. Prints a Markdown table.
 """
 
 import os
@@ -24,16 +29,31 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
+VARIANTS = {  # row name -> (format, quantize)
+    "savedmodel": ("savedmodel", "none"),
+    "litert": ("litert", "none"),
+    "litert-float16": ("litert", "float16"),
+    "litert-dynamic": ("litert", "dynamic"),
+    "onnx": ("onnx", "none"),
+    "openvino": ("openvino", "none"),
+}
+RUNTIME = {
+    "savedmodel": "TF Serving signature (tf.saved_model.load)",
+    "litert": "ai-edge-litert Interpreter",
+    "onnx": "onnxruntime (CPU)",
+    "openvino": "OpenVINO (CPU, f32)",
+}
 
 
 def define_flags():
     flags.DEFINE_string("preset", "demo", "Network preset (tf_stylegan2.networks.presets).")
     flags.DEFINE_integer("resolution", 32, "Image resolution.")
+    flags.DEFINE_integer("channels", 3, "Image channels.")
     flags.DEFINE_integer("c-dim", 0, "Number of classes (0 = unconditional).")
     flags.DEFINE_integer(
         "repeats", 20, "Timed calls at batch 1 (batch 16 uses repeats // 4, at least 3)."
     )
-    flags.DEFINE_integer("threads", 0, "TF intra/inter-op threads (0 = TF default).")
+    flags.DEFINE_list("formats", list(VARIANTS), f"Rows to measure, of {', '.join(VARIANTS)}.")
 
 
 def _time_interleaved(fns, repeats, warmup=2):
@@ -51,59 +71,111 @@ def _time_interleaved(fns, repeats, warmup=2):
     return times
 
 
+def _size(folder, name):
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and name in str(p))
+
+
+def _savedmodel(G, folder, psi):
+    """(generate(z, c) -> uint8, images_float(z, c), generator file size) of a SavedModel."""
+    import tensorflow as tf
+
+    from apps import export
+
+    export.export_generator(G, folder, psi)
+    model = tf.saved_model.load(str(folder))
+    serve, mapping, synthesis = (model.signatures[k] for k in ("generate", "mapping", "synthesis"))
+
+    def inputs(z, c):
+        return dict(z=tf.constant(z), **({"c": tf.constant(c)} if c is not None else {}))
+
+    def generate(z, c):
+        return serve(**inputs(z, c))["images"].numpy()
+
+    def images_float(z, c):
+        ws = mapping(**inputs(z, c), truncation_psi=tf.constant(psi))["ws"]
+        return synthesis(ws=ws)["images"].numpy()
+
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return generate, images_float, size
+
+
+def _other(G, folder, fmt, quantize, psi):
+    from apps import export_formats
+    from apps.exported import load
+
+    export_formats.export_format(G, folder, fmt, psi, "uint8", quantize)
+    gen = load(folder)
+    size = _size(folder, "generator")
+    return gen, (lambda z, c: gen.synthesis(gen.mapping(z, c))), size
+
+
 def main(argv):
     del argv
     import tensorflow as tf
 
-    if FLAGS.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
-    from apps import export
+    from fileio.images import to_uint8
     from tf_stylegan2.networks import Generator, presets
 
     c_dim = FLAGS["c-dim"].value
-    G = Generator(**presets.network_kwargs(FLAGS.preset, FLAGS.resolution, 3, c_dim)[0])
+    G = Generator(
+        **presets.network_kwargs(FLAGS.preset, FLAGS.resolution, FLAGS.channels, c_dim)[0]
+    )
     psi = 0.7
 
-    def keras_eager(z, c):
-        return export._to_uint8(G(z, c, truncation_psi=psi, noise_mode="const"))
+    @tf.function
+    def keras_float(z, c):
+        return G(z, c, truncation_psi=psi, noise_mode="const")
 
-    keras_graph = tf.function(keras_eager)
+    def keras_uint8(z, c):
+        c = None if c is None else tf.constant(c)
+        return to_uint8(keras_float(tf.constant(z), c)).numpy()
 
+    rng = np.random.RandomState(0)
+    z16 = rng.randn(16, G.z_dim).astype(np.float32)
+    c16 = np.eye(c_dim, dtype=np.float32)[np.arange(16) % c_dim] if c_dim else None
+    ref_float = keras_float(tf.constant(z16), None if c16 is None else tf.constant(c16)).numpy()
+    ref_uint8 = keras_uint8(z16, c16)
+
+    rows, fns = [("Keras `tf.function`", "TensorFlow", None, 0.0, 0.0, 0.0)], [keras_uint8]
     with tempfile.TemporaryDirectory() as tmp:
-        export.export_generator(G, pathlib.Path(tmp) / "1")
-        model = tf.saved_model.load(str(pathlib.Path(tmp) / "1"))
-        serve = model.signatures["serving_default"]
-
-        def exported(z, c):
-            kw = dict(z=z, truncation_psi=tf.constant(psi))
-            if c is not None:
-                kw["c"] = c
-            return serve(**kw)["images"]
-
-        names = ("Keras eager", "Keras tf.function", "SavedModel serving_default")
-        fns = (keras_eager, keras_graph, exported)
+        for name in FLAGS.formats:
+            fmt, quantize = VARIANTS[name]
+            folder = pathlib.Path(tmp) / name
+            t0 = time.perf_counter()
+            if fmt == "savedmodel":
+                generate, images_float, size = _savedmodel(G, folder, psi)
+            else:
+                generate, images_float, size = _other(G, folder, fmt, quantize, psi)
+            print(f"exported {name} in {time.perf_counter() - t0:.0f} s", flush=True)
+            err = np.abs(images_float(z16, c16) - ref_float)
+            differ = float(np.mean(generate(z16, c16) != ref_uint8))
+            rows.append((name, RUNTIME[fmt], size, float(err.max()), float(err.mean()), differ))
+            fns.append(generate)
         res = {}
         for batch, repeats in ((1, FLAGS.repeats), (16, max(3, FLAGS.repeats // 4))):
-            z = tf.constant(np.random.RandomState(batch).randn(batch, G.z_dim), tf.float32)
-            c = tf.one_hot(np.arange(batch) % c_dim, c_dim) if c_dim else None
-            calls = [lambda fn=fn: fn(z, c).numpy() for fn in fns]
-            res[batch] = _time_interleaved(calls, repeats)  # [3, repeats] seconds
+            z, c = z16[:batch], None if c16 is None else c16[:batch]
+            res[batch] = _time_interleaved([lambda f=f: f(z, c) for f in fns], repeats)
         latency_ms = np.median(res[1], axis=1) * 1000
         throughput = 16 * res[16].shape[1] / res[16].sum(axis=1)
-        rows = list(zip(names, latency_ms, throughput))
 
     n_params = sum(int(np.prod(v.shape)) for v in G.trainable_weights)
     print(
-        f"\nConfig: preset {FLAGS.preset}, {FLAGS.resolution}x{FLAGS.resolution}x3, c_dim {c_dim}, "
-        f"z_dim {G.z_dim}, {n_params / 1e6:.2f} M G parameters, const noise, psi {psi}, float32; "
-        f"TF {tf.__version__}, {platform.processor() or platform.machine()}, "
+        f"\nConfig: preset {FLAGS.preset}, {FLAGS.resolution}x{FLAGS.resolution}x{FLAGS.channels}, "
+        f"c_dim {c_dim}, z_dim {G.z_dim}, {n_params / 1e6:.2f} M G parameters, const noise, "
+        f"psi {psi}; TF {tf.__version__}, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPU threads.\n"
     )
-    print("| model | latency, batch 1 (ms, median) | throughput, batch 16 (images/s) |")
-    print("| --- | ---: | ---: |")
-    for name, lat, thr in rows:
-        print(f"| {name} | {lat:.1f} | {thr:.1f} |")
+    print(
+        "| format | runtime | generator file (MB) | max abs error (float) | mean abs error "
+        "| uint8 values differing | latency, batch 1 (ms) | throughput, batch 16 (img/s) |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for (name, runtime, size, emax, emean, differ), lat, thr in zip(rows, latency_ms, throughput):
+        mb = "" if size is None else f"{size / 1e6:.2f}"
+        print(
+            f"| {name} | {runtime} | {mb} | {emax:.1e} | {emean:.1e} | {100 * differ:.2f}% "
+            f"| {lat:.1f} | {thr:.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -81,7 +81,11 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1):
     h, w, c = _static_hwc(x)
 
     # Upsample by inserting zeros after every sample.
-    if upx > 1 or upy > 1:
+    if upx == upy > 1:  # x then up*up-1 zero channel blocks, moved to space: the same, 4-D only
+        x = tf.concat([x] + [tf.zeros_like(x)] * (upx * upy - 1), axis=-1)  # [N, H, W, up*up*C]
+        x = tf.nn.depth_to_space(x, upx)  # [N, H*up, W*up, C], x at offset (0, 0) of each block
+        h, w = h * upy, w * upx
+    elif upx > 1 or upy > 1:  # (a 6-D pad, which LiteRT's built-in ops cannot run)
         x = tf.reshape(x, [-1, h, 1, w, 1, c])
         x = tf.pad(x, [[0, 0], [0, 0], [0, upy - 1], [0, 0], [0, upx - 1], [0, 0]])
         h, w = h * upy, w * upx

@@ -1,0 +1,151 @@
+"""Export a generator to LiteRT (TFLite), ONNX or OpenVINO, through Keras' own exporters.
+
+Each format gets three files in the destination folder, run by its own runtime without TensorFlow:
+
+  generator.EXT   z [N,z_dim] f32 (, c [N,c_dim] f32)  -> images [N,H,W,C] uint8 (or f32, --output)
+  mapping.EXT     z (, c)                               -> ws [N,num_ws,w_dim] f32, truncated
+  synthesis.EXT   ws [N,num_ws,w_dim] f32               -> images [N,H,W,C] f32, nominal [-1,1]
+
+with truncation psi and noise mode (const: the stored noise maps) fixed at export, and
+stylegan2.json describing them. EXT is .tflite, .onnx or .xml (+ .bin). The runtimes are extras:
+`pip install .[export]` (ai-edge-litert, onnxruntime, openvino; tf2onnx converts to ONNX).
+"""
+
+import json
+import pathlib
+
+from apps.cli import UserError
+from fileio import atomic
+from fileio.images import to_uint8
+
+FORMATS = {"litert": ".tflite", "onnx": ".onnx", "openvino": ".xml"}
+CONVERTERS = {"litert": None, "onnx": "tf2onnx", "openvino": "openvino"}
+RUNTIMES = {"litert": "ai_edge_litert", "onnx": "onnxruntime", "openvino": "openvino"}
+QUANTIZE = ("none", "float16", "dynamic")
+
+
+def require_extra(fmt):
+    """One line naming the missing package when the format's extra is not installed."""
+    import importlib.util
+
+    for module in filter(None, (CONVERTERS[fmt], RUNTIMES[fmt])):
+        if importlib.util.find_spec(module) is None:
+            package = {"ai_edge_litert": "ai-edge-litert"}.get(module, module)
+            raise UserError(
+                f"--format {fmt} needs the package {package}: pip install '.[export]' "
+                f"(or pip install {package})"
+            )
+
+
+def check_options(fmt, quantize):
+    """Before loading anything: the format, its quantisation and its installed extra."""
+    if fmt not in FORMATS:
+        raise UserError(f"--format {fmt}: unknown; choose savedmodel, {', '.join(FORMATS)}")
+    if quantize not in QUANTIZE:
+        raise UserError(f"--quantize {quantize}: unknown; choose {', '.join(QUANTIZE)}")
+    if quantize != "none" and fmt != "litert":
+        raise UserError(f"--quantize {quantize} applies to --format litert only")
+    require_extra(fmt)
+
+
+def _litert_kwargs(quantize):
+    """TFLiteConverter settings for --quantize (Keras passes them on to the converter)."""
+    import tensorflow as tf
+
+    # Built-in ops only: the LiteRT interpreter of ai-edge-litert has no TF (Flex) kernels.
+    kwargs = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
+    if quantize == "float16":  # weights stored as float16, computed in float32
+        kwargs["optimizations"] = [tf.lite.Optimize.DEFAULT]
+        kwargs["target_spec"]["supported_types"] = [tf.float16]
+    elif quantize == "dynamic":  # int8 weights, activations quantised on the fly
+        kwargs["optimizations"] = [tf.lite.Optimize.DEFAULT]
+    return kwargs
+
+
+def _models(G, truncation_psi, output):
+    """Three Keras models around G: (name, model, input specs)."""
+    import keras
+    import tensorflow as tf
+
+    psi = float(truncation_psi)
+    conditional = G.c_dim > 0
+
+    def truncated_ws(z, c):
+        ws = G.mapping(z, c, truncation_psi=1.0)  # [N, num_ws, w_dim]
+        w_avg = tf.convert_to_tensor(G.mapping.w_avg)  # [w_dim]
+        return w_avg + psi * (ws - w_avg)
+
+    def images(z, c):
+        x = G.synthesis(truncated_ws(z, c), noise_mode="const")  # [N, H, W, C]
+        return to_uint8(x) if output == "uint8" else x
+
+    class _Endpoint(keras.Model):
+        """call(*inputs) -> fn(*inputs); tracks G so that its variables are exported."""
+
+        def __init__(self, fn, name):
+            super().__init__(name=name)
+            self.G, self.fn = G, fn
+            self.built = True  # G is built; nothing of its own to build
+
+        def call(self, *inputs):
+            z, c = (inputs[0], inputs[1]) if conditional else (inputs[0], None)
+            return self.fn(z, c)
+
+    class _Synthesis(keras.Model):
+        def __init__(self):
+            super().__init__(name="synthesis")
+            self.G = G
+            self.built = True
+
+        def call(self, ws):
+            return G.synthesis(ws, noise_mode="const")  # [N, H, W, C]
+
+    z_spec = tf.TensorSpec([None, G.z_dim], tf.float32, name="z")
+    c_spec = tf.TensorSpec([None, G.c_dim], tf.float32, name="c")
+    zc = [z_spec, c_spec] if conditional else [z_spec]
+    ws_spec = tf.TensorSpec([None, G.num_ws, G.w_dim], tf.float32, name="ws")
+    return [
+        ("generator", _Endpoint(images, "generator"), zc),
+        ("mapping", _Endpoint(truncated_ws, "mapping"), zc),
+        ("synthesis", _Synthesis(), [ws_spec]),
+    ]
+
+
+def export_format(G, dest, fmt, truncation_psi=1.0, output="uint8", quantize="none", source=None):
+    """Write generator / mapping / synthesis in `fmt` into the new folder `dest`, atomically."""
+    import logging
+    import os
+
+    check_options(fmt, quantize)
+    if output not in ("uint8", "float"):
+        raise UserError(f"--output {output}: unknown; choose uint8 or float")
+    dest = pathlib.Path(dest)
+    ext = FORMATS[fmt]
+    logging.getLogger("tf2onnx").setLevel(logging.ERROR)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with atomic.replacing(dest, directory=True) as tmp:
+        tmp.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for name, model, specs in _models(G, truncation_psi, output):
+            path = tmp / f"{name}{ext}"
+            kwargs = _litert_kwargs(quantize) if fmt == "litert" else {}
+            model.export(str(path), format=fmt, input_signature=specs, verbose=False, **kwargs)
+            files[name] = path.name
+        meta = dict(
+            format=fmt,
+            files=files,
+            inputs={"z": [None, G.z_dim], **({"c": [None, G.c_dim]} if G.c_dim else {})},
+            output=output,
+            quantize=quantize,
+            truncation_psi=float(truncation_psi),
+            noise_mode="const",
+            z_dim=G.z_dim,
+            c_dim=G.c_dim,
+            w_dim=G.w_dim,
+            num_ws=G.num_ws,
+            img_resolution=G.img_resolution,
+            img_channels=G.img_channels,
+            source=str(source) if source else None,
+        )
+        (tmp / "stylegan2.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return dest
