@@ -6,7 +6,8 @@ Loading the SavedModel needs TensorFlow only, none of this repo's code.
     python export.py --network N --dest models/stylegan2/1 [--trunc 0.7]
     python export.py --network N --dest models/g-litert --format litert [--quantize float16]
 
-Signatures (batch size variable, const noise = the stored noise maps, so outputs are deterministic):
+Signatures (batch size variable; noise per --noise-mode: const = the stored noise maps (default) or
+none, so outputs are deterministic):
 
   serving_default  z [N,z_dim] f32, c [N,c_dim] f32 (conditional networks only),
                    truncation_psi [] f32                   -> images [N,H,W,C] uint8
@@ -34,7 +35,7 @@ from fileio.images import to_uint8
 FLAGS = flags.FLAGS
 
 
-def export_generator(G, dest, truncation_psi=1.0, source=None):
+def export_generator(G, dest, truncation_psi=1.0, source=None, noise_mode="const"):
     """Write the SavedModel to `dest` (atomically: built beside it, renamed at the end)."""
     import keras
     import tensorflow as tf
@@ -57,7 +58,7 @@ def export_generator(G, dest, truncation_psi=1.0, source=None):
         return w_avg + psi * (ws - w_avg)
 
     def images_of(z, c, psi):
-        return G.synthesis(ws_of(z, c, psi), noise_mode="const")  # [N, H, W, C]
+        return G.synthesis(ws_of(z, c, psi), noise_mode=noise_mode)  # [N, H, W, C]
 
     def png_of(images):
         return tf.map_fn(tf.io.encode_png, to_uint8(images), fn_output_signature=tf.string)
@@ -81,7 +82,7 @@ def export_generator(G, dest, truncation_psi=1.0, source=None):
         return {"ws": ws_of(z, c, truncation_psi)}
 
     def synthesis(ws):
-        return {"images": G.synthesis(ws, noise_mode="const")}
+        return {"images": G.synthesis(ws, noise_mode=noise_mode)}
 
     endpoints = {
         "serving_default": with_inputs(serving_default, [z_spec, c_spec, psi_spec]),
@@ -105,7 +106,7 @@ def export_generator(G, dest, truncation_psi=1.0, source=None):
             img_resolution=G.img_resolution,
             img_channels=G.img_channels,
             generate_truncation_psi=fixed_psi,
-            noise_mode="const",
+            noise_mode=noise_mode,
             source=str(source) if source else None,
             signatures=list(endpoints),
         )
@@ -143,6 +144,12 @@ def define_flags():
         "litert only: float16 weights, or dynamic-range int8 weights.",
     )
     flags.DEFINE_enum(
+        "noise-mode",
+        "const",
+        list(export_formats.NOISE_MODES),
+        "Noise baked into every model: const (the stored noise maps) or none.",
+    )
+    flags.DEFINE_enum(
         "output",
         "uint8",
         ["uint8", "float"],
@@ -172,14 +179,16 @@ def main(argv):
             export_formats.check_options(fmt, FLAGS.quantize)
         G, file = loading.load_generator(FLAGS.network)
         if fmt == "savedmodel":
-            export_generator(G, dest, FLAGS.trunc, source=file)
+            export_generator(
+                G, dest, FLAGS.trunc, source=file, noise_mode=FLAGS["noise-mode"].value
+            )
             print(
                 f"Exported {file} to {dest} "
                 "(signatures serving_default, generate, png, mapping, synthesis)"
             )
             return
         export_formats.export_format(
-            G, dest, fmt, FLAGS.trunc, FLAGS.output, FLAGS.quantize, source=file
+            G, dest, fmt, FLAGS.trunc, FLAGS.output, FLAGS.quantize, FLAGS["noise-mode"].value, file
         )
         files = ", ".join(sorted(p.name for p in dest.iterdir()))
         print(f"Exported {file} to {dest} as {fmt} ({files})")

@@ -6,7 +6,7 @@ Each format gets three files in the destination folder, run by its own runtime w
   mapping.EXT     z (, c)                               -> ws [N,num_ws,w_dim] f32, truncated
   synthesis.EXT   ws [N,num_ws,w_dim] f32               -> images [N,H,W,C] f32, nominal [-1,1]
 
-with truncation psi and noise mode (const: the stored noise maps) fixed at export, and
+with truncation psi and noise mode (const: the stored noise maps, or none) fixed at export, and
 stylegan2.json describing them. EXT is .tflite, .onnx or .xml (+ .bin). The runtimes are extras:
 `pip install .[export]` (ai-edge-litert, onnxruntime, openvino; tf2onnx converts to ONNX).
 """
@@ -22,6 +22,11 @@ FORMATS = {"litert": ".tflite", "onnx": ".onnx", "openvino": ".xml"}
 CONVERTERS = {"litert": None, "onnx": "tf2onnx", "openvino": "openvino"}
 RUNTIMES = {"litert": "ai_edge_litert", "onnx": "onnxruntime", "openvino": "openvino"}
 QUANTIZE = ("none", "float16", "dynamic")
+NOISE_MODES = ("const", "none")  # the stored noise maps, or no noise (both deterministic)
+# The non-fused modulated conv (ADA-PT's modulated_conv2d with fused_modconv=False: plain
+# convolutions, a built-in kernel of every runtime). The fused form's per-sample weights cost
+# LiteRT 10.9 GB at batch 8 at 256x256 (3.5 GB non-fused).
+FUSED_MODCONV = False
 
 
 def require_extra(fmt):
@@ -62,7 +67,7 @@ def _litert_kwargs(quantize):
     return kwargs
 
 
-def _models(G, truncation_psi, output):
+def _models(G, truncation_psi, output, noise_mode):
     """Three Keras models around G: (name, model, input specs)."""
     import keras
     import tensorflow as tf
@@ -71,12 +76,13 @@ def _models(G, truncation_psi, output):
     conditional = G.c_dim > 0
 
     def truncated_ws(z, c):
-        ws = G.mapping(z, c, truncation_psi=1.0)  # [N, num_ws, w_dim]
-        w_avg = tf.convert_to_tensor(G.mapping.w_avg)  # [w_dim]
-        return w_avg + psi * (ws - w_avg)
+        return G.mapping(z, c, truncation_psi=psi)  # [N, num_ws, w_dim]
+
+    def synthesis(ws):
+        return G.synthesis(ws, noise_mode=noise_mode, fused_modconv=FUSED_MODCONV)
 
     def images(z, c):
-        x = G.synthesis(truncated_ws(z, c), noise_mode="const")  # [N, H, W, C]
+        x = synthesis(truncated_ws(z, c))  # [N, H, W, C]
         return to_uint8(x) if output == "uint8" else x
 
     class _Endpoint(keras.Model):
@@ -98,7 +104,7 @@ def _models(G, truncation_psi, output):
             self.built = True
 
         def call(self, ws):
-            return G.synthesis(ws, noise_mode="const")  # [N, H, W, C]
+            return synthesis(ws)  # [N, H, W, C]
 
     z_spec = tf.TensorSpec([None, G.z_dim], tf.float32, name="z")
     c_spec = tf.TensorSpec([None, G.c_dim], tf.float32, name="c")
@@ -111,7 +117,16 @@ def _models(G, truncation_psi, output):
     ]
 
 
-def export_format(G, dest, fmt, truncation_psi=1.0, output="uint8", quantize="none", source=None):
+def export_format(
+    G,
+    dest,
+    fmt,
+    truncation_psi=1.0,
+    output="uint8",
+    quantize="none",
+    noise_mode="const",
+    source=None,
+):
     """Write generator / mapping / synthesis in `fmt` into the new folder `dest`, atomically."""
     import logging
     import os
@@ -119,6 +134,8 @@ def export_format(G, dest, fmt, truncation_psi=1.0, output="uint8", quantize="no
     check_options(fmt, quantize)
     if output not in ("uint8", "float"):
         raise UserError(f"--output {output}: unknown; choose uint8 or float")
+    if noise_mode not in NOISE_MODES:
+        raise UserError(f"--noise-mode {noise_mode}: unknown; choose {', '.join(NOISE_MODES)}")
     dest = pathlib.Path(dest)
     ext = FORMATS[fmt]
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
@@ -126,7 +143,7 @@ def export_format(G, dest, fmt, truncation_psi=1.0, output="uint8", quantize="no
     with atomic.replacing(dest, directory=True) as tmp:
         tmp.mkdir(parents=True, exist_ok=True)
         files = {}
-        for name, model, specs in _models(G, truncation_psi, output):
+        for name, model, specs in _models(G, truncation_psi, output, noise_mode):
             path = tmp / f"{name}{ext}"
             kwargs = _litert_kwargs(quantize) if fmt == "litert" else {}
             model.export(str(path), format=fmt, input_signature=specs, verbose=False, **kwargs)
@@ -138,7 +155,7 @@ def export_format(G, dest, fmt, truncation_psi=1.0, output="uint8", quantize="no
             output=output,
             quantize=quantize,
             truncation_psi=float(truncation_psi),
-            noise_mode="const",
+            noise_mode=noise_mode,
             z_dim=G.z_dim,
             c_dim=G.c_dim,
             w_dim=G.w_dim,

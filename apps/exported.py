@@ -15,9 +15,12 @@ import numpy as np
 
 class _LiteRT:
     def __init__(self, path):
+        import os
+
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_path=str(path))
+        # The interpreter runs on one thread unless told otherwise; the other runtimes use all.
+        self.interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
         self.runner = self.interpreter.get_signature_runner()  # the one (serving_default) signature
         inputs = self.runner.get_input_details()
         self.names = sorted(inputs)  # keyword names: z (, c) or ws

@@ -215,7 +215,7 @@ def define_flags():
         "interpolate",
         False,
         "Write a walk through the seeds as interpolation.gif "
-        "(and interpolation.mp4 when ffmpeg is installed).",
+        "(and interpolation.mp4 when an ffmpeg is available: on PATH or from imageio-ffmpeg).",
     )
     flags.DEFINE_enum("space", "w", ["w", "z"], "Interpolation space: lerp in W or slerp in Z.")
     flags.DEFINE_integer("frames", 24, "Interpolation frames per pair of consecutive seeds.")
@@ -306,7 +306,10 @@ def main(argv):
                     wrote.append(f"{stem}.mp4")
                 print(f"Wrote {len(frames)} frames to {', '.join(str(outdir / w) for w in wrote)}")
             if not media.mp4_writer_available():
-                print("No MP4 written: ffmpeg is not installed (the GIF has the same frames).")
+                print(
+                    "No MP4 written: no ffmpeg on PATH and imageio-ffmpeg is not installed "
+                    "(pip install '.[export]'); the GIF has the same frames."
+                )
             return
 
         if not FLAGS.grid:

@@ -322,7 +322,7 @@ def main(argv):
                 wrote.append("proj.mp4")
             else:
                 media.save_gif(outdir / "proj.gif", frames, fps=10)
-                wrote.append("proj.gif (ffmpeg not installed)")
+                wrote.append("proj.gif (no ffmpeg available)")
         print(
             f"Projected {FLAGS.target}: final dist {result['dist'][-1]:.4f}; wrote "
             f"{', '.join(wrote)} to {outdir}"

@@ -9,12 +9,14 @@ export.py's code in every format (SavedModel; LiteRT with --quantize none, float
 ONNX; OpenVINO), loads each with its own runtime (tf.saved_model.load; ai-edge-litert's
 interpreter, onnxruntime and OpenVINO through apps/exported.py) and times the same job: z -> uint8
 images NHWC, const noise, psi 0.7. Baseline: the Keras model under tf.function. Latency: median of
---repeats calls at batch 1; throughput: images/s over --repeats // 4 (>= 3) calls at batch 16; the
-models take turns call by call (fair on a shared machine). Error, on 16 z: max and mean abs error
+--repeats calls at batch 1; throughput: images/s over --repeats // 4 (>= 3) calls at batch 16. One
+format at a time (then released), taking turns call by call with Keras (fair on a shared machine);
+the Keras row is from the first format's turns. Error, on 16 z: max and mean abs error
 of the float images (the exported mapping then synthesis) against Keras', and the share of uint8
 values that differ from Keras' uint8 images. Prints a Markdown table.
 """
 
+import gc
 import os
 import pathlib
 import platform
@@ -111,6 +113,9 @@ def _other(G, folder, fmt, quantize, psi):
 
 def main(argv):
     del argv
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)  # TF's exporters log every signature at INFO
     import tensorflow as tf
 
     from fileio.images import to_uint8
@@ -136,8 +141,22 @@ def main(argv):
     ref_float = keras_float(tf.constant(z16), None if c16 is None else tf.constant(c16)).numpy()
     ref_uint8 = keras_uint8(z16, c16)
 
-    rows, fns = [("Keras `tf.function`", "TensorFlow", None, 0.0, 0.0, 0.0)], [keras_uint8]
+    def timings(fn):
+        """(latency ms at batch 1, images/s at batch 16) of fn and of Keras, taking turns."""
+        lat, thr = [], []
+        for batch, repeats in ((1, FLAGS.repeats), (16, max(3, FLAGS.repeats // 4))):
+            z, c = z16[:batch], None if c16 is None else c16[:batch]
+            t = _time_interleaved([lambda f=f: f(z, c) for f in (fn, keras_uint8)], repeats)
+            if batch == 1:
+                lat = np.median(t, axis=1) * 1000
+            else:
+                thr = 16 * t.shape[1] / t.sum(axis=1)
+        return lat, thr
+
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        # One format at a time, each timed against Keras, then released: three LiteRT
+        # interpreters at batch 16 at 256x256 do not fit in 24 GB together.
         for name in FLAGS.formats:
             fmt, quantize = VARIANTS[name]
             folder = pathlib.Path(tmp) / name
@@ -149,14 +168,14 @@ def main(argv):
             print(f"exported {name} in {time.perf_counter() - t0:.0f} s", flush=True)
             err = np.abs(images_float(z16, c16) - ref_float)
             differ = float(np.mean(generate(z16, c16) != ref_uint8))
-            rows.append((name, RUNTIME[fmt], size, float(err.max()), float(err.mean()), differ))
-            fns.append(generate)
-        res = {}
-        for batch, repeats in ((1, FLAGS.repeats), (16, max(3, FLAGS.repeats // 4))):
-            z, c = z16[:batch], None if c16 is None else c16[:batch]
-            res[batch] = _time_interleaved([lambda f=f: f(z, c) for f in fns], repeats)
-        latency_ms = np.median(res[1], axis=1) * 1000
-        throughput = 16 * res[16].shape[1] / res[16].sum(axis=1)
+            lat, thr = timings(generate)
+            if not rows:
+                keras_row = ("Keras `tf.function`", "TensorFlow", None, 0.0, 0.0, 0.0)
+                rows.append(keras_row + (lat[1], thr[1]))
+            row = (name, RUNTIME[fmt], size, float(err.max()), float(err.mean()), differ)
+            rows.append(row + (lat[0], thr[0]))
+            del generate, images_float
+            gc.collect()
 
     n_params = sum(int(np.prod(v.shape)) for v in G.trainable_weights)
     print(
@@ -170,7 +189,7 @@ def main(argv):
         "| uint8 values differing | latency, batch 1 (ms) | throughput, batch 16 (img/s) |"
     )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for (name, runtime, size, emax, emean, differ), lat, thr in zip(rows, latency_ms, throughput):
+    for name, runtime, size, emax, emean, differ, lat, thr in rows:
         mb = "" if size is None else f"{size / 1e6:.2f}"
         print(
             f"| {name} | {runtime} | {mb} | {emax:.1e} | {emean:.1e} | {100 * differ:.2f}% "

@@ -155,6 +155,13 @@ def read_labels_file(path):
         if rows and rows[0][0].strip().lower() in ("file", "filename", "name", "path", "image"):
             rows = rows[1:]
         for i, row in enumerate(rows):
+            while len(row) > 2 and not row[-1].strip():  # trailing commas
+                row = row[:-1]
+            if len(row) > 2:  # was silently read as its first label column
+                raise DatasetError(
+                    f"{path}: row {i + 1} has {len(row)} columns; a labels CSV has two "
+                    "(`file,class`): tables of several attributes are not supported yet"
+                )
             if len(row) < 2:
                 raise DatasetError(f"{path}: row {i + 1} {row!r} is not `file,class`")
             value = row[1].strip()

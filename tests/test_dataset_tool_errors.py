@@ -62,6 +62,11 @@ BAD = [
         "{tmp}/labels.json: no label for image {src}/b.png",
     ),
     ("bad_label", ["--labels", "{tmp}/labels.csv"], "{tmp}/labels.csv: unknown label -3"),
+    (
+        "attribute_table",  # three label columns: was read as a 2-class set from the first one
+        ["--labels", "{tmp}/attrs.csv"],
+        "{tmp}/attrs.csv: row 1 has 4 columns; a labels CSV has two (`file,class`)",
+    ),
     ("too_few", ["--shards", 4], "{src}: 2 images are too few for 4 shards"),
     ("not_empty", [], "{data}: directory is not empty (pass --overwrite to replace it)"),
 ]
@@ -74,6 +79,7 @@ def test_bad_input(tmp_path, name, extra, message):
     data.mkdir(parents=True)
     (tmp_path / "labels.json").write_text(json.dumps({"a.png": 1}))
     (tmp_path / "labels.csv").write_text("a.png,-3\nb.png,1\n")
+    (tmp_path / "attrs.csv").write_text("file,smiling,glasses,hat\na.png,1,0,1\nb.png,0,1,1,\n")
     if name == "not_empty":
         (data / "keep.txt").write_text("user data")
     fmt = {"src": src, "tmp": tmp_path, "data": data}

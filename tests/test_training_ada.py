@@ -148,3 +148,40 @@ def test_ada_runs_under_jit():
     y, g = augment_and_grad(images)
     assert y.shape == images.shape and np.isfinite(y.numpy()).all() and np.isfinite(g.numpy()).all()
     assert float(tf.reduce_max(tf.abs(y - images))) > 0.1  # p = 1: every image is changed
+
+
+def test_transfer_from_an_official_pickle_with_freezed():
+    """--resume official.pkl --freezed 2 (the official transfer-learning recipe): the networks start
+    from the pickle's weights (ADA-PyTorch config_S, networks built to its kwargs, as the official
+    --cfg must match the pickle), and a D step leaves the frozen layers at the pickle's values."""
+    import tf_stylegan2
+
+    from conftest import shared_path
+
+    path = str(shared_path("fixtures", "ada_config_S", "config_S.pkl"))
+    nets = tf_stylegan2.load_network(path)
+
+    def kwargs_of(net):
+        return {
+            k: v for k, v in net.get_config().items() if k not in ("name", "trainable", "dtype")
+        }
+
+    def like_the_pickle(*args):
+        return kwargs_of(nets["G"]), kwargs_of(nets["D"])
+
+    cfg = config_lib.make_config("tiny", data="", outdir="", resolution=16, channels=3, batch=8,
+                                 resume=path, freezed=2, aug="ada",
+                                 network_kwargs=like_the_pickle)  # fmt: skip
+    trainer = loop.Trainer(cfg, tf.distribute.MirroredStrategy(["/cpu:0"]), log=lambda *a: None)
+    logs = []
+    loop._load_resume_weights(trainer, cfg, logs.append)
+    assert [line.split(" weights of ")[1].split(" from")[0] for line in logs] == ["G", "D", "G_ema"]
+    for name in ("G", "D", "G_ema"):
+        for src, dst in zip(nets[name].weights, getattr(trainer, name).weights):
+            np.testing.assert_array_equal(src.numpy(), dst.numpy())
+    reals = tf.constant(np.random.RandomState(2).randint(0, 256, [8, 16, 16, 3]).astype(np.uint8))
+    trainer.run_phase("Dmain", reals, tf.zeros([8, 0]))
+    frozen = [v for v in trainer.D.weights if not v.trainable and "b16/" in v.path]
+    assert {v.path.split("/", 1)[1] for v in frozen} >= {"b16/fromrgb/weight", "b16/conv0/weight"}
+    for src, dst in zip(nets["D"].weights, trainer.D.weights):
+        assert np.array_equal(src.numpy(), dst.numpy()) == (not dst.trainable), dst.path
