@@ -22,16 +22,12 @@ class _LiteRT:
         # The interpreter runs on one thread unless told otherwise; the other runtimes use all.
         self.interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
         self.runner = self.interpreter.get_signature_runner()  # the one (serving_default) signature
-        inputs = self.runner.get_input_details()
-        self.names = sorted(inputs)  # keyword names: z (, c) or ws
+        # keyword inputs, listed by name ("c", "z"): z first, as the other runtimes take them
+        self.names = sorted(self.runner.get_input_details(), key=lambda name: name == "c")
 
     def __call__(self, *arrays):
-        feeds = dict(zip(self._ordered(), arrays))
-        (out,) = self.runner(**feeds).values()
+        (out,) = self.runner(**dict(zip(self.names, arrays))).values()
         return out
-
-    def _ordered(self):  # z before c
-        return sorted(self.names, key=lambda n: ("z" not in n and "ws" not in n, n))
 
 
 class _ONNX:
