@@ -171,12 +171,9 @@ def main(argv):
                 f"{dest}: already exists; export into a new version folder (e.g. MODEL/2)"
             )
         fmt = FLAGS.format
-        if fmt == "savedmodel":
-            for name, default in (("quantize", "none"), ("output", "uint8")):
-                if FLAGS[name].value != default:
-                    raise cli.UserError(f"--{name} applies to --format litert, onnx or openvino")
-        else:
-            export_formats.check_options(fmt, FLAGS.quantize)
+        if fmt == "savedmodel" and FLAGS.output != "uint8":
+            raise cli.UserError("--output applies to --format litert, onnx or openvino")
+        export_formats.check_options(fmt, FLAGS.quantize)
         G, file = loading.load_generator(FLAGS.network)
         if fmt == "savedmodel":
             export_generator(

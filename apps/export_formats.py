@@ -43,14 +43,16 @@ def require_extra(fmt):
 
 
 def check_options(fmt, quantize):
-    """Before loading anything: the format, its quantisation and its installed extra."""
-    if fmt not in FORMATS:
+    """Before loading anything: the format (savedmodel included), its quantisation and its
+    installed extra."""
+    if fmt not in ("savedmodel", *FORMATS):
         raise UserError(f"--format {fmt}: unknown; choose savedmodel, {', '.join(FORMATS)}")
     if quantize not in QUANTIZE:
         raise UserError(f"--quantize {quantize}: unknown; choose {', '.join(QUANTIZE)}")
     if quantize != "none" and fmt != "litert":
         raise UserError(f"--quantize {quantize} applies to --format litert only")
-    require_extra(fmt)
+    if fmt != "savedmodel":
+        require_extra(fmt)
 
 
 def _litert_kwargs(quantize):
@@ -131,6 +133,10 @@ def export_format(
     import logging
     import os
 
+    from tf_stylegan2.ops import four_d_ops
+
+    if fmt not in FORMATS:  # (the SavedModel is apps.export.export_generator)
+        raise UserError(f"--format {fmt}: unknown; choose {', '.join(FORMATS)}")
     check_options(fmt, quantize)
     if output not in ("uint8", "float"):
         raise UserError(f"--output {output}: unknown; choose uint8 or float")
@@ -146,7 +152,8 @@ def export_format(
         for name, model, specs in _models(G, truncation_psi, output, noise_mode):
             path = tmp / f"{name}{ext}"
             kwargs = _litert_kwargs(quantize) if fmt == "litert" else {}
-            model.export(str(path), format=fmt, input_signature=specs, verbose=False, **kwargs)
+            with four_d_ops():  # LiteRT has no 6-D pad
+                model.export(str(path), format=fmt, input_signature=specs, verbose=False, **kwargs)
             files[name] = path.name
         meta = dict(
             format=fmt,

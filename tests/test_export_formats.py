@@ -181,6 +181,7 @@ def test_cli_export_formats_and_errors(generators, tmp_path):
             "--quantize float16 applies to --format litert only",
         ),
         (["--output", "float"], "--output applies to --format litert, onnx or openvino"),
+        (["--quantize", "dynamic"], "--quantize dynamic applies to --format litert only"),
         (["--format", "onnx"], "already exists"),
     ]:
         dest = tmp_path / "ov" if message == "already exists" else tmp_path / "x"

@@ -335,3 +335,34 @@ def test_second_order_gradients_grouped_fused_form(up, monkeypatch):
         np.testing.assert_allclose(
             a.numpy(), b.numpy(), rtol=1e-3, atol=1e-3 * np.abs(a.numpy()).max()
         )
+
+
+def test_four_d_zero_insertion_equals_the_default():
+    """ops.four_d_ops() (used while exporting to LiteRT, which has no 6-D pad) traces upsampling
+    as concat + depth_to_space: the same values and gradients as the default 6-D pad."""
+    from tf_stylegan2.ops import four_d_ops, setup_filter, upfirdn2d
+
+    x = tf.random.stateless_normal([2, 5, 5, 3], [3, 4])
+    f = setup_filter([1, 3, 3, 1])
+
+    def run():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = upfirdn2d(x, f, up=2, padding=[2, 1, 2, 1], gain=4)
+            loss = tf.reduce_sum(y * y)
+        return y.numpy(), tape.gradient(loss, x).numpy()
+
+    y0, g0 = run()
+    with four_d_ops():
+        y1, g1 = run()
+    np.testing.assert_allclose(y1, y0, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(g1, g0, rtol=1e-6, atol=1e-5)
+    ops_of = lambda: {  # noqa: E731
+        op.type
+        for op in tf.function(lambda t: upfirdn2d(t, f, up=2))
+        .get_concrete_function(tf.TensorSpec([1, 4, 4, 3]))
+        .graph.get_operations()
+    }
+    assert "DepthToSpace" not in ops_of()
+    with four_d_ops():
+        assert "DepthToSpace" in ops_of()

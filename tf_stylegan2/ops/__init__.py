@@ -5,7 +5,14 @@ from tf_stylegan2.ops.bias_act import ACTIVATIONS, bias_act, def_gain
 from tf_stylegan2.ops.conv2d_resample import conv2d_resample
 from tf_stylegan2.ops.misc import minibatch_std, normalize_2nd_moment
 from tf_stylegan2.ops.modulated_conv2d import modulated_conv2d
-from tf_stylegan2.ops.upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
+from tf_stylegan2.ops.upfirdn2d import (
+    downsample2d,
+    filter2d,
+    four_d_ops,
+    setup_filter,
+    upfirdn2d,
+    upsample2d,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -17,6 +24,7 @@ __all__ = [
     "modulated_conv2d",
     "downsample2d",
     "filter2d",
+    "four_d_ops",
     "setup_filter",
     "upfirdn2d",
     "upsample2d",

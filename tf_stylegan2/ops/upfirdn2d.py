@@ -5,8 +5,24 @@ Pure TF (zero insertion by pad+reshape, FIR as a depthwise conv), so it runs on 
 compiles with XLA and is differentiable to any order.
 """
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
+
+_FOUR_D_ONLY = [False]
+
+
+@contextlib.contextmanager
+def four_d_ops():
+    """Within this block, graphs traced use 4-D ops only for the zero insertion (concat +
+    depth_to_space instead of a 6-D pad): LiteRT has no built-in kernel for a 6-D pad. The values
+    are the same; the default is faster in TensorFlow (0.7 vs 2.8 ms forward at 8x32x32x128)."""
+    _FOUR_D_ONLY[0] = True
+    try:
+        yield
+    finally:
+        _FOUR_D_ONLY[0] = False
 
 
 def setup_filter(f=(1, 3, 3, 1), normalize=True, flip_filter=False, gain=1):
@@ -81,11 +97,11 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1):
     h, w, c = _static_hwc(x)
 
     # Upsample by inserting zeros after every sample.
-    if upx == upy > 1:  # x then up*up-1 zero channel blocks, moved to space: the same, 4-D only
+    if upx == upy > 1 and _FOUR_D_ONLY[0]:  # x, then up*up-1 zero channel blocks, moved to space
         x = tf.concat([x] + [tf.zeros_like(x)] * (upx * upy - 1), axis=-1)  # [N, H, W, up*up*C]
         x = tf.nn.depth_to_space(x, upx)  # [N, H*up, W*up, C], x at offset (0, 0) of each block
         h, w = h * upy, w * upx
-    elif upx > 1 or upy > 1:  # (a 6-D pad, which LiteRT's built-in ops cannot run)
+    elif upx > 1 or upy > 1:
         x = tf.reshape(x, [-1, h, 1, w, 1, c])
         x = tf.pad(x, [[0, 0], [0, 0], [0, upy - 1], [0, 0], [0, upx - 1], [0, 0]])
         h, w = h * upy, w * upx
