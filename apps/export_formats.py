@@ -75,20 +75,19 @@ def _models(G, truncation_psi, output, noise_mode):
     import tensorflow as tf
 
     psi = float(truncation_psi)
-    conditional = G.c_dim > 0
 
-    def truncated_ws(z, c):
+    def truncated_ws(z, c=None):
         return G.mapping(z, c, truncation_psi=psi)  # [N, num_ws, w_dim]
 
     def synthesis(ws):
-        return G.synthesis(ws, noise_mode=noise_mode, fused_modconv=FUSED_MODCONV)
+        return G.synthesis(ws, noise_mode=noise_mode, fused_modconv=FUSED_MODCONV)  # [N, H, W, C]
 
-    def images(z, c):
+    def images(z, c=None):
         x = synthesis(truncated_ws(z, c))  # [N, H, W, C]
         return to_uint8(x) if output == "uint8" else x
 
     class _Endpoint(keras.Model):
-        """call(*inputs) -> fn(*inputs); tracks G so that its variables are exported."""
+        """call(*inputs) -> fn(*inputs): (z[, c]) or (ws,); tracks G so its variables export."""
 
         def __init__(self, fn, name):
             super().__init__(name=name)
@@ -96,26 +95,16 @@ def _models(G, truncation_psi, output, noise_mode):
             self.built = True  # G is built; nothing of its own to build
 
         def call(self, *inputs):
-            z, c = (inputs[0], inputs[1]) if conditional else (inputs[0], None)
-            return self.fn(z, c)
-
-    class _Synthesis(keras.Model):
-        def __init__(self):
-            super().__init__(name="synthesis")
-            self.G = G
-            self.built = True
-
-        def call(self, ws):
-            return synthesis(ws)  # [N, H, W, C]
+            return self.fn(*inputs)
 
     z_spec = tf.TensorSpec([None, G.z_dim], tf.float32, name="z")
     c_spec = tf.TensorSpec([None, G.c_dim], tf.float32, name="c")
-    zc = [z_spec, c_spec] if conditional else [z_spec]
+    zc = [z_spec, c_spec] if G.c_dim > 0 else [z_spec]
     ws_spec = tf.TensorSpec([None, G.num_ws, G.w_dim], tf.float32, name="ws")
     return [
         ("generator", _Endpoint(images, "generator"), zc),
         ("mapping", _Endpoint(truncated_ws, "mapping"), zc),
-        ("synthesis", _Synthesis(), [ws_spec]),
+        ("synthesis", _Endpoint(synthesis, "synthesis"), [ws_spec]),
     ]
 
 

@@ -73,7 +73,8 @@ def _time_interleaved(fns, repeats, warmup=2):
     return times
 
 
-def _size(folder, name):
+def _size(folder, name=""):
+    """Bytes of the files under `folder` whose path contains `name`."""
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and name in str(p))
 
 
@@ -97,8 +98,7 @@ def _savedmodel(G, folder, psi):
         ws = mapping(**inputs(z, c), truncation_psi=tf.constant(psi))["ws"]
         return synthesis(ws=ws)["images"].numpy()
 
-    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-    return generate, images_float, size
+    return generate, images_float, _size(folder)
 
 
 def _other(G, folder, fmt, quantize, psi):

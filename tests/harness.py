@@ -195,3 +195,17 @@ def tf1_state(name, func, static, variables, components=None):
         )
     )
     return net
+
+
+def tiny_generator(c_dim, seed):
+    """A tiny 16x16 RGB generator with fixed random weights, noise strengths 0.5 and a non-zero
+    w_avg, so that truncation and noise make a difference."""
+    from tf_stylegan2.networks import Generator, presets
+
+    keras.utils.set_random_seed(seed)
+    G = Generator(**presets.network_kwargs("tiny", 16, 3, c_dim)[0])
+    for v in G.synthesis.weights:
+        if "noise_strength" in v.path:
+            v.assign(0.5)
+    G.mapping.w_avg.assign(np.random.RandomState(c_dim).randn(G.w_dim).astype(np.float32) * 0.3)
+    return G

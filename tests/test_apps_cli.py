@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -18,9 +17,9 @@ from PIL import Image
 
 import tf_stylegan2
 from apps import cli, export, generate, loading, media
-from tf_stylegan2.networks import Generator, presets
 
 from conftest import shared_path
+from harness import tiny_generator
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SAVED_MODEL_CLI = pathlib.Path(sys.executable).with_name("saved_model_cli")
@@ -55,13 +54,7 @@ def _error_line(proc):
 
 
 def _tiny_G(c_dim):
-    keras.utils.set_random_seed(2000 + c_dim)  # the same weights in every run
-    G = Generator(**presets.network_kwargs("tiny", 16, 3, c_dim)[0])
-    for v in G.synthesis.weights:
-        if "noise_strength" in v.path:
-            v.assign(0.5)
-    G.mapping.w_avg.assign(np.random.RandomState(c_dim).randn(G.w_dim).astype(np.float32) * 0.3)
-    return G
+    return tiny_generator(c_dim, 2000 + c_dim)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -19,9 +18,9 @@ import tensorflow as tf
 import tf_stylegan2
 from apps import cli, export_formats
 from fileio.images import to_uint8
-from tf_stylegan2.networks import Generator, presets
 
 from conftest import REPO
+from harness import tiny_generator
 
 for _module in ("ai_edge_litert", "onnxruntime", "openvino", "tf2onnx"):
     pytest.importorskip(_module, reason="the export extra is missing: pip install '.[export]'")
@@ -47,13 +46,7 @@ RUNNER = textwrap.dedent("""
 
 
 def _tiny_G(c_dim):
-    keras.utils.set_random_seed(3000 + c_dim)
-    G = Generator(**presets.network_kwargs("tiny", 16, 3, c_dim)[0])
-    for v in G.synthesis.weights:
-        if "noise_strength" in v.path:
-            v.assign(0.5)
-    G.mapping.w_avg.assign(np.random.RandomState(c_dim).randn(G.w_dim).astype(np.float32) * 0.3)
-    return G
+    return tiny_generator(c_dim, 3000 + c_dim)
 
 
 @pytest.fixture(scope="module")
