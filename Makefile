@@ -22,10 +22,13 @@ PARITY_TESTS := tests/test_parity_ada.py tests/test_training_fixture.py tests/te
 	tests/test_legacy.py tests/test_training_phases.py tests/test_augment.py
 ONEDNN_OTHER := $(if $(filter 0,$(TF_ENABLE_ONEDNN_OPTS)),1,0)
 
+# Tests run in TEST_WORKERS processes (pytest-xdist; most tests trace or import on one core).
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q tests
-	TF_ENABLE_ONEDNN_OPTS=$(ONEDNN_OTHER) $(PY) -m pytest -q $(PARITY_TESTS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal tests
+	TF_ENABLE_ONEDNN_OPTS=$(ONEDNN_OTHER) $(PY) -m pytest -q -n $(TEST_WORKERS) $(PARITY_TESTS)
 
 demo: $(STAMP)
 	$(PY) demo.py --minutes $${TF_STYLEGAN2_DEMO_MINUTES:-10} --overwrite

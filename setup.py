@@ -32,7 +32,8 @@ setup(
     extras_require={
         "cpu": ["tensorflow-cpu>=2.16"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
-        "test": ["pytest>=7", "ruff>=0.6"],  # ruff: the lint step of `make test`
+        # ruff: the lint step of `make test`; pytest-xdist: make test runs the tests in 2 processes
+        "test": ["pytest>=7", "pytest-xdist>=3", "ruff>=0.6"],
         # export.py --format litert|onnx|openvino: each format's own runtime (and tf2onnx, which
         # Keras' ONNX exporter uses on TensorFlow); imageio-ffmpeg ships an ffmpeg for MP4 videos
         "export": [
