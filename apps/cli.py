@@ -132,15 +132,47 @@ def parse_seeds(text, what="seeds"):
 
 
 def parse_class(text):
-    """--class value: None, 'all' or an int (validated against c_dim later)."""
+    """--class value: None, 'all', an int, or a tuple of ints for a mix of several classes or
+    attributes (`1,2`: c has a 1 at each); validated against c_dim later."""
     if text is None or text == "":
         return None
     if str(text).strip().lower() == "all":
         return "all"
     try:
-        return int(text)
+        indices = tuple(int(v) for v in str(text).split(","))
     except ValueError:
-        raise UserError(f"--class: {text!r} is not a class index or 'all'") from None
+        raise UserError(
+            f"--class: {text!r} is not a class index, a list of indices (1,2) or 'all'"
+        ) from None
+    if len(set(indices)) != len(indices):
+        raise UserError(f"--class {text}: an index is given twice")
+    return indices[0] if len(indices) == 1 else indices
+
+
+def parse_attrs(text, G):
+    """--attrs a,b (names from the network's label_names, or indices), or 'none' (no attribute
+    set) -> tuple of column indices of c."""
+    if G.c_dim == 0:
+        raise UserError(f"--attrs {text}: the network is unconditional (c_dim = 0)")
+    if str(text).strip().lower() == "none":
+        return ()
+    names = list(getattr(G, "label_names", None) or [])
+    out = []
+    for item in (v.strip() for v in str(text).split(",")):
+        if item in names:
+            out.append(names.index(item))
+        elif item.isdigit():
+            out.append(int(item))
+        else:
+            known = (
+                f"the network's attributes are {', '.join(names)}"
+                if names
+                else ("the network has no attribute names; give indices")
+            )
+            raise UserError(f"--attrs: unknown attribute {item!r} ({known})")
+    if len(set(out)) != len(out):
+        raise UserError(f"--attrs {text}: an attribute is given twice")
+    return tuple(out)
 
 
 def make_outdir(path):

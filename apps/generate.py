@@ -189,7 +189,14 @@ def define_flags():
     flags.DEFINE_string(
         "class",
         None,
-        "Class index for a conditional network, or 'all' (one grid row per class with --grid).",
+        "Class index for a conditional network, several (1,2: a mix, c has a 1 at each), "
+        "or 'all' (one grid row per class with --grid).",
+    )
+    flags.DEFINE_string(
+        "attrs",
+        None,
+        "Attributes of a multi-hot network by name (the dataset's, e.g. smiling,eyeglasses) or "
+        "index; 'none' for none set.",
     )
     flags.DEFINE_enum(
         "noise-mode",
@@ -266,7 +273,7 @@ def main(argv):
         class_arg = cli.parse_class(FLAGS["class"].value)
         loading.resolve_network(FLAGS.network)
         if projected_w:
-            ws, noises = _load_projected_w(projected_w)
+            ws, noises = load_projected_w(projected_w)
         psi, cutoff = FLAGS.trunc, FLAGS["trunc-cutoff"].value
         noise_mode = FLAGS["noise-mode"].value
 
@@ -275,6 +282,10 @@ def main(argv):
             f"Loaded {file}: {G.img_resolution}x{G.img_resolution}x{G.img_channels}, "
             f"z_dim {G.z_dim}, c_dim {G.c_dim}"
         )
+        if FLAGS.attrs is not None:
+            if class_arg is not None:
+                raise cli.UserError("give either --class or --attrs, not both")
+            class_arg = cli.parse_attrs(FLAGS.attrs, G)
         if class_arg == "all" and G.c_dim == 0:
             raise cli.UserError("--class all: the network is unconditional (c_dim = 0)")
         classes = list(range(G.c_dim)) if class_arg == "all" else [class_arg]
@@ -333,7 +344,7 @@ def main(argv):
             print(f"Wrote {outdir / 'grid.png'} ({grid.shape[1]}x{grid.shape[0]})")
 
 
-def _load_projected_w(path):
+def load_projected_w(path):
     """(ws, noise maps or None) from a projector's projected_w.npz (keys w, noise0, noise1, ...)."""
     try:
         with np.load(path) as data:

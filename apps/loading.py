@@ -52,15 +52,21 @@ def load_generator(path):
 
 
 def class_labels(G, class_idx, batch=1):
-    """One-hot labels [batch, c_dim] for class_idx, or None for an unconditional network."""
+    """Labels [batch, c_dim] with a 1 at class_idx (an int: one-hot; a tuple: a multi-hot mix,
+    () for none), or None for an unconditional network."""
     if G.c_dim == 0:
         if class_idx is not None:
             raise UserError(f"--class {class_idx}: the network is unconditional (c_dim = 0)")
         return None
     if class_idx is None:
-        raise UserError(f"--class is required: the network is conditional (c_dim = {G.c_dim})")
-    if not 0 <= class_idx < G.c_dim:
-        raise UserError(f"--class {class_idx}: outside the network's classes 0..{G.c_dim - 1}")
+        raise UserError(
+            f"--class is required: the network is conditional (c_dim = {G.c_dim}); --attrs "
+            f"names attributes"
+        )
+    indices = class_idx if isinstance(class_idx, tuple) else (class_idx,)
+    for k in indices:
+        if not 0 <= k < G.c_dim:
+            raise UserError(f"--class {k}: outside the network's classes 0..{G.c_dim - 1}")
     c = np.zeros([batch, G.c_dim], np.float32)
-    c[:, class_idx] = 1
+    c[:, list(indices)] = 1
     return c

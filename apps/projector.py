@@ -2,11 +2,15 @@
 
     python projector.py --network N --target photo.png --outdir out [--steps 1000] [--seed 303]
         [--save-video]
+    python projector.py --network N --target photos/ --outdir out     # every image of a folder
 
 Writes target.png (the target, centre-cropped and Lanczos-resized to the network's resolution),
 proj.png (the projection), projected_w.npz (key w: [1, num_ws, w_dim]; plus the optimised noise maps
 noise0, noise1, ... in TF1 order) and with --save-video proj.mp4 (target | projection per step,
-10 fps; proj.gif when ffmpeg is not installed).
+10 fps; proj.gif when ffmpeg is not installed). With a folder of targets (sorted by name), each is
+projected in turn (same seed): target-<name>.png and proj-<name>.png each, and one projected_w.npz
+with w [N, num_ws, w_dim] and names [N] (the noise maps, optimised per target, are not kept: the
+ws are for style mixing, `style_mixing.py --rows-w / --cols-w`, and generate.py --projected-w).
 
 Hyper-parameters (NVIDIA's): 1000 steps; w_avg and the scalar w_std from 10 000 mapped z
 (RandomState(123)); one w [1,1,w_dim] broadcast to all layers, starting at w_avg; the noise maps
@@ -249,12 +253,16 @@ def render(G, ws, noises):
 def define_flags():
     flags.DEFINE_string("network", None, "Network: .keras snapshot, run folder or official .pkl.")
     flags.DEFINE_string(
-        "target", None, "Target image file (centre-cropped, resized to the network)."
+        "target",
+        None,
+        "Target image file (centre-cropped, resized to the network), or a folder of them.",
     )
     flags.DEFINE_string("outdir", None, "Output folder (created).")
     flags.DEFINE_integer("steps", 1000, "Optimisation steps.")
     flags.DEFINE_integer("seed", 303, "Random seed (initial noise maps, w noise).")
-    flags.DEFINE_integer("class", None, "Class index for a conditional network.")
+    flags.DEFINE_string(
+        "class", None, "Class index for a conditional network (1,2: a mix of several)."
+    )
     flags.DEFINE_boolean(
         "save-video", False, "Write proj.mp4 of the optimisation (proj.gif without ffmpeg)."
     )
@@ -267,6 +275,45 @@ def define_flags():
     flags.DEFINE_string("weights-dir", None, "Folder holding the metric weight files.")
 
 
+def _targets(path):
+    """[path] for an image file, or the sorted image files of a folder (not recursive)."""
+    from fileio.images import is_image_name
+
+    if not os.path.isdir(path):
+        return [path]
+    files = sorted(os.path.join(path, f) for f in os.listdir(path) if is_image_name(f))
+    if not files:
+        raise cli.UserError(f"--target {path}: no images in the folder")
+    return files
+
+
+def _project_folder(G, targets, lpips, outdir):
+    """Every target in turn; writes target-/proj-<name>.png each and one projected_w.npz."""
+    ws, names = [], []
+    for path in targets:
+        name = os.path.splitext(os.path.basename(path))[0]
+        target = media.load_target_image(path, G.img_resolution, G.img_channels)
+        bar = Progress(f"project {name}", FLAGS.steps, unit="step")
+        result = project(
+            G,
+            target,
+            lpips,
+            num_steps=FLAGS.steps,
+            seed=FLAGS.seed,
+            class_idx=cli.parse_class(FLAGS["class"].value),
+            progress=lambda i, dist, loss: bar.update(1, f"dist {dist:.4f} loss {loss:.4f}"),
+        )
+        bar.close()
+        media.save_image(outdir / f"target-{name}.png", target)
+        media.save_image(outdir / f"proj-{name}.png", render(G, result["ws"], result["noises"])[0])
+        ws.append(result["ws"][0])
+        names.append(name)
+    atomic.save_npz(outdir / "projected_w.npz", {"w": np.stack(ws), "names": np.array(names)})
+    print(
+        f"Projected {len(targets)} targets; wrote projected_w.npz (w [{len(ws)}, ...]) to {outdir}"
+    )
+
+
 def main(argv):
     if len(argv) > 1:
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -277,20 +324,26 @@ def main(argv):
         if FLAGS.steps < 1:
             raise cli.UserError(f"--steps {FLAGS.steps}: must be at least 1")
         loading.resolve_network(FLAGS.network)
-        media.load_target_image(FLAGS.target, 8, 3)  # fail fast on an unreadable image
+        targets = _targets(FLAGS.target)
+        if len(targets) > 1 and FLAGS["save-video"].value:
+            raise cli.UserError("--save-video: give one --target image, not a folder")
+        for path in targets:
+            media.load_target_image(path, 8, 3)  # fail fast on an unreadable image
         lpips_path = FLAGS["lpips-weights"].value
         if lpips_path and not os.path.isfile(lpips_path):
             raise cli.UserError(f"{lpips_path}: LPIPS weights not found")
         outdir = cli.make_outdir(FLAGS.outdir)
 
         G, file = loading.load_generator(FLAGS.network)
-        target = media.load_target_image(FLAGS.target, G.img_resolution, G.img_channels)
         from metrics import lpips as lpips_lib
 
         try:
             lpips = lpips_lib.LPIPS(weights_path=lpips_path, weights_dir=FLAGS["weights-dir"].value)
         except Exception as e:  # noqa: BLE001 -- missing or bad weight file
             raise cli.UserError(f"cannot load the LPIPS weights: {str(e).splitlines()[0]}") from e
+        if os.path.isdir(FLAGS.target):
+            return _project_folder(G, targets, lpips, outdir)
+        target = media.load_target_image(FLAGS.target, G.img_resolution, G.img_channels)
         bar = Progress("project", FLAGS.steps, unit="step")
         result = project(
             G,
@@ -298,7 +351,7 @@ def main(argv):
             lpips,
             num_steps=FLAGS.steps,
             seed=FLAGS.seed,
-            class_idx=FLAGS["class"].value,
+            class_idx=cli.parse_class(FLAGS["class"].value),
             progress=lambda i, dist, loss: bar.update(1, f"dist {dist:.4f} loss {loss:.4f}"),
         )
         bar.close()

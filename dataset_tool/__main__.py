@@ -37,8 +37,9 @@ Inspect:
 Create flags: --gpus N | --shards K (K parts per level, K a multiple of N), --encoding raw|png,
   --workers W, --shuffle/--no-shuffle, --seed 123, --max-images N, --resolution R (or WxH for
   center-crop-wide), --transform center-crop|center-crop-wide|resize, --resize-filter box|lanczos,
-  --channels 1|3, --labels FILE (JSON/CSV) | --labels-from-dirs, --ignore-errors, --pad-to 32,
-  --split train|test, --ignore-labels, --overwrite
+  --channels 1|3, --labels FILE (JSON/CSV) | --labels-from-dirs | --attributes FILE
+  [--attribute-names a,b] (multi-hot: CSV or CelebA list_attr_celeba.txt), --ignore-errors,
+  --pad-to 32, --split train|test, --ignore-labels, --overwrite
 Run `python dataset_tool.py --helpfull` for every flag."""
 
 
@@ -78,6 +79,15 @@ def define_flags():
     )
     flags.DEFINE_string("labels", None, "JSON or CSV file mapping image file name to class.")
     flags.DEFINE_boolean("labels-from-dirs", False, "Class = first-level sub-folder name.")
+    flags.DEFINE_string(
+        "attributes",
+        None,
+        "Multi-hot attribute table: CSV `file,attr,...` or CelebA's list_attr_celeba.txt; "
+        "values 0/1 or -1/1.",
+    )
+    flags.DEFINE_string(
+        "attribute-names", None, "Comma-separated columns of --attributes to keep (default all)."
+    )
     flags.DEFINE_boolean(
         "ignore-errors", False, "Skip unreadable or corrupt images (counted and reported)."
     )
@@ -154,6 +164,8 @@ def _cmd_create_from_images(data_dir, image_dir):
         channels=FLAGS.channels,
         labels=FLAGS.labels,
         labels_from_dirs=FLAGS["labels-from-dirs"].value,
+        attributes=FLAGS.attributes,
+        attribute_names=FLAGS["attribute-names"].value,
         **_create_kwargs(),
     )
 

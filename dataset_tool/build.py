@@ -133,6 +133,7 @@ def build(
     labels=None,
     c_dim=0,
     label_names=None,
+    multi_hot=None,
     shards=1,
     encoding="raw",
     overwrite=False,
@@ -148,6 +149,7 @@ def build(
     order.
 
     labels: None, int class indices [N] (one-hot with c_dim columns) or float rows [N, c_dim].
+    multi_hot: True for attribute tables (recorded in the manifest), else None.
     Returns the manifest dict.
     """
     workers = workers or default_workers()
@@ -239,6 +241,7 @@ def build(
         manifest = out.close(
             c_dim=c_dim,
             label_names=label_names,
+            multi_hot=multi_hot,
             shuffle_seed=shuffle_seed,
             source=source,
             command=command,

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 
+from dataset_tool import attributes as attribute_lib
 from dataset_tool import records, sources, writers
 from dataset_tool.build import build, is_pow2
 from dataset_tool.records import DatasetError
@@ -129,6 +130,8 @@ def create_from_images(
     channels=None,
     labels=None,
     labels_from_dirs=False,
+    attributes=None,
+    attribute_names=None,
     shuffle=True,
     seed=records.OFFICIAL_SHUFFLE_SEED,
     max_images=None,
@@ -136,18 +139,35 @@ def create_from_images(
 ):
     common = _common(data_dir, kwargs, image_dir)
     spec = _spec(resolution, transform, resize_filter, channels)
-    if labels and labels_from_dirs:
-        raise DatasetError("give either --labels FILE or --labels-from-dirs, not both")
+    given = [
+        f
+        for f, v in (
+            ("--labels", labels),
+            ("--labels-from-dirs", labels_from_dirs),
+            ("--attributes", attributes),
+        )
+        if v
+    ]
+    if len(given) > 1:
+        raise DatasetError(f"give one of {' / '.join(given)}, not several")
+    if attribute_names and not attributes:
+        raise DatasetError("--attribute-names needs --attributes FILE")
     files, _ = sources.list_images(image_dir)
-    classes, names, c_dim = None, None, 0
-    if labels:
+    classes, names, c_dim, multi_hot = None, None, 0, None
+    if attributes:
+        table, names = attribute_lib.read_attributes(
+            attributes, attribute_lib.parse_names(attribute_names)
+        )
+        classes = np.stack(sources.labels_for_files(files, table, attributes, image_dir))
+        c_dim, multi_hot = len(names), True
+    elif labels:
         values = sources.labels_for_files(
             files, sources.read_labels_file(labels), labels, image_dir
         )
         classes, names = sources.classes_of(values, labels)
     elif labels_from_dirs:
         classes, names = sources.classes_of(sources.labels_from_dirs(files, image_dir), image_dir)
-    if classes is not None:
+    if classes is not None and not c_dim:
         c_dim = len(names) if names else max(classes) + 1
     order = _order(len(files), shuffle, seed, max_images)
     items = [os.path.join(image_dir, files[i]) for i in order]
@@ -159,6 +179,7 @@ def create_from_images(
         labels=None if classes is None else np.asarray(classes)[order],
         c_dim=c_dim,
         label_names=names,
+        multi_hot=multi_hot,
         shuffle_seed=seed if shuffle else None,
         source=str(image_dir),
         command="create_from_images",

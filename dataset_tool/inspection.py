@@ -70,8 +70,15 @@ def info(data_dir, log=print):
         names = (d.get("labels") or {}).get("names")
         log(f"Labels:     {pathlib.Path(d['labels_file']).name}, c_dim {d['c_dim']}")
         classes = [_class_of(r) for r in labels]
-        if all(c is not None for c in classes):
+        binary = bool(np.all((labels == 0) | (labels == 1)))
+        multi_hot = (d.get("labels") or {}).get("multi_hot")
+        if all(c is not None for c in classes) and not multi_hot:
             hist = np.bincount(classes, minlength=d["c_dim"]).tolist()
+            for c, n in enumerate(hist):
+                log(f"  {c:>4} {names[c] if names and c < len(names) else '':<20} {n:>8}")
+        elif binary:  # multi-hot attributes: images having each one
+            hist = labels.sum(axis=0).astype(np.int64).tolist()
+            log(f"  multi-hot attributes; images with each (of {d['count']}):")
             for c, n in enumerate(hist):
                 log(f"  {c:>4} {names[c] if names and c < len(names) else '':<20} {n:>8}")
         else:
@@ -129,7 +136,7 @@ def extract(data_dir, out_dir, resolution=None, max_images=None, log=print):
     """Writes OUT_DIR/img%08d.png for every image of one level, plus dataset.json with labels
     (ada-pytorch form,
     so the folder goes back in with `create_from_images --labels OUT_DIR/dataset.json
-    --no-shuffle`)."""
+    --no-shuffle`), and for multi-hot attributes attributes.csv (`--attributes`)."""
     import PIL.Image
 
     d = records.describe(data_dir)
@@ -150,6 +157,13 @@ def extract(data_dir, out_dir, resolution=None, max_images=None, log=print):
             json.dumps({"labels": [[f"img{i:08d}.png", v] for i, v in enumerate(value)]}) + "\n",
             encoding="utf-8",
         )
+        if (d.get("labels") or {}).get("multi_hot"):  # create_from_images --attributes takes it
+            names = d["labels"].get("names") or [f"attr{k}" for k in range(d["c_dim"])]
+            rows = [",".join(["file", *names])]
+            rows += [
+                f"img{i:08d}.png," + ",".join(str(int(v)) for v in r) for i, r in enumerate(labels)
+            ]
+            (out_dir / "attributes.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     log(f"Extracted {n} images of {2**level}x{2**level} to {out_dir}")
     return n
 

@@ -306,6 +306,13 @@ def read_manifest(data_dir):
     return manifest
 
 
+def _labels_entry(name, c_dim, label_names, multi_hot):
+    entry = {"file": labels_filename(name), "c_dim": c_dim, "names": label_names}
+    if multi_hot is not None:  # attribute tables: one 0/1 column per attribute
+        entry["multi_hot"] = bool(multi_hot)
+    return entry
+
+
 def make_manifest(
     name,
     resolution,
@@ -319,6 +326,7 @@ def make_manifest(
     source=None,
     command=None,
     skipped=0,
+    multi_hot=None,
 ):
     levels = levels_for(resolution)
     return {
@@ -335,9 +343,7 @@ def make_manifest(
         "files": {
             str(lv): [record_filename(name, lv, p, shards) for p in range(shards)] for lv in levels
         },
-        "labels": None
-        if not c_dim
-        else {"file": labels_filename(name), "c_dim": c_dim, "names": label_names},
+        "labels": None if not c_dim else _labels_entry(name, c_dim, label_names, multi_hot),
         "shuffle_seed": shuffle_seed,
         "source": source,
         "command": command,
@@ -423,6 +429,18 @@ def describe(data_dir, count_all=False):
             lv: [count_records(f) for f in fs] for lv, fs in info["files"].items()
         }
     return info
+
+
+def is_multi_hot(labels, manifest_multi_hot=None):
+    """True unless every row of `labels` [N, c_dim] is one-hot (multi-hot attributes); the
+    manifest's `multi_hot`, when recorded, wins."""
+    if manifest_multi_hot is not None:
+        return bool(manifest_multi_hot)
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return False
+    binary = np.all((labels == 0) | (labels == 1))
+    return not (binary and np.all(labels.sum(axis=1) == 1))
 
 
 def load_labels(info):

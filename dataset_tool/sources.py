@@ -160,7 +160,7 @@ def read_labels_file(path):
             if len(row) > 2:  # was silently read as its first label column
                 raise DatasetError(
                     f"{path}: row {i + 1} has {len(row)} columns; a labels CSV has two "
-                    "(`file,class`): tables of several attributes are not supported yet"
+                    "(`file,class`); give a table of several attributes with --attributes FILE"
                 )
             if len(row) < 2:
                 raise DatasetError(f"{path}: row {i + 1} {row!r} is not `file,class`")

@@ -9,6 +9,9 @@ register_metric):
                 ppl2_wend without the crop; a count suffix for small runs: ppl_wend2k
   pr50k3        first 50k reals vs 50k fakes, k = 3; prNk3, pr50k3_full
   is50k         50k fakes, 10 splits; isNk
+  cls_acc       10k fakes judged by a classifier trained on the reals (DATA/classifier.keras or
+                classifier=); cls_accNk. Conditional generators only.
+  msssim        100 pairs of fakes (and of reals) per label: mean MS-SSIM; msssimN pairs.
 Each result is a dict that calc_metric's caller can append to `metric-<name>.jsonl`.
 """
 
@@ -56,9 +59,15 @@ def parse_metric(name):
     m = re.fullmatch(rf"is{_COUNT}", name)
     if m:
         return "is", dict(num_gen=_count(m.group(1), m.group(2)))
+    m = re.fullmatch(rf"cls_acc(?:{_COUNT})?", name)
+    if m:
+        return "cls_acc", dict(num_gen=_count(m.group(1), m.group(2)) if m.group(1) else 10000)
+    m = re.fullmatch(r"msssim(\d+)?", name)
+    if m:
+        return "msssim", dict(num_pairs=int(m.group(1) or 100))
     raise ValueError(
         f"unknown metric {name!r}; known: {', '.join(KNOWN)} (and other counts, "
-        f"e.g. fid10k, fid2k_full, kid10k_full, ppl_wend2k, pr10k3, is10k)"
+        f"e.g. fid10k, fid2k_full, kid10k_full, ppl_wend2k, pr10k3, is10k, cls_acc2k, msssim50)"
     )
 
 
@@ -75,6 +84,8 @@ KNOWN = (
     "pr50k3",
     "pr50k3_full",
     "is50k",
+    "cls_acc",
+    "msssim",
 )
 
 
@@ -93,19 +104,27 @@ _KIND_WEIGHTS = {
     "is": ("inception_fid",),
     "ppl": ("lpips_vgg16",),
     "pr": (),
+    "cls_acc": (),
+    "msssim": (),
 }
 KERAS_VGG16 = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
 INCEPTION_IMG_PER_SEC_CPU = 27  # docs/BENCHMARKS.md, 2-core CPU
+CLASSIFIER_FILE = "classifier.keras"  # cls_acc's judge, beside the dataset (train-classifier)
 
 
-def check_ready(names, weights_dir=None, on_gpu=False, log=print):
+def check_ready(names, weights_dir=None, on_gpu=False, log=print, data=None, c_dim=None):
     """Before a training run: every metric's weights are there (ValueError naming the metric and the
-    file otherwise), and on a CPU a warning with the Inception passes per snapshot and their
+    file otherwise), the class metrics have a conditional run (c_dim) and cls_acc its classifier
+    beside the data, and on a CPU a warning with the Inception passes per snapshot and their
     time."""
     from metrics import weights as weights_lib
 
     for name in names:
         kind, opts = parse_metric(name)
+        if kind in ("cls_acc", "msssim") and c_dim == 0:
+            raise ValueError(f"--metrics {name}: needs conditional training (--cond)")
+        if kind == "cls_acc" and data is not None:
+            _classifier_path(None, data, name)
         for key in _KIND_WEIGHTS[kind]:
             try:
                 weights_lib.find_weights(key, weights_dir=weights_dir, download=False)
@@ -213,7 +232,56 @@ def _is(name, opts, args, mirror):
     )
 
 
-KINDS = {"fid": _fid, "kid": _kid, "ppl": _ppl, "pr": _pr, "is": _is}
+def _cls_acc(name, opts, args, mirror):
+    from metrics import class_metrics
+
+    results = class_metrics.compute_cls_acc(opts, args["num_gen"], opts.classifier)
+    return {k.replace("cls_acc", name, 1): v for k, v in results.items()}, dict(
+        detector=f"classifier {opts.classifier_path}"
+    )
+
+
+def _msssim(name, opts, args, mirror):
+    from metrics import class_metrics
+
+    results = class_metrics.compute_msssim(opts, args["num_pairs"], names=opts.label_names)
+    return {k.replace("msssim", name, 1): v for k, v in results.items()}, dict(detector="ms-ssim")
+
+
+KINDS = {
+    "fid": _fid,
+    "kid": _kid,
+    "ppl": _ppl,
+    "pr": _pr,
+    "is": _is,
+    "cls_acc": _cls_acc,
+    "msssim": _msssim,
+}
+
+
+def _classifier_path(path, data, name="cls_acc"):
+    """The cls_acc judge's file: `path`, or DATA/classifier.keras (ValueError if missing)."""
+    default = pathlib.Path(data) / CLASSIFIER_FILE if data and os.path.isdir(data) else None
+    path = path or default
+    if path is None or not os.path.isfile(path):
+        where = f"{path}: no such file" if path is not None else "no dataset folder"
+        raise ValueError(
+            f"{name} needs a classifier ({where}): train one with `python metrics/run.py "
+            f"train-classifier --data DATA` (it writes DATA/{CLASSIFIER_FILE}) or pass "
+            f"--classifier FILE"
+        )
+    return str(path)
+
+
+def _classifier(classifier, data, name):
+    """(model, path) of the cls_acc judge: an AttributeClassifier, a .keras path, or None for
+    DATA/classifier.keras."""
+    from metrics import classifier as classifier_lib
+
+    if classifier is not None and not isinstance(classifier, (str, os.PathLike)):
+        return classifier, getattr(classifier, "name", "classifier")
+    path = _classifier_path(classifier, data, name)
+    return classifier_lib.load_classifier(path), path
 
 
 def calc_metric(
@@ -237,6 +305,7 @@ def calc_metric(
     verbose=True,
     snapshot=None,
     num_gpus=None,
+    classifier=None,
 ):
     """Compute one metric. Returns a dict (the jsonl line):
         {results: {name[_suffix]: value}, metric, total_time, total_time_str, num_gpus,
@@ -250,6 +319,8 @@ def calc_metric(
     cache_dir: where real statistics are cached ('default' = ~/.cache/tf_stylegan2/metrics,
       None = no cache). strategy: a tf.distribute strategy (default: the current one, if any).
     seed: None draws fresh latents each call (as NVIDIA's metrics); an int makes it repeatable.
+    classifier: cls_acc's judge (a metrics.classifier.AttributeClassifier or a .keras path;
+      default DATA/classifier.keras).
     """
     from metrics import extraction, generator_adapter, image_sources, replicas
 
@@ -273,6 +344,9 @@ def calc_metric(
             f"{name}: the generator is conditional (c_dim={gen.c_dim}); fakes use "
             f"random dataset labels, but got {have}: pass the labelled dataset"
         )
+    if kind in ("cls_acc", "msssim") and not gen.c_dim:
+        raise ValueError(f"{name}: the generator is unconditional (c_dim = 0)")
+    judge, judge_path = _classifier(classifier, data, name) if kind == "cls_acc" else (None, None)
     if kind in ("fid", "kid", "is") and isinstance(detector, str):
         detector = get_detector(detector, weights_dir=weights_dir)
     opts = MetricOptions(
@@ -290,6 +364,9 @@ def calc_metric(
         strategy=strategy,
         seed=seed,
         verbose=verbose,
+        classifier=judge,
+        classifier_path=judge_path,
+        label_names=getattr(generator, "label_names", None),
     )
     results, extra = KINDS[kind](name, opts, args, mirror)
     total = time.time() - start

@@ -3,6 +3,7 @@
 python metrics/run.py --network SNAPSHOT_OR_PKL --data DATA_DIR --metrics fid50k,ppl_wend [--gpus N]
 python metrics/run.py fid DIR_OR_DATASET_A DIR_OR_DATASET_B     # FID between two image sets
 python metrics/run.py kid DIR_OR_DATASET_A DIR_OR_DATASET_B     # KID between two image sets
+python metrics/run.py train-classifier --data DATA_DIR [--out FILE] # the judge of cls_acc
 """
 
 import os
@@ -47,6 +48,13 @@ def define_flags():
         "Where to append metric-<name>.jsonl (default: the snapshot's run folder, if it is one).",
     )
     flags.DEFINE_boolean("verbose", True, "Progress bars on stderr.")
+    flags.DEFINE_string(
+        "classifier", None, "cls_acc's classifier (.keras; default DATA_DIR/classifier.keras)."
+    )
+    flags.DEFINE_string(
+        "out", None, "train-classifier: where to save (default DATA_DIR/classifier.keras)."
+    )
+    flags.DEFINE_integer("epochs", 5, "train-classifier: passes over the training images.")
 
 
 def _fail(message):
@@ -105,6 +113,32 @@ def main_two_sets(kind, a, b):
     print(f"{kind.upper()}: {value:.6g}{note}")
 
 
+def main_train_classifier():
+    data = FLAGS.data
+    if not data:
+        _fail("train-classifier: --data DATA_DIR is required")
+    _exists(data, "dataset")
+    if FLAGS.epochs < 1:
+        _fail(f"--epochs {FLAGS.epochs} must be >= 1")
+    out = FLAGS.out
+    if out is not None and not out.endswith(".keras"):
+        _fail(f"--out {out}: the classifier file must end in .keras")
+    from dataset_tool.records import DatasetError
+    from metrics import classifier_training
+
+    try:
+        classifier_training.train_classifier(
+            data,
+            out,
+            epochs=FLAGS.epochs,
+            batch_size=FLAGS.batch or 64,
+            max_images=FLAGS["max-images"].value,
+            seed=FLAGS.seed or 0,
+        )
+    except (DatasetError, ValueError, OSError) as err:
+        _fail(str(err))
+
+
 def _run_dir(network):
     if FLAGS["run-dir"].value:
         return FLAGS["run-dir"].value
@@ -149,6 +183,7 @@ def main_network():
                 verbose=FLAGS.verbose,
                 snapshot=network,
                 num_gpus=FLAGS.gpus,
+                classifier=FLAGS.classifier,
             )
         except (weights.MissingWeightsError, ValueError, OSError) as err:
             _fail(str(err))
@@ -162,9 +197,14 @@ def main(argv):
     if weights_dir and not os.path.isdir(weights_dir):
         _fail(f"--weights-dir {weights_dir}: no such folder")
     if args:
+        if args == ["train-classifier"]:
+            return main_train_classifier()
         if args[0] in ("fid", "kid") and len(args) == 3:
             return main_two_sets(args[0], args[1], args[2])
-        _fail(f"usage: run.py fid|kid A B, or run.py --network ... (got {' '.join(args)})")
+        _fail(
+            f"usage: run.py fid|kid A B, run.py train-classifier --data DATA, or run.py "
+            f"--network ... (got {' '.join(args)})"
+        )
     if FLAGS.network is None:
         _fail("--network is required (or use: run.py fid|kid A B)")
     main_network()

@@ -255,7 +255,7 @@ def test_style_mixing_and_projector_cli(nets, tmp_path):
         assert data["w"].shape == (1, nets["G0"].num_ws, nets["G0"].w_dim)
         assert data["noise0"].shape == (4, 4)
     # generate.py --projected-w renders proj.png again (w and the optimised noise maps).
-    ws, noises = generate._load_projected_w(tmp_path / "proj" / "projected_w.npz")
+    ws, noises = generate.load_projected_w(tmp_path / "proj" / "projected_w.npz")
     assert_u8_close(
         generate.images_from_ws(nets["G0"], ws, noises=noises)[0],
         np.asarray(Image.open(tmp_path / "proj" / "proj.png")),

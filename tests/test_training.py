@@ -180,10 +180,16 @@ def test_dry_run_prints_resolved_config(data16, tmp_path, capsys):
         "--seed",
         "7",
         "--cond",
+        "--cond-mode",
+        "both",
+        "--acgan-weight",
+        "0.5",
         "--dry-run",
     )
     assert run_lib.main(["run.py"]) == 0
     cfg = json.loads(capsys.readouterr().out)
+    assert (cfg["cond_mode"], cfg["acgan_weight"], cfg["multi_hot"]) == ("both", 0.5, False)
+    assert cfg["D_kwargs"]["cond_mode"] == "both"
     assert (cfg["batch"], cfg["loss"]["r1_gamma"], cfg["mirror"], cfg["seed"]) == (16, 0.5, True, 7)
     assert (cfg["c_dim"], cfg["resolution"], cfg["channels"]) == (4, 16, 3)
     assert cfg["G_kwargs"]["synthesis_kwargs"]["channel_max"] == 32  # the 'tiny' network preset
@@ -213,6 +219,9 @@ def test_dry_run_prints_resolved_config(data16, tmp_path, capsys):
         ),
         (["--gpus", "0"], "--gpus 0 must be >= 1"),
         (["--max-minutes", "-1"], "--max-minutes -1.0 must be >= 0"),
+        (["--cond-mode", "acgan"], "--cond-mode acgan needs conditional training (--cond"),
+        (["--cond", "--acgan-weight", "2"], "--acgan-weight needs --cond-mode acgan or both"),
+        (["--cond", "--cond-mode", "both", "--acgan-weight", "-1"], "--acgan-weight -1.0 must"),
     ],
 )
 def test_bad_flags(data16, tmp_path, argv, message):

@@ -1,7 +1,8 @@
 """Distributed training and exact resume (subprocesses; tiny networks at 16x16).
 
-* one conditional iteration (all four phases) on 1, 2 and 4 replicas, same global batch and seed ->
-same weights;
+* one conditional iteration (all four phases; D with the projection and the AC-GAN head,
+--cond-mode both, and G guided by a frozen classifier, --guide) on 1, 2 and 4 replicas, same
+global batch and seed -> same weights;
 * two processes on localhost under MultiWorkerMirroredStrategy -> identical weights on both workers;
 * SIGKILL in the middle of a tick, then --resume RUN_DIR -> the weights of an uninterrupted run;
 * the run directory: config.json, log.txt, TensorBoard events, image grids, a loadable snapshot.
@@ -105,7 +106,7 @@ REPLICAS_SCRIPT = textwrap.dedent("""
     from training import config as C, loop
     from training.dataset import make_dataset
     from tf_stylegan2.networks import presets
-    data, out = sys.argv[1], sys.argv[2]
+    data, out, guide = sys.argv[1], sys.argv[2], sys.argv[3]
     reals, labels = next(iter(make_dataset(data, 16, seed=0)))
 
     def no_mbstd(*args):
@@ -117,7 +118,8 @@ REPLICAS_SCRIPT = textwrap.dedent("""
                                                   cross_device_ops=tf.distribute.ReductionToOneDevice())
         cfg = C.make_config("tiny", data=data, outdir="", resolution=16, channels=3, gpus=gpus,
                             batch=16, batch_gpu=batch_gpu, c_dim=4, cond=True, dtype="float64",
-                            **kw)
+                            cond_mode="both", acgan_weight=0.5, **kw)
+        assert cfg.acgan_weight == 0.5 and cfg.D_kwargs["cond_mode"] == "both"
         t = loop.Trainer(cfg, strategy)
         t.iteration(reals, labels)  # batch 0: Gmain, Greg, Dmain, Dreg, then G_ema
         for net in ("G", "D", "G_ema"):
@@ -128,7 +130,7 @@ REPLICAS_SCRIPT = textwrap.dedent("""
 
     result = {}
     for n in (1, 2, 4):  # batch 16, batch_gpu 4: 4, 2 and 1 rounds of gradient accumulation
-        one_iteration(f"r{n}", n, 4)
+        one_iteration(f"r{n}", n, 4, guide=guide, guide_weight=0.5)  # guide: float32 kernels
     # batch_gpu 4 vs 8 where the math agrees: no style mixing, no path length, no minibatch stddev
     for bg in (4, 8):
         one_iteration(f"bg{bg}", 1, bg, style_mixing_prob=0.0, pl_weight=0.0,
@@ -149,9 +151,12 @@ def test_one_iteration_same_weights_on_1_2_4_replicas(data16, tmp_path):
     """float64, so that the comparison tests the distribution and accumulation logic rather
     than kernel rounding (float32 kernels round differently per batch size, and Adam's first step,
     lr * g / |g|, turns a rounding-level difference of a near-zero gradient into 2 lr)."""
-    out = tmp_path / "w.npz"
+    from metrics import classifier_training
+
+    out, guide = tmp_path / "w.npz", tmp_path / "guide.keras"
+    classifier_training.train_classifier(data16, guide, epochs=1, log=lambda *a: None)
     proc = subprocess.run(
-        [sys.executable, "-c", REPLICAS_SCRIPT, data16, str(out)],
+        [sys.executable, "-c", REPLICAS_SCRIPT, data16, str(out), str(guide)],
         cwd=REPO,
         env=_env(),
         capture_output=True,

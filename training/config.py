@@ -8,6 +8,8 @@ import dataclasses
 import json
 import os
 
+from training import conditioning
+
 # ---------------------------------------------------------------------------------------------
 # Preset table. One row per `--config` name; columns are the training hyper-parameters.
 #   batch        global minibatch (all replicas together)
@@ -223,6 +225,12 @@ class TrainConfig:
     ada_target: float = 0.6  # target of r_t = E[sign(D(real))]
     ada_interval: int = 4  # minibatches between adjustments of p
     ada_kimg: float = 500.0  # kimg for p to move by 1 at the full rate
+    # Conditioning (training/conditioning.py): D's mode, the AC-GAN loss weight, the label kind
+    cond_mode: str = "projection"  # 'projection' | 'acgan' | 'both'
+    acgan_weight: float = 0.0  # lambda of the AC-GAN terms (0 = off)
+    multi_hot: bool = False  # per-attribute sigmoid (True) or softmax (False) cross-entropy
+    guide: str | None = None  # frozen classifier (.keras) whose loss on G's images G minimises
+    guide_weight: float = 0.0  # its weight (beta)
 
     @property
     def num_replicas(self):
@@ -280,13 +288,19 @@ def make_config(
     p=None,
     target=None,
     freezed=None,
+    cond_mode=None,
+    acgan_weight=None,
+    multi_hot=False,
+    label_names=None,
+    guide=None,
+    guide_weight=None,
     **overrides,
 ):
     """The resolved TrainConfig of `preset` for a dataset, with command-line overrides.
 
     `network_kwargs(name, img_resolution, img_channels, c_dim) -> (G_kwargs, D_kwargs)` defaults to
     `tf_stylegan2.networks.presets.network_kwargs`. Raises ValueError with a clear message on bad
-    values.
+    values. label_names (the dataset's) travel with G, for tools that ask for labels by name.
     """
     if preset not in PRESETS:
         raise ValueError(f"--config {preset}: unknown preset; choose one of: {', '.join(PRESETS)}")
@@ -301,6 +315,12 @@ def make_config(
         if freezed < 0:
             raise ValueError(f"--freezed {freezed} must be >= 0")
         D_kwargs = dict(D_kwargs, freeze_layers=int(freezed))
+    cond_fields = conditioning.cond_settings(cond, c_dim, cond_mode, acgan_weight, multi_hot)
+    cond_fields.update(conditioning.guide_settings(cond and c_dim, guide, guide_weight))
+    if c_dim:
+        D_kwargs = dict(D_kwargs, cond_mode=cond_fields["cond_mode"])
+        if label_names:
+            G_kwargs = dict(G_kwargs, label_names=list(label_names))
 
     batch = int(batch if batch is not None else spec["batch"])
     replicas = gpus * num_workers
@@ -384,6 +404,7 @@ def make_config(
         max_minutes=float(max_minutes or 0.0),
         dtype=str(dtype),
         **aug_settings,
+        **cond_fields,
     )
 
 

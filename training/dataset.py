@@ -43,7 +43,7 @@ from dataset_tool import records
 
 def dataset_info(data_dir):
     """dict(resolution, channels, count, c_dim, levels, shards, encoding, name, official,
-    label_names,
+    label_names, multi_hot,
     files={level: [paths]}, labels_file) of a dataset directory (ours, or official without a
     manifest)."""
     info = records.describe(data_dir)
@@ -55,6 +55,7 @@ def dataset_info(data_dir):
         "count": int(info["count"]),
         "c_dim": int(info["c_dim"]),
         "label_names": labels.get("names"),
+        "multi_hot": labels.get("multi_hot"),  # None: not recorded (tell from the rows)
         "levels": [int(lv) for lv in info["levels"]],
         "shards": int(info["shards"]),
         "encoding": info["encoding"],

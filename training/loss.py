@@ -12,6 +12,8 @@ import math
 
 import tensorflow as tf
 
+from metrics.classifier import cross_entropy
+
 # ---------------------------------------------------------------------------------------------
 # Generator and discriminator calls.
 
@@ -38,13 +40,23 @@ def run_G(G, z, c, z_mix=None, cutoff=None, synthesis_kwargs=None):
     return img, ws, w
 
 
-def run_D(D, img, c, augment=None):
-    """logits [N,1]. The loop calls D on one round (batch_gpu samples) at a time, so the minibatch
-    standard-deviation groups are those of ADA-PT's per-GPU calls. `augment(img)`: ADA's pipeline,
-    applied to every image D sees, as ADA-PT StyleGAN2Loss.run_D does."""
+def run_D(D, img, c, augment=None, return_class_logits=False):
+    """logits [N,1] (and AC-GAN class logits [N,c_dim] if asked). The loop calls D on one round
+    (batch_gpu samples) at a time, so the minibatch standard-deviation groups are those of
+    ADA-PT's per-GPU calls. `augment(img)`: ADA's pipeline, applied to every image D sees, as
+    ADA-PT StyleGAN2Loss.run_D does."""
     if augment is not None:
         img = augment(img)
+    if return_class_logits:
+        return D(img, c, return_class_logits=True)
     return D(img, c)
+
+
+def class_loss(class_logits, c, multi_hot=False):
+    """AC-GAN's -log P(C = c | x) per sample [N]: softmax cross-entropy for one-hot c, the sum of
+    per-attribute sigmoid cross-entropies for multi-hot c (one definition, shared with the
+    classifier of metrics/classifier.py)."""
+    return cross_entropy(class_logits, c, multi_hot)
 
 
 def update_w_avg(w_avg, w_mean, beta=0.995):
@@ -56,13 +68,40 @@ def update_w_avg(w_avg, w_mean, beta=0.995):
 # Losses. `denom` is the global number of samples the loss is averaged over.
 
 
-def G_main_loss(G, D, z, c, denom, z_mix=None, cutoff=None, synthesis_kwargs=None, augment=None):
-    """Non-saturating logistic G loss: mean softplus(-D(G(z)))."""
+def G_main_loss(
+    G,
+    D,
+    z,
+    c,
+    denom,
+    z_mix=None,
+    cutoff=None,
+    synthesis_kwargs=None,
+    augment=None,
+    acgan_weight=0.0,
+    multi_hot=False,
+    guide=None,
+    guide_weight=0.0,
+):
+    """Non-saturating logistic G loss: mean softplus(-D(G(z))), plus acgan_weight times AC-GAN's
+    class cross-entropy of the fakes (G maximises L_C - L_S), plus guide_weight times a frozen
+    classifier's cross-entropy of the (un-augmented) fakes against c (`guide`: a
+    metrics.classifier.AttributeClassifier)."""
     img, _, w = run_G(G, z, c, z_mix, cutoff, synthesis_kwargs)
-    logits = run_D(D, img, c, augment)  # [N,1]
+    out = run_D(D, img, c, augment, return_class_logits=acgan_weight > 0)
+    logits = out[0] if acgan_weight > 0 else out  # [N,1]
     loss_G = tf.nn.softplus(-logits)  # [N,1]
     stats = {"Loss/scores/fake": logits, "Loss/G/loss": loss_G}
-    return tf.reduce_sum(loss_G) / denom, stats, w
+    total = tf.reduce_sum(loss_G)
+    if acgan_weight > 0:
+        loss_cls = class_loss(out[1], c, multi_hot)  # [N]
+        stats["Loss/G/acgan"] = loss_cls
+        total += tf.reduce_sum(loss_cls) * acgan_weight
+    if guide is not None and guide_weight > 0:
+        loss_guide = tf.cast(guide.loss_per_sample(guide(img), c), total.dtype)  # [N]
+        stats["Loss/G/guide"] = loss_guide
+        total += tf.reduce_sum(loss_guide) * guide_weight
+    return total / denom, stats, w
 
 
 def path_length(G, z, c, pl_noise, z_mix=None, cutoff=None, synthesis_kwargs=None):
@@ -123,11 +162,25 @@ def G_pl_loss(
     return tf.reduce_sum(loss_Gpl) * gain / denom, stats, w, after
 
 
-def D_main_loss(D, gen_img, gen_c, real_img, real_c, denom, augment_gen=None, augment_real=None):
-    """Logistic D loss: mean softplus(D(fake)) + softplus(-D(real)). gen_img carries no G
-    gradient."""
-    gen_logits = run_D(D, tf.stop_gradient(gen_img), gen_c, augment_gen)
-    real_logits = run_D(D, real_img, real_c, augment_real)
+def D_main_loss(
+    D,
+    gen_img,
+    gen_c,
+    real_img,
+    real_c,
+    denom,
+    augment_gen=None,
+    augment_real=None,
+    acgan_weight=0.0,
+    multi_hot=False,
+):
+    """Logistic D loss: mean softplus(D(fake)) + softplus(-D(real)), plus acgan_weight times
+    AC-GAN's class cross-entropy of the reals and of the fakes (D maximises L_S + L_C). gen_img
+    carries no G gradient."""
+    acgan = acgan_weight > 0
+    gen_out = run_D(D, tf.stop_gradient(gen_img), gen_c, augment_gen, return_class_logits=acgan)
+    real_out = run_D(D, real_img, real_c, augment_real, return_class_logits=acgan)
+    gen_logits, real_logits = (gen_out[0], real_out[0]) if acgan else (gen_out, real_out)
     loss_Dgen = tf.nn.softplus(gen_logits)
     loss_Dreal = tf.nn.softplus(-real_logits)
     stats = {
@@ -136,7 +189,26 @@ def D_main_loss(D, gen_img, gen_c, real_img, real_c, denom, augment_gen=None, au
         "Loss/signs/real": tf.sign(real_logits),  # ADA's overfitting heuristic r_t
         "Loss/D/loss": loss_Dgen + loss_Dreal,
     }
-    return (tf.reduce_sum(loss_Dgen) + tf.reduce_sum(loss_Dreal)) / denom, stats
+    total = tf.reduce_sum(loss_Dgen) + tf.reduce_sum(loss_Dreal)
+    if acgan:
+        loss_cls = class_loss(real_out[1], real_c, multi_hot) + class_loss(
+            gen_out[1], gen_c, multi_hot
+        )  # [N]
+        stats["Loss/D/acgan"] = loss_cls
+        stats["Loss/acgan/real_acc"] = _class_accuracy(real_out[1], real_c, multi_hot)
+        total += tf.reduce_sum(loss_cls) * acgan_weight
+    return total / denom, stats
+
+
+def _class_accuracy(class_logits, c, multi_hot):
+    """Per-sample accuracy [N]: argmax hit for one-hot c, share of attributes right for
+    multi-hot."""
+    c = tf.cast(c, class_logits.dtype)
+    if multi_hot:
+        hits = tf.cast(tf.equal(tf.cast(class_logits > 0, c.dtype), c), class_logits.dtype)
+        return tf.reduce_mean(hits, axis=1)
+    hit = tf.equal(tf.argmax(class_logits, axis=1), tf.argmax(c, axis=1))
+    return tf.cast(hit, class_logits.dtype)
 
 
 def r1_penalty(D, real_img, real_c, augment=None):

@@ -74,7 +74,7 @@ def _augment(t, inputs, salt):
 
 
 def gmain_loss(t, inputs):
-    """ADA-PT phase Gmain: softplus(-D(G(z))) on batch_gpu generated images."""
+    """ADA-PT phase Gmain: softplus(-D(G(z))) on batch_gpu generated images (+ AC-GAN's term)."""
     d = _draws(t, inputs, t.cfg.batch_gpu)
     loss, stats, w = loss_lib.G_main_loss(
         t.G,
@@ -86,6 +86,10 @@ def gmain_loss(t, inputs):
         d["cutoff"],
         t.synthesis_kwargs(d["noise"]),
         augment=_augment(t, inputs, _AUG_GEN),
+        acgan_weight=t.cfg.acgan_weight,
+        multi_hot=t.cfg.multi_hot,
+        guide=t.guide,
+        guide_weight=t.cfg.guide_weight,
     )
     return loss, stats, w, None
 
@@ -117,7 +121,8 @@ def greg_loss(t, inputs):
 
 
 def dmain_loss(t, inputs):
-    """ADA-PT phase Dmain: softplus(D(G(z))) + softplus(-D(real)); G gets no gradient."""
+    """ADA-PT phase Dmain: softplus(D(G(z))) + softplus(-D(real)) (+ AC-GAN's terms); G gets no
+    gradient."""
     d = _draws(t, inputs, t.cfg.batch_gpu)
     gen_img, _, w = loss_lib.run_G(
         t.G, d["z"], inputs.real_c, d["z_mix"], d["cutoff"], t.synthesis_kwargs(d["noise"])
@@ -131,6 +136,8 @@ def dmain_loss(t, inputs):
         t.cfg.batch,
         augment_gen=_augment(t, inputs, _AUG_GEN),
         augment_real=_augment(t, inputs, _AUG_REAL),
+        acgan_weight=t.cfg.acgan_weight,
+        multi_hot=t.cfg.multi_hot,
     )
     return loss, stats, w, None
 

@@ -69,6 +69,25 @@ def _define_flags():
     )
     flags.DEFINE_string("metrics", "none", "Comma-separated metrics at each snapshot, or 'none'.")
     flags.DEFINE_boolean("cond", False, "Conditional training on the dataset labels.")
+    flags.DEFINE_enum(
+        "cond-mode",
+        None,
+        ["projection", "acgan", "both"],
+        "With --cond: D's conditioning: projection (ADA-PT, default), acgan (auxiliary "
+        "classifier and AC-GAN loss) or both.",
+    )
+    flags.DEFINE_float(
+        "acgan-weight",
+        None,
+        "Weight of the AC-GAN class terms (--cond-mode acgan|both; default 1).",
+    )
+    flags.DEFINE_string(
+        "guide",
+        None,
+        "With --cond: a frozen classifier (metrics/run.py train-classifier) whose cross-entropy "
+        "on G's images joins G's loss.",
+    )
+    flags.DEFINE_float("guide-weight", None, "Weight beta of the --guide term (default 1).")
     flags.DEFINE_boolean("dry-run", False, "Print the resolved configuration and exit.")
     flags.DEFINE_boolean(
         "deterministic",
@@ -164,6 +183,19 @@ def _dataset_info(data):
         raise UserError(f"--data {data}: {e}") from e
 
 
+def _multi_hot(info):
+    """Whether the dataset's labels are multi-hot attributes (the manifest says, or the rows)."""
+    from dataset_tool import records
+
+    if info.get("multi_hot") is not None:
+        return bool(info["multi_hot"])
+    try:
+        labels = records.load_labels({"labels_file": info["labels_file"], "count": info["count"]})
+    except (records.DatasetError, OSError, ValueError) as e:
+        raise UserError(f"--data {_flag('data')}: {e}") from e
+    return records.is_multi_hot(labels)
+
+
 def resolve(run_dir_for_resume=None):
     """The TrainConfig from the flags (or from RUN_DIR/config.json when resuming a run)."""
     from training import config as config_lib
@@ -216,6 +248,12 @@ def resolve(run_dir_for_resume=None):
             p=_flag("p"),
             target=_flag("target"),
             freezed=_flag("freezed"),
+            cond_mode=_flag("cond-mode"),
+            acgan_weight=_flag("acgan-weight"),
+            multi_hot=_multi_hot(info) if _flag("cond") else False,
+            label_names=info["label_names"] if _flag("cond") else None,
+            guide=_flag("guide"),
+            guide_weight=_flag("guide-weight"),
         )
     except ValueError as e:
         raise UserError(str(e)) from e
@@ -308,11 +346,24 @@ def _check_metrics(cfg):
     try:
         metric_main.check_ready(
             cfg.metrics,
+            data=cfg.data,
+            c_dim=cfg.c_dim,
             on_gpu=bool(tf.config.list_physical_devices("GPU")),
             log=lambda m: print(m, file=sys.stderr),
         )
     except ValueError as e:
         raise UserError(str(e)) from None
+
+
+def _check_guide(cfg):
+    """--guide: the classifier loads and fits the run, before anything starts."""
+    if cfg.guide:
+        from training import conditioning
+
+        try:
+            conditioning.load_guide(cfg)
+        except ValueError as e:
+            raise UserError(str(e)) from None
 
 
 def _metric_fn(run_dir, cfg):
@@ -351,6 +402,7 @@ def main(argv, on_iteration=None):
         print(cfg.to_json())
         return 0
     _check_metrics(cfg)
+    _check_guide(cfg)
 
     from training import loop, session
 

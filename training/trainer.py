@@ -18,8 +18,8 @@ import logging
 import numpy as np
 import tensorflow as tf
 
+from training import conditioning, distribute
 from training import config as config_lib
-from training import distribute
 from training import loss as loss_lib
 from training import phases as phases_lib
 from training.augment import AUGPIPE_SPECS, AugmentPipe
@@ -113,6 +113,7 @@ class Trainer:
                     **AUGPIPE_SPECS[cfg.augpipe], static_margin=cfg.jit, name="augment_pipe"
                 )
                 self.augment_pipe.p.assign(cfg.aug_p)
+            self.guide = conditioning.load_guide(cfg) if cfg.guide else None  # frozen
         # ADA's r_t accumulator: the sum of sign(D(real)) and the sample count since the last
         # adjustment of p (every ada_interval minibatches), checkpointed with the rest.
         self.ada_state = {

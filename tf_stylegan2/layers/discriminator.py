@@ -198,11 +198,14 @@ class DiscriminatorBlock(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class DiscriminatorEpilogue(keras.layers.Layer):
-    """4x4 epilogue: [fromrgb] + mbstd + conv + fc + out (+ projection onto cmap).
+    """4x4 epilogue: [fromrgb] + mbstd + conv + fc + out (+ projection onto cmap) [+ cls].
 
     The fc input is flattened in NCHW order (c*16 + h*4 + w) like the official code, so the
     official fc weight imports with a plain transpose.
-    Call: `epilogue(x, img, cmap)` -> logits [N, 1].
+    num_classes > 0 adds AC-GAN's auxiliary classifier (Odena et al. 2017): a linear layer `cls`
+    from the fc features to num_classes logits, beside `out` (not in the official networks).
+    Call: `epilogue(x, img, cmap)` -> logits [N, 1], or (logits, class logits [N, num_classes])
+    with return_class_logits=True.
     Reference: ADA-PT training/networks.py DiscriminatorEpilogue.
     """
 
@@ -217,11 +220,13 @@ class DiscriminatorEpilogue(keras.layers.Layer):
         mbstd_num_channels=1,
         activation="lrelu",
         conv_clamp=None,
+        num_classes=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.in_channels = int(in_channels)
         self.cmap_dim = int(cmap_dim)
+        self.num_classes = int(num_classes)
         self.resolution = int(resolution)
         self.img_channels = int(img_channels)
         self.architecture = architecture
@@ -262,6 +267,9 @@ class DiscriminatorEpilogue(keras.layers.Layer):
         self.out = FullyConnectedLayer(
             c, 1 if self.cmap_dim == 0 else self.cmap_dim, name="out", dtype=self.dtype_policy
         )
+        self.cls = None
+        if self.num_classes > 0:
+            self.cls = FullyConnectedLayer(c, self.num_classes, name="cls", dtype=self.dtype_policy)
 
     def build(self, input_shape=None):
         if self.built:
@@ -272,20 +280,26 @@ class DiscriminatorEpilogue(keras.layers.Layer):
         self.conv.build([None, r, r, c + self.mbstd_num_channels])
         self.fc.build([None, c * r * r])
         self.out.build([None, c])
+        if self.cls is not None:
+            self.cls.build([None, c])
         self.built = True
 
-    def call(self, x, img, cmap=None):
+    def call(self, x, img, cmap=None, return_class_logits=False):
         if self.architecture == "skip":
             x = x + self.fromrgb(img)
         if self.mbstd is not None:
             x = self.mbstd(x)
         x = self.conv(x)  # [N, 4, 4, C]
         x = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [-1, self.in_channels * self.resolution**2])
-        x = self.fc(x)
-        x = self.out(x)
+        features = self.fc(x)  # [N, C]
+        x = self.out(features)
         if self.cmap_dim > 0:
             x = tf.reduce_sum(x * cmap, axis=1, keepdims=True) * (1.0 / np.sqrt(self.cmap_dim))
-        return x
+        if not return_class_logits:
+            return x
+        if self.cls is None:
+            raise ValueError("this discriminator has no auxiliary classifier (num_classes = 0)")
+        return x, self.cls(features)  # [N, 1], [N, num_classes]
 
     def compute_output_shape(self, x_shape=None, img_shape=None, *args, **kwargs):
         """Logits (N, 1)."""
@@ -303,5 +317,6 @@ class DiscriminatorEpilogue(keras.layers.Layer):
             mbstd_num_channels=self.mbstd_num_channels,
             activation=self.activation,
             conv_clamp=self.conv_clamp,
+            num_classes=self.num_classes,
         )
         return config

@@ -1,5 +1,5 @@
 """Discriminator (ADA-PT training/networks.py Discriminator), architectures orig / skip / resnet,
-ADA-PT conditioning."""
+ADA-PT projection conditioning and/or an AC-GAN auxiliary classifier."""
 
 import copy
 
@@ -12,6 +12,7 @@ from tf_stylegan2.networks.mapping import MappingNetwork
 from tf_stylegan2.networks.synthesis import channels_at
 
 PACKAGE = "tf_stylegan2"
+COND_MODES = ("projection", "acgan", "both")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -29,7 +30,12 @@ class Discriminator(keras.Model):
         num_fp16_res: accepted for ADA-PT compatibility; everything runs in float32.
         freeze_layers: the first N layers (from the highest resolution: fromrgb, conv0, conv1,
             skip, ...) are not trainable (Freeze-D; ADA-PT block_kwargs.freeze_layers).
-    Call: `D(img, c=None)` with img [N, R, R, C] float32 -> logits [N, 1].
+        cond_mode (c_dim > 0): 'projection' (ADA-PT: the logit is projected onto the mapped
+            label), 'acgan' (no projection; an auxiliary classifier head gives c_dim class
+            logits, Odena et al. 2017) or 'both'.
+    Call: `D(img, c=None)` with img [N, R, R, C] float32 -> logits [N, 1];
+        `D(img, c, return_class_logits=True)` -> (logits, class logits [N, c_dim]) for 'acgan'
+        and 'both' (c is not used by 'acgan').
     Reference: ADA-PT training/networks.py Discriminator.
     """
 
@@ -49,9 +55,12 @@ class Discriminator(keras.Model):
         num_fp16_res=0,
         resample_filter=(1, 3, 3, 1),
         freeze_layers=0,
+        cond_mode="projection",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if cond_mode not in COND_MODES:
+            raise ValueError(f"cond_mode {cond_mode!r}: choose one of {', '.join(COND_MODES)}")
         r = int(np.log2(max(int(img_resolution), 1)))
         if img_resolution != 2**r or img_resolution < 4:
             raise ValueError(f"img_resolution must be a power of 2 >= 4, got {img_resolution!r}")
@@ -69,10 +78,13 @@ class Discriminator(keras.Model):
         self.num_fp16_res = int(num_fp16_res)
         self.resample_filter = [float(v) for v in resample_filter]
         self.freeze_layers = int(freeze_layers)
+        self.cond_mode = cond_mode
+        projection = self.c_dim > 0 and cond_mode != "acgan"
+        self.num_classes = self.c_dim if cond_mode != "projection" else 0
         self.block_resolutions = [2**i for i in range(r, 2, -1)]
         ch = lambda res: channels_at(res, channel_base, channel_max)  # noqa: E731
         cmap = ch(4) if cmap_dim is None else int(cmap_dim)
-        self.cmap_dim = 0 if self.c_dim == 0 else cmap
+        self.cmap_dim = cmap if projection else 0
         common = dict(
             img_channels=self.img_channels, architecture=architecture, conv_clamp=self.conv_clamp
         )
@@ -94,7 +106,7 @@ class Discriminator(keras.Model):
             layer_idx += block.num_layers
             setattr(self, f"b{res}", block)
         self.mapping = None
-        if self.c_dim > 0:
+        if projection:
             self.mapping = MappingNetwork(
                 z_dim=0,
                 c_dim=self.c_dim,
@@ -111,6 +123,7 @@ class Discriminator(keras.Model):
             4,
             mbstd_group_size=self.mbstd_group_size,
             mbstd_num_channels=self.mbstd_num_channels,
+            num_classes=self.num_classes,
             name="b4",
             dtype=self.dtype_policy,
             **common,
@@ -131,19 +144,19 @@ class Discriminator(keras.Model):
         self.b4.build(None)
         self.built = True
 
-    def call(self, img, c=None):
+    def call(self, img, c=None, return_class_logits=False):
         img = tf.cast(img, self.compute_dtype)
         x = None
         for block in self.blocks:
             x, img = block(x, img)
         cmap = None
-        if self.c_dim > 0:
+        if self.mapping is not None:
             if c is None:
                 raise ValueError(
                     f"this discriminator is conditional (c_dim={self.c_dim}): c is required"
                 )
             cmap = self.mapping(None, c)
-        return self.b4(x, img, cmap)
+        return self.b4(x, img, cmap, return_class_logits=return_class_logits)
 
     def compute_output_shape(self, input_shape=None, *args, **kwargs):
         return (input_shape[0] if input_shape else None, 1)
@@ -165,6 +178,7 @@ class Discriminator(keras.Model):
             num_fp16_res=self.num_fp16_res,
             resample_filter=self.resample_filter,
             freeze_layers=self.freeze_layers,
+            cond_mode=self.cond_mode,
         )
         return config
 

@@ -20,6 +20,8 @@ class Generator(keras.Model):
             lr_multiplier=0.01, w_avg_beta=0.995).
         synthesis_kwargs: SynthesisNetwork kwargs (architecture='skip', channel_base=32768,
             channel_max=512, conv_clamp=None, fused_modconv=True, resample_filter=[1,3,3,1]).
+        label_names: None, or c_dim names of the label columns (classes or attributes, from the
+            dataset manifest), kept so that tools can ask for labels by name.
     Call: `G(z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const',
         noise_seed=None,
         fused_modconv=None, update_w_avg=False)` -> [N, R, R, img_channels].
@@ -38,9 +40,13 @@ class Generator(keras.Model):
         img_channels,
         mapping_kwargs=None,
         synthesis_kwargs=None,
+        label_names=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if label_names is not None and len(label_names) != int(c_dim):
+            raise ValueError(f"label_names has {len(label_names)} names for c_dim {c_dim}")
+        self.label_names = None if label_names is None else [str(n) for n in label_names]
         self.z_dim = int(z_dim)
         self.c_dim = int(c_dim)
         self.w_dim = int(w_dim)
@@ -112,6 +118,8 @@ class Generator(keras.Model):
             mapping_kwargs=copy.deepcopy(self.mapping_kwargs),
             synthesis_kwargs=copy.deepcopy(self.synthesis_kwargs),
         )
+        if self.label_names is not None:
+            config["label_names"] = list(self.label_names)
         return config
 
     @classmethod
