@@ -27,6 +27,17 @@ def cross_entropy(logits, c, multi_hot=False):
     return tf.nn.softmax_cross_entropy_with_logits(labels=c, logits=logits)
 
 
+def sample_accuracy(logits, c, multi_hot=False):
+    """Per-sample accuracy [N]: 1 when the argmax is c's class (one-hot), the share of attributes
+    whose sign is right (multi-hot)."""
+    logits = tf.convert_to_tensor(logits)
+    c = tf.cast(c, logits.dtype)
+    if multi_hot:
+        hits = tf.equal(tf.cast(logits > 0, c.dtype), tf.cast(c > 0.5, c.dtype))
+        return tf.reduce_mean(tf.cast(hits, logits.dtype), axis=1)
+    return tf.cast(tf.equal(tf.argmax(logits, axis=1), tf.argmax(c, axis=1)), logits.dtype)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class AttributeClassifier(keras.Model):
     """images [N, R, R, C] in [-1, 1] -> logits [N, c_dim].

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from dataset_tool import records
+from metrics.classifier import sample_accuracy
 from tf_stylegan2.layers import DiscriminatorEpilogue
 from tf_stylegan2.networks import Discriminator, presets
 from training import conditioning
@@ -81,6 +82,8 @@ def test_class_loss_softmax_and_sigmoid_by_hand():
     p = 1 / (1 + np.exp(-x))
     want = -(multi * np.log(p) + (1 - multi) * np.log(1 - p)).sum(1)
     np.testing.assert_allclose(loss_lib.class_loss(logits, multi, True), want, rtol=1e-5)
+    np.testing.assert_array_equal(sample_accuracy(logits, onehot), [0, 1])
+    np.testing.assert_allclose(sample_accuracy(logits, multi, True), [1, 2 / 3], rtol=1e-6)
 
 
 @pytest.mark.parametrize("multi_hot", [False, True])

@@ -12,7 +12,7 @@ import math
 
 import tensorflow as tf
 
-from metrics.classifier import cross_entropy
+from metrics.classifier import cross_entropy, sample_accuracy
 
 # ---------------------------------------------------------------------------------------------
 # Generator and discriminator calls.
@@ -195,20 +195,9 @@ def D_main_loss(
             gen_out[1], gen_c, multi_hot
         )  # [N]
         stats["Loss/D/acgan"] = loss_cls
-        stats["Loss/acgan/real_acc"] = _class_accuracy(real_out[1], real_c, multi_hot)
+        stats["Loss/acgan/real_acc"] = sample_accuracy(real_out[1], real_c, multi_hot)
         total += tf.reduce_sum(loss_cls) * acgan_weight
     return total / denom, stats
-
-
-def _class_accuracy(class_logits, c, multi_hot):
-    """Per-sample accuracy [N]: argmax hit for one-hot c, share of attributes right for
-    multi-hot."""
-    c = tf.cast(c, class_logits.dtype)
-    if multi_hot:
-        hits = tf.cast(tf.equal(tf.cast(class_logits > 0, c.dtype), c), class_logits.dtype)
-        return tf.reduce_mean(hits, axis=1)
-    hit = tf.equal(tf.argmax(class_logits, axis=1), tf.argmax(c, axis=1))
-    return tf.cast(hit, class_logits.dtype)
 
 
 def r1_penalty(D, real_img, real_c, augment=None):
