@@ -114,36 +114,41 @@ def _train(work, name, data, mode):
 
 
 def _metrics(snapshot, data, full, env):
-    """{metric result name: value} of fid2k against `full`, cls_acc2k and msssim against `data`."""
+    """{result name: value} of fid2k against `full`, cls_acc2k and msssim against `data` (values
+    already in the run's metric-<name>.jsonl for this snapshot are reused)."""
     values = {}
+    run_dir = os.path.dirname(snapshot)
     for metric, against in (("fid2k", full), ("cls_acc2k", data), ("msssim", data)):
         if metric == "fid2k" and full is None:
             continue
-        out = subprocess.run(
-            [
-                sys.executable,
-                "metrics/run.py",
-                "--network",
-                snapshot,
-                "--data",
-                against,
-                "--metrics",
-                metric,
-                "--weights-dir",
-                FLAGS.weights,
-                "--noverbose",
-                "--seed",
-                "0",
-                "--run-dir",
-                os.path.dirname(snapshot),
-            ],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        values.update({k: float(v) for k, v in re.findall(r" (\S+) (-?[0-9.]+)", out.stdout)})
+        jsonl = os.path.join(run_dir, f"metric-{metric}.jsonl")
+        rows = [json.loads(x) for x in open(jsonl)] if os.path.exists(jsonl) else []
+        rows = [
+            r for r in rows if os.path.basename(r["snapshot_pkl"]) == os.path.basename(snapshot)
+        ]
+        if not rows:
+            _run(
+                [
+                    sys.executable,
+                    "metrics/run.py",
+                    "--network",
+                    snapshot,
+                    "--data",
+                    against,
+                    "--metrics",
+                    metric,
+                    "--weights-dir",
+                    FLAGS.weights,
+                    "--noverbose",
+                    "--seed",
+                    "0",
+                    "--run-dir",
+                    run_dir,
+                ],
+                env=env,
+            )
+            rows = [json.loads(x) for x in open(jsonl)][-1:]
+        values.update(rows[-1]["results"])
     return values
 
 

@@ -8,6 +8,8 @@ msssim    mean MS-SSIM of random pairs of images with the same label (metrics/ms
           diverse; a class whose fakes score far above its reals has collapsed.
 """
 
+import re
+
 import numpy as np
 
 from fileio.images import to_uint8
@@ -15,20 +17,26 @@ from metrics import generator_adapter, msssim
 from metrics.progress import Progress
 
 
+def key_name(name):
+    """A label name as part of a result key: letters, digits, '-' and '_' only."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", str(name)).strip("_") or "_"
+
+
 def label_name(row, names):
     """A label row as text: its class or attribute names joined by '+' ('none' if empty)."""
     on = [i for i, v in enumerate(row) if v > 0.5]
     if not on:
         return "none"
-    return "+".join(names[i] if names and i < len(names) else str(i) for i in on)
+    return "+".join(key_name(names[i]) if names and i < len(names) else str(i) for i in on)
 
 
-def _images(gen, z, c, seeds):
-    """uint8 [N,H,W,C] of the generator for latents z and labels c."""
-    return np.asarray(to_uint8(gen.generate(z, c, noise_seed=seeds[0])))
+def _images(gen, z, c, noise_seed):
+    """uint8 [N,H,W,C] of the generator for latents z and labels c (noise_seed int32 [2])."""
+    return np.asarray(to_uint8(gen.generate(z, c, noise_seed=noise_seed)))
 
 
 def _draw(gen, rng, n):
+    """(z [n, z_dim], the batch's noise seed int32 [2])."""
     z = rng.standard_normal([n, gen.z_dim]).astype(np.float32)
     return z, rng.randint(0, 2**31 - 1, size=[2]).astype(np.int32)
 
@@ -58,7 +66,7 @@ def compute_cls_acc(opts, num_gen, classifier):
     overall, per = accuracy(classifier, np.concatenate(logits), np.concatenate(labels))
     names = classifier.label_names or [str(i) for i in range(classifier.c_dim)]
     out = {"cls_acc": overall}
-    out.update({f"cls_acc_{n}": float(v) for n, v in zip(names, per) if not np.isnan(v)})
+    out.update({f"cls_acc_{key_name(n)}": float(v) for n, v in zip(names, per) if not np.isnan(v)})
     return out
 
 

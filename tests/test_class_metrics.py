@@ -108,6 +108,8 @@ def test_same_label_pairs_are_distinct_images_of_one_label():
         assert np.all(a != b)
         assert all(tuple(labels[i]) == row for i in np.concatenate([a, b]))
     assert class_metrics.label_name((0, 1, 1), ["x", "y", "z"]) == "y+z"
+    names = ["Ankle boot", "T-shirt/top"]  # result keys: no spaces or slashes
+    assert class_metrics.label_name((1, 1), names) == "Ankle_boot+T-shirt_top"
 
 
 def test_guide_term_of_g_loss(grey4):
@@ -159,3 +161,66 @@ def test_train_classifier_cli(grey4, tmp_path):
         proc = _metrics_cli("train-classifier", *args)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def _train(data, outdir, *extra):
+    env = {"PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}
+    cmd = [
+        sys.executable,
+        "training/run.py",
+        "--data",
+        data,
+        "--config",
+        "tiny",
+        "--outdir",
+        outdir,
+        "--total-kimg",
+        "0.016",
+        "--kimg-per-tick",
+        "0.008",
+        "--nograppler",
+        *extra,
+    ]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_class_metrics_and_guide_during_training(grey4, tmp_path):
+    data, _, judge_path = grey4
+    runs = tmp_path / "runs"
+    proc = _train(
+        data,
+        runs,
+        "--cond",
+        "--cond-mode",
+        "acgan",
+        "--guide",
+        judge_path,
+        "--metrics",
+        "cls_acc100,msssim5",
+        "--snap",
+        "2",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = list(runs.iterdir())
+    for name, key in (("cls_acc100", "cls_acc100"), ("msssim5", "msssim5_fake")):
+        rows = [json.loads(x) for x in (run_dir / f"metric-{name}.jsonl").read_text().splitlines()]
+        assert rows and 0 <= rows[-1]["results"][key] <= 1, rows
+    plain = _copy_without_classifier(data, tmp_path)
+    for where, extra, message in [
+        (data, ["--metrics", "msssim"], "--metrics msssim: needs conditional training (--cond)"),
+        (data, ["--cond", "--guide", str(tmp_path / "none.keras")], "no such classifier file"),
+        (plain, ["--cond", "--metrics", "cls_acc"], "cls_acc needs a classifier"),
+    ]:
+        proc = _train(where, tmp_path / "bad", *extra)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
+        assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())
+
+
+def _copy_without_classifier(data, tmp_path):
+    import shutil
+
+    copy = tmp_path / "plain"
+    if not copy.exists():
+        shutil.copytree(data, copy, ignore=shutil.ignore_patterns("classifier.keras"))
+    return str(copy)
