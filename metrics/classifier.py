@@ -128,6 +128,22 @@ def accuracy(classifier, logits, c):
     return float(hits.sum() / max(len(c), 1)), per
 
 
+def read_classifier_config(path):
+    """The AttributeClassifier config stored in a .keras file (resolution, channels, c_dim,
+    multi_hot, ...), read without building the model or touching TensorFlow's devices."""
+    import json
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path}: cannot read the classifier ({e})") from None
+    if config.get("class_name") != "AttributeClassifier":
+        raise ValueError(f"{path}: not a classifier made by `metrics/run.py train-classifier`")
+    return config["config"]
+
+
 def load_classifier(path):
     """An AttributeClassifier from a .keras file (ValueError naming the file otherwise)."""
     try:

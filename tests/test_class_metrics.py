@@ -206,7 +206,10 @@ def test_class_metrics_and_guide_during_training(grey4, tmp_path):
         rows = [json.loads(x) for x in (run_dir / f"metric-{name}.jsonl").read_text().splitlines()]
         assert rows and 0 <= rows[-1]["results"][key] <= 1, rows
     plain = _copy_without_classifier(data, tmp_path)
+    small = tmp_path / "small.keras"
+    classifier.AttributeClassifier(8, 3, 4).save(small)
     for where, extra, message in [
+        (data, ["--cond", "--guide", str(small)], "a classifier of 8x8x3 images with c_dim 4; the"),
         (data, ["--metrics", "msssim"], "--metrics msssim: needs conditional training (--cond)"),
         (data, ["--cond", "--guide", str(tmp_path / "none.keras")], "no such classifier file"),
         (plain, ["--cond", "--metrics", "cls_acc"], "cls_acc needs a classifier"),

@@ -52,18 +52,26 @@ def cond_settings(cond, c_dim, cond_mode=None, acgan_weight=None, multi_hot=Fals
     return dict(cond_mode=cond_mode, acgan_weight=float(acgan_weight), multi_hot=bool(multi_hot))
 
 
-def load_guide(cfg):
-    """--guide's classifier, frozen and checked against the run's images and labels (ValueError
-    names the flag)."""
-    from metrics.classifier import load_classifier
+def check_guide(cfg):
+    """--guide's classifier fits the run's images and labels (ValueError naming the flag); reads
+    only the file's config, so it can run before TensorFlow's devices are set up."""
+    from metrics.classifier import read_classifier_config
 
-    guide = load_classifier(cfg.guide)
+    config = read_classifier_config(cfg.guide)
     want = (cfg.resolution, cfg.channels, cfg.c_dim)
-    have = (guide.resolution, guide.channels, guide.c_dim)
+    have = (config["resolution"], config["channels"], config["c_dim"])
     if have != want:
         raise ValueError(
             f"--guide {cfg.guide}: a classifier of {have[0]}x{have[0]}x{have[1]} images with "
             f"c_dim {have[2]}; the run has {want[0]}x{want[0]}x{want[1]} and c_dim {want[2]}"
         )
+
+
+def load_guide(cfg):
+    """--guide's classifier, checked and frozen."""
+    from metrics.classifier import load_classifier
+
+    check_guide(cfg)
+    guide = load_classifier(cfg.guide)
     guide.trainable = False
     return guide

@@ -361,7 +361,7 @@ def _check_guide(cfg):
         from training import conditioning
 
         try:
-            conditioning.load_guide(cfg)
+            conditioning.check_guide(cfg)
         except ValueError as e:
             raise UserError(str(e)) from None
 
