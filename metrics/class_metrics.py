@@ -14,6 +14,7 @@ import numpy as np
 
 from fileio.images import to_uint8
 from metrics import generator_adapter, msssim
+from metrics.classifier import accuracy
 from metrics.progress import Progress
 
 
@@ -61,8 +62,6 @@ def compute_cls_acc(opts, num_gen, classifier):
         done += n
         progress.update(n)
     progress.close()
-    from metrics.classifier import accuracy
-
     overall, per = accuracy(classifier, np.concatenate(logits), np.concatenate(labels))
     names = classifier.label_names or [str(i) for i in range(classifier.c_dim)]
     out = {"cls_acc": overall}

@@ -8,11 +8,20 @@ global average pooling, a linear layer to c_dim logits) on images in [-1, 1]; it
 .keras file whose config says what it was trained on.
 """
 
+import os
+import pathlib
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 PACKAGE = "tf_stylegan2"
+CLASSIFIER_FILE = "classifier.keras"  # beside the dataset: where cls_acc looks by default
+
+
+def default_path(data):
+    """DATA/classifier.keras, or None when `data` is not a folder."""
+    return pathlib.Path(data) / CLASSIFIER_FILE if data and os.path.isdir(data) else None
 
 
 def cross_entropy(logits, c, multi_hot=False):

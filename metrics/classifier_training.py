@@ -12,15 +12,8 @@ from metrics import classifier as classifier_lib
 from metrics import image_sources
 
 
-def default_path(data):
-    """DATA/classifier.keras: where cls_acc looks when no --classifier is given."""
-    from metrics.metric_main import CLASSIFIER_FILE
-
-    return pathlib.Path(data) / CLASSIFIER_FILE
-
-
 def load_labelled(data, max_images=None):
-    """(images float32 [N,R,R,C] in [-1,1], labels float32 [N,c_dim], source) of a dataset."""
+    """(images float32 [N,R,R,C] in [-1,1], labels float32 [N,c_dim]) of a dataset."""
     source = image_sources.open_images(data)
     if source.c_dim == 0:
         raise ValueError(f"{data}: the dataset has no labels to train a classifier on")
@@ -28,7 +21,7 @@ def load_labelled(data, max_images=None):
     for batch, lab in source.batches(256, max_items=max_images, with_labels=True):
         images.append(batch.astype(np.float32) / 127.5 - 1)
         labels.append(lab)
-    return np.concatenate(images), np.concatenate(labels).astype(np.float32), source
+    return np.concatenate(images), np.concatenate(labels).astype(np.float32)
 
 
 def train_classifier(
@@ -45,7 +38,7 @@ def train_classifier(
 ):
     """Train on all but the last `holdout` share of the images (the records are already shuffled)
     and save to `out` (default DATA/classifier.keras). Returns (classifier, path)."""
-    images, labels, source = load_labelled(data, max_images)
+    images, labels = load_labelled(data, max_images)
     n_hold = max(1, int(round(len(images) * holdout)))
     if len(images) - n_hold < 1:
         raise ValueError(f"{data}: {len(images)} images are too few to hold {n_hold} out")
@@ -82,7 +75,7 @@ def train_classifier(
     logits = predict(model, images[-n_hold:], batch_size)
     overall, per = classifier_lib.accuracy(model, logits, labels[-n_hold:])
     model.holdout_accuracy = {"overall": overall, "per_label": [_num(v) for v in per]}
-    path = pathlib.Path(out) if out else default_path(data)
+    path = pathlib.Path(out) if out else classifier_lib.default_path(data)
     with atomic.replacing(path) as tmp:
         model.save(tmp)
     names = model.label_names or [str(i) for i in range(model.c_dim)]

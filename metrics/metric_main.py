@@ -109,7 +109,6 @@ _KIND_WEIGHTS = {
 }
 KERAS_VGG16 = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
 INCEPTION_IMG_PER_SEC_CPU = 27  # docs/BENCHMARKS.md, 2-core CPU
-CLASSIFIER_FILE = "classifier.keras"  # cls_acc's judge, beside the dataset (train-classifier)
 
 
 def check_ready(names, weights_dir=None, on_gpu=False, log=print, data=None, c_dim=None):
@@ -261,8 +260,9 @@ KINDS = {
 
 def _classifier_path(path, data, name="cls_acc"):
     """The cls_acc judge's file: `path`, or DATA/classifier.keras (ValueError if missing)."""
-    default = pathlib.Path(data) / CLASSIFIER_FILE if data and os.path.isdir(data) else None
-    path = path or default
+    from metrics.classifier import CLASSIFIER_FILE, default_path
+
+    path = path or default_path(data)
     if path is None or not os.path.isfile(path):
         where = f"{path}: no such file" if path is not None else "no dataset folder"
         raise ValueError(

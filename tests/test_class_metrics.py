@@ -55,7 +55,7 @@ def _generator(wrong=False, same=False):
 
 def test_classifier_learns_saves_and_reloads(grey4):
     data, model, path = grey4
-    assert path == classifier_training.default_path(data) and path.is_file()
+    assert path == classifier.default_path(data) and path.is_file()
     assert model.holdout_accuracy["overall"] >= 0.95, model.holdout_accuracy  # 1.0 measured
     loaded = classifier.load_classifier(path)
     assert (loaded.c_dim, loaded.multi_hot, loaded.resolution) == (4, False, 16)
