@@ -69,11 +69,10 @@ def info(data_dir, log=print):
         labels = records.load_labels(d)
         names = (d.get("labels") or {}).get("names")
         log(f"Labels:     {pathlib.Path(d['labels_file']).name}, c_dim {d['c_dim']}")
-        classes = [_class_of(r) for r in labels]
+        multi_hot = records.is_multi_hot(labels, (d.get("labels") or {}).get("multi_hot"))
         binary = bool(np.all((labels == 0) | (labels == 1)))
-        multi_hot = (d.get("labels") or {}).get("multi_hot")
-        if all(c is not None for c in classes) and not multi_hot:
-            hist = np.bincount(classes, minlength=d["c_dim"]).tolist()
+        if not multi_hot:  # one-hot rows: a histogram of classes
+            hist = np.bincount([_class_of(r) for r in labels], minlength=d["c_dim"]).tolist()
             for c, n in enumerate(hist):
                 log(f"  {c:>4} {names[c] if names and c < len(names) else '':<20} {n:>8}")
         elif binary:  # multi-hot attributes: images having each one
