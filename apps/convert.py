@@ -8,13 +8,13 @@ anything stored in the pickle (tf_stylegan2.legacy). Writes G, D and G_ema with
 tf_stylegan2.save_snapshot; the file appears only when complete.
 """
 
-import os
 import pathlib
 import sys
 
 from absl import flags
 
 from apps import cli
+from apps.quiet_start import quiet_tensorflow
 
 FLAGS = flags.FLAGS
 
@@ -91,6 +91,6 @@ def main(argv):
 
 
 def run():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow("2")
     define_flags()
     cli.run_script(main, sys.modules[__name__])

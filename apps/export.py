@@ -22,13 +22,13 @@ truncated, NVIDIA's conversion.
 """
 
 import json
-import os
 import pathlib
 import sys
 
 from absl import flags
 
 from apps import cli, export_formats, loading
+from apps.quiet_start import quiet_tensorflow
 from fileio import atomic
 from fileio.images import to_uint8
 
@@ -192,7 +192,7 @@ def main(argv):
 
 
 def run():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow("2")
     define_flags()
     cli.run_script(main, sys.modules[__name__])
 

@@ -9,7 +9,6 @@ converted official network writes the images NVIDIA's generate.py writes (const 
 run_generator.py does.
 """
 
-import os
 import signal
 import sys
 
@@ -17,6 +16,7 @@ import numpy as np
 from absl import flags
 
 from apps import cli, latents, loading, media
+from apps.quiet_start import quiet_tensorflow
 from metrics.progress import Progress
 
 NOISE_MODES = ("const", "random", "none", "tf1")
@@ -359,7 +359,7 @@ def load_projected_w(path):
 
 
 def run():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow("2")
     define_flags()
     cli.run_script(main, sys.modules[__name__])
 

@@ -28,6 +28,7 @@ import numpy as np
 from absl import flags
 
 from apps import cli, generate, latents, loading, media
+from apps.quiet_start import quiet_tensorflow
 from fileio import atomic
 from metrics.progress import Progress
 
@@ -383,7 +384,7 @@ def main(argv):
 
 
 def run():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow("2")
     define_flags()
     cli.run_script(main, sys.modules[__name__])
 

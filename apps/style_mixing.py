@@ -20,6 +20,7 @@ import numpy as np
 from absl import flags
 
 from apps import cli, latents, loading, media
+from apps.quiet_start import quiet_tensorflow
 
 FLAGS = flags.FLAGS
 
@@ -161,7 +162,7 @@ def main(argv):
 
 
 def run():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow("2")
     define_flags()
     cli.run_script(main, sys.modules[__name__])
 

@@ -5,7 +5,6 @@ never left half-written. Official spellings are accepted too: --max_images (unde
 0|1, --no-shuffle.
 """
 
-import os
 import sys
 
 from absl import flags
@@ -273,7 +272,9 @@ def main(argv):
 
 def run():
     define_flags()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from apps.quiet_start import quiet_tensorflow
+
+    quiet_tensorflow("2")
     main_module = sys.modules["__main__"]
     if not getattr(main_module, "__doc__", None) or main_module.__doc__ == __doc__:
         main_module.__doc__ = USAGE  # what absl prints for --help

@@ -11,9 +11,11 @@ import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 from absl import flags  # noqa: E402
+
+from apps.quiet_start import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow("2")
 
 FLAGS = flags.FLAGS
 RUN_DIR_MARKERS = ("training_options.json", "log.txt", "run.txt", "stats.jsonl")

@@ -11,11 +11,13 @@ import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from absl import flags  # noqa: E402
+
+from apps.quiet_start import quiet_tensorflow  # noqa: E402
+
 # TensorFlow's start-up INFO lines (oneDNN on, CPU features, buffer sizes) stay off the terminal;
 # its warnings and errors do not. TF_CPP_MIN_LOG_LEVEL=0 shows everything.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-
-from absl import flags  # noqa: E402
+quiet_tensorflow("1")
 
 FLAGS = flags.FLAGS
 PROG = "training/run.py"
