@@ -1,7 +1,7 @@
 """Distributed training and exact resume (subprocesses; tiny networks at 16x16).
 
 * one conditional iteration (all four phases; D with the projection and the AC-GAN head,
---cond-mode both, and G guided by a frozen classifier, --guide) on 1, 2 and 4 replicas, same
+--cond-mode both, and G guided by a frozen classifier, --guide) on 1 and 4 replicas, same
 global batch and seed -> same weights;
 * two processes on localhost under MultiWorkerMirroredStrategy -> identical weights on both workers;
 * SIGKILL in the middle of a tick, then --resume RUN_DIR -> the weights of an uninterrupted run;
@@ -129,7 +129,7 @@ REPLICAS_SCRIPT = textwrap.dedent("""
         result[f"{tag}/rounds"] = t.rounds
 
     result = {}
-    for n in (1, 2, 4):  # batch 16, batch_gpu 4: 4, 2 and 1 rounds of gradient accumulation
+    for n in (1, 4):  # batch 16, batch_gpu 4: 4 and 1 rounds of gradient accumulation
         one_iteration(f"r{n}", n, 4, guide=guide, guide_weight=0.5)  # guide: float32 kernels
     # batch_gpu 4 vs 8 where the math agrees: no style mixing, no path length, no minibatch stddev
     for bg in (4, 8):
@@ -147,7 +147,7 @@ def _max_abs(w, a, b, trainable_only=False):
 
 
 @pytest.mark.slow
-def test_one_iteration_same_weights_on_1_2_4_replicas(data16, tmp_path):
+def test_one_iteration_same_weights_on_1_and_4_replicas(data16, tmp_path):
     """float64, so that the comparison tests the distribution and accumulation logic rather
     than kernel rounding (float32 kernels round differently per batch size, and Adam's first step,
     lr * g / |g|, turns a rounding-level difference of a near-zero gradient into 2 lr)."""
@@ -165,11 +165,10 @@ def test_one_iteration_same_weights_on_1_2_4_replicas(data16, tmp_path):
     )
     _check(proc, "replicas script")
     w = np.load(out)
-    assert [int(w[f"r{n}/rounds"]) for n in (1, 2, 4)] == [4, 2, 1]
+    assert [int(w[f"r{n}/rounds"]) for n in (1, 4)] == [4, 1]
     assert w["r1/pl_mean"] > 0 and len([k for k in w.files if k.startswith("r1/")]) > 50
-    for n in (2, 4):
-        diff = _max_abs(w, "r1", f"r{n}")
-        assert diff <= 1e-12, f"{n} replicas differ from 1 by {diff}"
+    diff = _max_abs(w, "r1", "r4")
+    assert diff <= 1e-12, f"4 replicas differ from 1 by {diff}"
     diff = _max_abs(w, "bg4", "bg8", trainable_only=True)
     assert diff <= 1e-12, f"batch_gpu 8 differs from 4 by {diff}"
 
