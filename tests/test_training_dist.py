@@ -4,7 +4,8 @@
 --cond-mode both, and G guided by a frozen classifier, --guide) on 1 and 4 replicas, same
 global batch and seed -> same weights;
 * two processes on localhost under MultiWorkerMirroredStrategy -> identical weights on both workers;
-* SIGKILL in the middle of a tick, then --resume RUN_DIR -> the weights of an uninterrupted run;
+* SIGKILL in the middle of a tick (ADA on, AC-GAN head beside the projection), then --resume RUN_DIR
+  -> the weights of an uninterrupted run;
 * the run directory: config.json, log.txt, TensorBoard events, image grids, a loadable snapshot.
 """
 
@@ -47,6 +48,7 @@ def _env(**extra):
 
 
 ADA = ("--aug", "ada", "--target", "0")
+ACGAN = ("--cond", "--cond-mode", "both", "--acgan-weight", "0.5")
 
 
 def _train_cmd(data, outdir, *extra):
@@ -212,11 +214,12 @@ def test_two_workers_multiworker_identical_weights(data16, tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_mid_tick_then_resume_equals_uninterrupted_run(data16, tmp_path):
-    """With ADA on (--aug ada --target 0, so that p moves), as it adds state to resume."""
+    """With ADA on (--aug ada --target 0, so that p moves) and D's AC-GAN head trained beside the
+    projection (--cond-mode both), as both add state to resume."""
     a_dir, b_dir = tmp_path / "a", tmp_path / "b"
     # Ticks end at 8, 32 and 56 images; the kill lands at 48, inside the third tick.
     a = subprocess.Popen(
-        _train_cmd(data16, a_dir, *ADA),
+        _train_cmd(data16, a_dir, *ADA, *ACGAN),
         cwd=REPO,
         env=_env(),
         stdout=subprocess.PIPE,
@@ -224,7 +227,7 @@ def test_sigkill_mid_tick_then_resume_equals_uninterrupted_run(data16, tmp_path)
         text=True,
     )
     kill_cmd = [sys.executable, "tests/train_until_killed.py", "48"] + _train_cmd(
-        data16, b_dir, *ADA
+        data16, b_dir, *ADA, *ACGAN
     )[2:]
     b = subprocess.Popen(
         kill_cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -294,12 +297,13 @@ def _check_run_dir(run_dir):
         "Timing/img_per_sec",
         "Resources/peak_mem_gb",
         "fakes",
+        *(["Loss/D/acgan", "Loss/G/acgan"] if cfg.get("cond_mode") in ("acgan", "both") else []),
     ):
         assert tag in tags, f"{tag} not in {sorted(tags)}"
     nets = tf_stylegan2.load_network(os.path.join(run_dir, "network-snapshot-000000.keras"))
     state = _final_state(run_dir)
     G_ema = nets["G_ema"]
-    img = G_ema(tf.zeros([1, G_ema.z_dim]), None)
+    img = G_ema(tf.zeros([1, G_ema.z_dim]), tf.one_hot([0], G_ema.c_dim) if G_ema.c_dim else None)
     assert img.shape == (1, 16, 16, 3)
     # the final snapshot holds the final G_ema
     w_avg = [k for k in state if k.startswith("G_ema/") and "w_avg" in k]
