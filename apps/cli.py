@@ -175,6 +175,22 @@ def parse_attrs(text, G):
     return tuple(out)
 
 
+ATTRS_HELP = (
+    "Attributes of a multi-hot network by name (the dataset's, e.g. smiling,eyeglasses) or "
+    "index; 'none' for none set."
+)
+
+
+def class_or_attrs(G, class_arg, attrs_text):
+    """The labels choice of --class (already parsed) and --attrs (text) against G: one of them, or
+    neither for an unconditional network."""
+    if attrs_text is None:
+        return class_arg
+    if class_arg is not None:
+        raise UserError("give either --class or --attrs, not both")
+    return parse_attrs(attrs_text, G)
+
+
 def make_outdir(path):
     p = pathlib.Path(path)
     try:

@@ -192,12 +192,7 @@ def define_flags():
         "Class index for a conditional network, several (1,2: a mix, c has a 1 at each), "
         "or 'all' (one grid row per class with --grid).",
     )
-    flags.DEFINE_string(
-        "attrs",
-        None,
-        "Attributes of a multi-hot network by name (the dataset's, e.g. smiling,eyeglasses) or "
-        "index; 'none' for none set.",
-    )
+    flags.DEFINE_string("attrs", None, cli.ATTRS_HELP)
     flags.DEFINE_enum(
         "noise-mode",
         "const",
@@ -282,10 +277,7 @@ def main(argv):
             f"Loaded {file}: {G.img_resolution}x{G.img_resolution}x{G.img_channels}, "
             f"z_dim {G.z_dim}, c_dim {G.c_dim}"
         )
-        if FLAGS.attrs is not None:
-            if class_arg is not None:
-                raise cli.UserError("give either --class or --attrs, not both")
-            class_arg = cli.parse_attrs(FLAGS.attrs, G)
+        class_arg = cli.class_or_attrs(G, class_arg, FLAGS.attrs)
         if class_arg == "all" and G.c_dim == 0:
             raise cli.UserError("--class all: the network is unconditional (c_dim = 0)")
         classes = list(range(G.c_dim)) if class_arg == "all" else [class_arg]

@@ -264,6 +264,7 @@ def define_flags():
     flags.DEFINE_string(
         "class", None, "Class index for a conditional network (1,2: a mix of several)."
     )
+    flags.DEFINE_string("attrs", None, cli.ATTRS_HELP)
     flags.DEFINE_boolean(
         "save-video", False, "Write proj.mp4 of the optimisation (proj.gif without ffmpeg)."
     )
@@ -288,7 +289,7 @@ def _targets(path):
     return files
 
 
-def _project_folder(G, targets, lpips, outdir):
+def _project_folder(G, targets, lpips, outdir, class_idx):
     """Every target in turn; writes target-/proj-<name>.png each and one projected_w.npz."""
     ws, names = [], []
     for path in targets:
@@ -301,7 +302,7 @@ def _project_folder(G, targets, lpips, outdir):
             lpips,
             num_steps=FLAGS.steps,
             seed=FLAGS.seed,
-            class_idx=cli.parse_class(FLAGS["class"].value),
+            class_idx=class_idx,
             progress=lambda i, dist, loss: bar.update(1, f"dist {dist:.4f} loss {loss:.4f}"),
         )
         bar.close()
@@ -333,17 +334,18 @@ def main(argv):
         lpips_path = FLAGS["lpips-weights"].value
         if lpips_path and not os.path.isfile(lpips_path):
             raise cli.UserError(f"{lpips_path}: LPIPS weights not found")
-        outdir = cli.make_outdir(FLAGS.outdir)
-
         G, file = loading.load_generator(FLAGS.network)
+        class_idx = cli.class_or_attrs(G, cli.parse_class(FLAGS["class"].value), FLAGS.attrs)
+        loading.class_labels(G, class_idx)  # a wrong --class/--attrs fails before LPIPS loads
         from metrics import lpips as lpips_lib
 
         try:
             lpips = lpips_lib.LPIPS(weights_path=lpips_path, weights_dir=FLAGS["weights-dir"].value)
         except Exception as e:  # noqa: BLE001 -- missing or bad weight file
             raise cli.UserError(f"cannot load the LPIPS weights: {str(e).splitlines()[0]}") from e
+        outdir = cli.make_outdir(FLAGS.outdir)
         if os.path.isdir(FLAGS.target):
-            return _project_folder(G, targets, lpips, outdir)
+            return _project_folder(G, targets, lpips, outdir, class_idx)
         target = media.load_target_image(FLAGS.target, G.img_resolution, G.img_channels)
         bar = Progress("project", FLAGS.steps, unit="step")
         result = project(
@@ -352,7 +354,7 @@ def main(argv):
             lpips,
             num_steps=FLAGS.steps,
             seed=FLAGS.seed,
-            class_idx=cli.parse_class(FLAGS["class"].value),
+            class_idx=class_idx,
             progress=lambda i, dist, loss: bar.update(1, f"dist {dist:.4f} loss {loss:.4f}"),
         )
         bar.close()

@@ -117,6 +117,7 @@ def define_flags():
     flags.DEFINE_string(
         "class", None, "Class index for a conditional network (1,2: a mix of several)."
     )
+    flags.DEFINE_string("attrs", None, cli.ATTRS_HELP)
     flags.DEFINE_enum("noise-mode", "const", ["const", "random", "none"], "Noise mode.")
     flags.DEFINE_string("outdir", None, "Output folder (created).")
 
@@ -149,7 +150,7 @@ def main(argv):
             styles,
             FLAGS.trunc,
             FLAGS["trunc-cutoff"].value,
-            cli.parse_class(FLAGS["class"].value),
+            cli.class_or_attrs(G, cli.parse_class(FLAGS["class"].value), FLAGS.attrs),
             FLAGS["noise-mode"].value,
         )
         outdir = cli.make_outdir(FLAGS.outdir)

@@ -85,8 +85,8 @@ def test_project_folder_then_mix_projected_photos(multi_hot, tmp_path):
         "3",
         "--lpips-weights",
         lpips,
-        "--class",
-        "0",
+        "--attrs",
+        "smiling",  # = --class 0
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     files = {p.name for p in (tmp_path / "proj").iterdir()}
@@ -111,8 +111,8 @@ def test_project_folder_then_mix_projected_photos(multi_hot, tmp_path):
         "7",
         "--styles",
         "0-2",
-        "--class",
-        "1",
+        "--attrs",
+        "eyeglasses",  # = --class 1
         "--outdir",
         tmp_path / "mix",
     )
@@ -131,3 +131,21 @@ def test_project_folder_then_mix_projected_photos(multi_hot, tmp_path):
         proc = _run("style_mixing.py", "--network", path, "--outdir", tmp_path / "m2", *extra)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and message in lines[-1], proc.stderr[-1000:]
+    proc = _run(
+        "projector.py",
+        "--network",
+        path,
+        "--target",
+        photos,
+        "--outdir",
+        tmp_path / "p2",
+        "--lpips-weights",
+        lpips,
+        "--attrs",
+        "beard",
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and lines[-1].startswith(
+        "error: --attrs: unknown attribute 'beard'"
+    )
+    assert not (tmp_path / "p2").exists()
