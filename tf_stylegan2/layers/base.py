@@ -18,6 +18,28 @@ def normal_init(scale=1.0):
     return keras.initializers.RandomNormal(mean=0.0, stddev=float(scale))
 
 
+def full_precision(policy):
+    """The policy that computes in `policy`'s variable dtype: float32 for 'mixed_bfloat16' and
+    'mixed_float16' (ADA-PT runs its mapping, affines, epilogue and the image path in float32),
+    unchanged for 'float32' and 'float64'."""
+    policy = keras.dtype_policies.get(policy)
+    return keras.DTypePolicy(policy.variable_dtype)
+
+
+def is_reduced(policy):
+    """True when `policy` computes in a narrower float than it stores (a mixed policy)."""
+    policy = keras.dtype_policies.get(policy)
+    return policy.compute_dtype != policy.variable_dtype
+
+
+def no_autocast(kwargs):
+    """Layer kwargs with Keras' autocasting off: every layer of this package casts its inputs and
+    weights itself, where ADA-PT does (training/networks.py `.to(dtype)` calls), so a mixed policy
+    cannot silently put w, the styles or the logits in half precision."""
+    kwargs.setdefault("autocast", False)
+    return kwargs
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class FullyConnectedLayer(keras.layers.Layer):
     """Dense layer with equalized LR: `act(x @ (W * lr/sqrt(in)) + b * lr)`.
@@ -43,7 +65,7 @@ class FullyConnectedLayer(keras.layers.Layer):
         bias_init=0.0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(**no_autocast(kwargs))
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.use_bias = bool(bias)
@@ -71,7 +93,8 @@ class FullyConnectedLayer(keras.layers.Layer):
         self.built = True
 
     def call(self, x):
-        w = tf.convert_to_tensor(self.weight) * self.weight_gain
+        x = tf.cast(x, self.compute_dtype)
+        w = tf.cast(tf.convert_to_tensor(self.weight) * self.weight_gain, x.dtype)
         x = tf.matmul(x, w)  # [N, out]
         b = None if self.bias is None else tf.convert_to_tensor(self.bias) * self.bias_gain
         return ops.bias_act(x, b, act=self.activation)
@@ -121,7 +144,7 @@ class Conv2dLayer(keras.layers.Layer):
         conv_clamp=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(**no_autocast(kwargs))
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.kernel_size = int(kernel_size)
@@ -153,7 +176,8 @@ class Conv2dLayer(keras.layers.Layer):
         self.built = True
 
     def call(self, x, gain=1.0):
-        w = tf.convert_to_tensor(self.weight) * self.weight_gain
+        x = tf.cast(x, self.compute_dtype)
+        w = tf.cast(tf.convert_to_tensor(self.weight) * self.weight_gain, x.dtype)
         x = ops.conv2d_resample(
             x, w, f=self._filter, up=self.up, down=self.down, padding=self.padding
         )

@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_stylegan2 import ops
-from tf_stylegan2.layers.base import PACKAGE, Conv2dLayer, FullyConnectedLayer
+from tf_stylegan2.layers.base import PACKAGE, Conv2dLayer, FullyConnectedLayer, no_autocast
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -19,7 +19,7 @@ class MinibatchStdLayer(keras.layers.Layer):
     """
 
     def __init__(self, group_size=4, num_channels=1, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**no_autocast(kwargs))
         self.group_size = None if group_size is None else int(group_size)
         self.num_channels = int(num_channels)
 
@@ -66,7 +66,7 @@ class DiscriminatorBlock(keras.layers.Layer):
         freeze_layers=0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(**no_autocast(kwargs))
         if architecture not in ("orig", "skip", "resnet"):
             raise ValueError(
                 f"architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}"
@@ -140,6 +140,10 @@ class DiscriminatorBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, x, img):
+        # ADA-PT DiscriminatorBlock: x and img in the block's dtype (img continues in it to the
+        # next block's fromrgb with architecture 'skip').
+        x = None if x is None else tf.cast(x, self.compute_dtype)
+        img = None if img is None else tf.cast(img, self.compute_dtype)
         if self.has_fromrgb:
             y = self.fromrgb(img)
             x = y if x is None else x + y
@@ -223,7 +227,7 @@ class DiscriminatorEpilogue(keras.layers.Layer):
         num_classes=0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(**no_autocast(kwargs))
         self.in_channels = int(in_channels)
         self.cmap_dim = int(cmap_dim)
         self.num_classes = int(num_classes)
@@ -285,6 +289,8 @@ class DiscriminatorEpilogue(keras.layers.Layer):
         self.built = True
 
     def call(self, x, img, cmap=None, return_class_logits=False):
+        x = tf.cast(x, self.compute_dtype)  # the epilogue computes in float32 (ADA-PT)
+        img = None if img is None else tf.cast(img, self.compute_dtype)
         if self.architecture == "skip":
             x = x + self.fromrgb(img)
         if self.mbstd is not None:

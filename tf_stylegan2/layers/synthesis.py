@@ -6,7 +6,14 @@ import numpy as np
 import tensorflow as tf
 
 from tf_stylegan2 import ops
-from tf_stylegan2.layers.base import PACKAGE, Conv2dLayer, FullyConnectedLayer, normal_init
+from tf_stylegan2.layers.base import (
+    PACKAGE,
+    Conv2dLayer,
+    FullyConnectedLayer,
+    full_precision,
+    no_autocast,
+    normal_init,
+)
 
 NOISE_MODES = ("random", "const", "none")
 
@@ -57,7 +64,7 @@ class SynthesisLayer(keras.layers.Layer):
         layer_index=0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(**no_autocast(kwargs))
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.w_dim = int(w_dim)
@@ -75,7 +82,11 @@ class SynthesisLayer(keras.layers.Layer):
         self.act_gain = ops.def_gain(activation)
         self._filter = ops.setup_filter(self.resample_filter)
         self.affine = FullyConnectedLayer(
-            self.w_dim, self.in_channels, bias_init=1.0, name="affine", dtype=self.dtype_policy
+            self.w_dim,
+            self.in_channels,
+            bias_init=1.0,
+            name="affine",
+            dtype=full_precision(self.dtype_policy),  # styles in float32 (ADA-PT)
         )
 
     def build(self, input_shape=None):
@@ -104,13 +115,14 @@ class SynthesisLayer(keras.layers.Layer):
     ):
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
-        styles = self.affine(w)  # [N, I]
+        x = tf.cast(x, self.compute_dtype)  # [N, H, W, I]
+        styles = self.affine(w)  # [N, I] in the variable dtype
         noise_term = None
         if self.use_noise and (noise is not None or noise_mode != "none"):
             r = self.resolution
             strength = tf.convert_to_tensor(self.noise_strength)
             if noise is not None:
-                noise_term = tf.cast(noise, x.dtype) * strength  # [N, R, R, 1]
+                noise_term = tf.cast(noise, strength.dtype) * strength  # [N, R, R, 1]
             elif noise_mode == "random":
                 n = tf.shape(x)[0]
                 noise_term = (
@@ -163,7 +175,7 @@ class ToRGBLayer(keras.layers.Layer):
     """
 
     def __init__(self, in_channels, out_channels, w_dim, kernel_size=1, conv_clamp=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**no_autocast(kwargs))
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.w_dim = int(w_dim)
@@ -171,7 +183,11 @@ class ToRGBLayer(keras.layers.Layer):
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.weight_gain = 1.0 / np.sqrt(self.in_channels * self.kernel_size**2)
         self.affine = FullyConnectedLayer(
-            self.w_dim, self.in_channels, bias_init=1.0, name="affine", dtype=self.dtype_policy
+            self.w_dim,
+            self.in_channels,
+            bias_init=1.0,
+            name="affine",
+            dtype=full_precision(self.dtype_policy),  # styles in float32 (ADA-PT)
         )
 
     def build(self, input_shape=None):
@@ -188,7 +204,8 @@ class ToRGBLayer(keras.layers.Layer):
         self.built = True
 
     def call(self, x, w, fused_modconv=True):
-        styles = self.affine(w) * self.weight_gain
+        x = tf.cast(x, self.compute_dtype)  # [N, H, W, I]
+        styles = self.affine(w) * self.weight_gain  # [N, I] in the variable dtype
         x = ops.modulated_conv2d(
             x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv
         )
@@ -240,7 +257,7 @@ class SynthesisBlock(keras.layers.Layer):
         first_layer_index=0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(**no_autocast(kwargs))
         if architecture not in ("orig", "skip", "resnet"):
             raise ValueError(
                 f"architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}"
@@ -335,13 +352,14 @@ class SynthesisBlock(keras.layers.Layer):
         noise_inputs=None,
     ):
         noise_inputs = noise_inputs or {}
+        if x is not None:
+            x = tf.cast(x, self.compute_dtype)  # ADA-PT SynthesisBlock: x.to(dtype)
         kw = dict(noise_mode=noise_mode, fused_modconv=fused_modconv, noise_seed=noise_seed)
         n = tf.shape(ws)[0]
         i = 0
         if self.in_channels == 0:
-            x = tf.tile(
-                tf.convert_to_tensor(self.const)[None], tf.stack([n, 1, 1, 1])
-            )  # [N, 4, 4, C]
+            const = tf.cast(self.const, self.compute_dtype)
+            x = tf.tile(const[None], tf.stack([n, 1, 1, 1]))  # [N, 4, 4, C]
             x = tf.ensure_shape(x, [ws.shape[0], 4, 4, self.out_channels])
             x = self.conv1(x, ws[:, i], noise=noise_inputs.get("conv1"), **kw)
             i += 1
@@ -361,6 +379,7 @@ class SynthesisBlock(keras.layers.Layer):
             img = ops.upsample2d(img, self._filter)
         if self.num_torgb:
             y = self.torgb(x, ws[:, i], fused_modconv=fused_modconv)
+            y = tf.cast(y, self.variable_dtype)  # the image path stays in float32 (ADA-PT)
             img = y if img is None else img + y
         return x, img
 
@@ -381,8 +400,9 @@ class SynthesisBlock(keras.layers.Layer):
         shapes = self.compute_output_shape(
             *(None if t is None else tuple(t.shape) for t in args[:3])
         )
+        dtypes = (self.compute_dtype, self.variable_dtype)  # x, img (the image path: float32)
         return tuple(
-            None if s is None else keras.KerasTensor(s, dtype=self.compute_dtype) for s in shapes
+            None if s is None else keras.KerasTensor(s, dtype=d) for s, d in zip(shapes, dtypes)
         )
 
     def get_config(self):

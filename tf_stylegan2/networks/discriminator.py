@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_stylegan2.layers import DiscriminatorBlock, DiscriminatorEpilogue
+from tf_stylegan2.layers.base import full_precision, is_reduced, no_autocast
 from tf_stylegan2.networks.mapping import MappingNetwork
 from tf_stylegan2.networks.synthesis import channels_at
 
@@ -27,7 +28,9 @@ class Discriminator(keras.Model):
         conv_clamp: None or clamp value.
         mapping_kwargs: kwargs of the label mapping (c_dim > 0): num_layers=8, lr_multiplier=0.01.
         cmap_dim: None = channels(4).
-        num_fp16_res: accepted for ADA-PT compatibility; everything runs in float32.
+        num_fp16_res: with a mixed dtype policy, the blocks of the top num_fp16_res resolutions
+            (at least 8x8) compute in the policy's half dtype; the label mapping and the 4x4
+            epilogue always in float32 (ADA-PT). No effect with 'float32' or 'float64'.
         freeze_layers: the first N layers (from the highest resolution: fromrgb, conv0, conv1,
             skip, ...) are not trainable (Freeze-D; ADA-PT block_kwargs.freeze_layers).
         cond_mode (c_dim > 0): 'projection' (ADA-PT: the logit is projected onto the mapped
@@ -58,7 +61,7 @@ class Discriminator(keras.Model):
         cond_mode="projection",
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(**no_autocast(kwargs))
         if cond_mode not in COND_MODES:
             raise ValueError(f"cond_mode {cond_mode!r}: choose one of {', '.join(COND_MODES)}")
         r = int(np.log2(max(int(img_resolution), 1)))
@@ -82,6 +85,9 @@ class Discriminator(keras.Model):
         projection = self.c_dim > 0 and cond_mode != "acgan"
         self.num_classes = self.c_dim if cond_mode != "projection" else 0
         self.block_resolutions = [2**i for i in range(r, 2, -1)]
+        self.fp16_resolution = max(2 ** (r + 1 - self.num_fp16_res), 8)  # ADA-PT Discriminator
+        full = full_precision(self.dtype_policy)
+        half = self.dtype_policy if is_reduced(self.dtype_policy) else full
         ch = lambda res: channels_at(res, channel_base, channel_max)  # noqa: E731
         cmap = ch(4) if cmap_dim is None else int(cmap_dim)
         self.cmap_dim = cmap if projection else 0
@@ -100,7 +106,7 @@ class Discriminator(keras.Model):
                 first_layer_idx=layer_idx,
                 freeze_layers=self.freeze_layers,
                 name=f"b{res}",
-                dtype=self.dtype_policy,
+                dtype=half if res >= self.fp16_resolution else full,
                 **common,
             )
             layer_idx += block.num_layers
@@ -114,7 +120,7 @@ class Discriminator(keras.Model):
                 num_ws=None,
                 w_avg_beta=None,
                 name="mapping",
-                dtype=self.dtype_policy,
+                dtype=full,
                 **self.mapping_kwargs,
             )
         self.b4 = DiscriminatorEpilogue(
@@ -125,7 +131,7 @@ class Discriminator(keras.Model):
             mbstd_num_channels=self.mbstd_num_channels,
             num_classes=self.num_classes,
             name="b4",
-            dtype=self.dtype_policy,
+            dtype=full,
             **common,
         )
         self.build(None)
@@ -145,7 +151,7 @@ class Discriminator(keras.Model):
         self.built = True
 
     def call(self, img, c=None, return_class_logits=False):
-        img = tf.cast(img, self.compute_dtype)
+        img = tf.cast(img, self.variable_dtype)  # each block casts to its own dtype
         x = None
         for block in self.blocks:
             x, img = block(x, img)

@@ -4,6 +4,7 @@ import copy
 
 import keras
 
+from tf_stylegan2.layers.base import full_precision, no_autocast
 from tf_stylegan2.networks.mapping import MappingNetwork
 from tf_stylegan2.networks.synthesis import SynthesisNetwork
 
@@ -43,7 +44,7 @@ class Generator(keras.Model):
         label_names=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(**no_autocast(kwargs))
         if label_names is not None and len(label_names) != int(c_dim):
             raise ValueError(f"label_names has {len(label_names)} names for c_dim {c_dim}")
         self.label_names = None if label_names is None else [str(n) for n in label_names]
@@ -69,7 +70,7 @@ class Generator(keras.Model):
             w_dim=self.w_dim,
             num_ws=self.num_ws,
             name="mapping",
-            dtype=self.dtype_policy,
+            dtype=full_precision(self.dtype_policy),  # the mapping runs in float32 (ADA-PT)
             **self.mapping_kwargs,
         )
         self.build(None)

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tf_stylegan2 import ops
 from tf_stylegan2.layers import FullyConnectedLayer
+from tf_stylegan2.layers.base import no_autocast
 
 PACKAGE = "tf_stylegan2"
 
@@ -43,7 +44,7 @@ class MappingNetwork(keras.layers.Layer):
         w_avg_beta=0.995,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(**no_autocast(kwargs))
         self.z_dim = int(z_dim)
         self.c_dim = int(c_dim)
         self.w_dim = int(w_dim)

@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_stylegan2.layers import NOISE_MODES, SynthesisBlock
+from tf_stylegan2.layers.base import full_precision, is_reduced, no_autocast
 
 PACKAGE = "tf_stylegan2"
 
@@ -23,9 +24,14 @@ class SynthesisNetwork(keras.layers.Layer):
         w_dim, img_resolution (power of 2 >= 4), img_channels.
         architecture: 'orig' | 'skip' | 'resnet'.
         channel_base, channel_max: channels(R) = min(channel_base // R, channel_max).
-        num_fp16_res: accepted for ADA-PT kwargs compatibility; everything runs in float32.
+        num_fp16_res: with a mixed dtype policy ('mixed_bfloat16', 'mixed_float16'), the blocks
+            of the top num_fp16_res resolutions (at least 8x8) compute in the policy's half
+            dtype, the rest in float32 (ADA-PT's use_fp16 rule); no effect with 'float32' or
+            'float64'.
         conv_clamp: None or clamp of every conv output (ADA-PT uses 256 with fp16).
-        fused_modconv: default form of the modulated conv (True = grouped conv).
+        fused_modconv: default form of the modulated conv (True = batched matmul / grouped
+            conv) for the full-precision blocks; half-precision blocks default to the non-fused
+            form, as ADA-PT does (and as is faster there).
         resample_filter: FIR taps.
     Call: `synthesis(ws, noise_mode='const', noise_seed=None, fused_modconv=None,
         noise_inputs=None)`,
@@ -49,7 +55,7 @@ class SynthesisNetwork(keras.layers.Layer):
         resample_filter=(1, 3, 3, 1),
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(**no_autocast(kwargs))
         r = int(np.log2(max(int(img_resolution), 1)))
         if img_resolution != 2**r or img_resolution < 4:
             raise ValueError(f"img_resolution must be a power of 2 >= 4, got {img_resolution!r}")
@@ -65,6 +71,8 @@ class SynthesisNetwork(keras.layers.Layer):
         self.fused_modconv = bool(fused_modconv)
         self.resample_filter = [float(v) for v in resample_filter]
         self.block_resolutions = [2**i for i in range(2, r + 1)]
+        # ADA-PT SynthesisNetwork: fp16_resolution = max(2 ** (log2 + 1 - num_fp16_res), 8)
+        self.fp16_resolution = max(2 ** (r + 1 - self.num_fp16_res), 8)
         self.num_ws = 0
         layer_index = 0
         for res in self.block_resolutions:
@@ -82,13 +90,19 @@ class SynthesisNetwork(keras.layers.Layer):
                 conv_clamp=self.conv_clamp,
                 first_layer_index=layer_index,
                 name=f"b{res}",
-                dtype=self.dtype_policy,
+                dtype=self._block_policy(res),
             )
             layer_index += block.num_conv
             self.num_ws += block.num_conv
             if res == self.img_resolution:
                 self.num_ws += block.num_torgb
             setattr(self, f"b{res}", block)
+
+    def _block_policy(self, res):
+        """The network's policy for the reduced-precision blocks, its full-precision one else."""
+        if is_reduced(self.dtype_policy) and res >= self.fp16_resolution:
+            return self.dtype_policy
+        return full_precision(self.dtype_policy)
 
     @property
     def blocks(self):
@@ -124,10 +138,8 @@ class SynthesisNetwork(keras.layers.Layer):
     def call(self, ws, noise_mode="const", noise_seed=None, fused_modconv=None, noise_inputs=None):
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
-        if fused_modconv is None:
-            fused_modconv = self.fused_modconv
-        ws = tf.cast(ws, self.compute_dtype)
-        per_block = _split_noise(noise_inputs, self.compute_dtype)
+        ws = tf.cast(ws, self.variable_dtype)  # w and the styles stay in float32 (ADA-PT)
+        per_block = _split_noise(noise_inputs, self.variable_dtype)
         x = img = None
         w_idx = 0
         for block in self.blocks:
@@ -138,7 +150,11 @@ class SynthesisNetwork(keras.layers.Layer):
                 img,
                 block_ws,
                 noise_mode=noise_mode,
-                fused_modconv=fused_modconv,
+                fused_modconv=(
+                    fused_modconv
+                    if fused_modconv is not None
+                    else self.fused_modconv and not is_reduced(block.dtype_policy)
+                ),
                 noise_seed=noise_seed,
                 noise_inputs=per_block.get(block.name),
             )

@@ -19,7 +19,7 @@ def modulated_conv2d(
     demodulate=True,
     fused_modconv=True,
 ):
-    """ADA-PT `modulated_conv2d` in NHWC (float32 only).
+    """ADA-PT `modulated_conv2d` in NHWC.
 
     Args:
         x: [N, H, W, I] input.
@@ -31,13 +31,26 @@ def modulated_conv2d(
         fused_modconv: True = the conv with per-sample modulated weights (a batched matmul, or a
             grouped conv with one group per sample for large inputs); False = scale inputs,
             shared-weight conv, scale outputs. Equal up to rounding.
+    Precision: for half-precision x the weights, styles and demodulation coefficients are
+    computed in float32 and cast to x's dtype where they meet x, as ADA-PT does for float16 x;
+    with demodulation the weight is first divided by its per-output-channel max-abs and the
+    styles by their per-sample max-abs (ADA-PT's overflow guard; demodulation cancels both).
     Returns:
-        [N, H', W', O].
+        [N, H', W', O] in x's dtype.
     """
     x = tf.convert_to_tensor(x)
     kh, kw, cin, cout = (int(d) for d in weight.shape)
-    weight = tf.cast(weight, x.dtype)
-    styles = tf.cast(styles, x.dtype)
+    half = x.dtype in (tf.float16, tf.bfloat16)
+    calc = tf.float32 if half else x.dtype  # dtype of the weight / style / demodulation math
+    weight = tf.cast(weight, calc)
+    styles = tf.cast(styles, calc)
+    if demodulate and half:
+        weight = weight * (
+            1.0
+            / float((cin * kh * kw) ** 0.5)
+            / tf.reduce_max(tf.abs(weight), axis=[0, 1, 2], keepdims=True)
+        )  # [kh, kw, I, O] / max over (kh, kw, I)
+        styles = styles / tf.reduce_max(tf.abs(styles), axis=1, keepdims=True)  # [N, I]
 
     # Demodulation coefficients: sum_{kh,kw,i} (w * s_i)^2 = (s^2) @ sum_{kh,kw} w^2, a matmul
     # instead of materializing the per-sample weights (same value up to float rounding).
@@ -56,10 +69,12 @@ def modulated_conv2d(
     if fused_modconv and not use_bmm and n is None and up > 1:
         fused_modconv = False  # the grouped transposed conv needs a static batch; same math
     if not fused_modconv:
-        x = x * styles[:, None, None, :]
-        x = conv2d_resample(x, weight, f=resample_filter, up=up, down=down, padding=padding)
+        x = x * tf.cast(styles, x.dtype)[:, None, None, :]
+        x = conv2d_resample(
+            x, tf.cast(weight, x.dtype), f=resample_filter, up=up, down=down, padding=padding
+        )
         if dcoefs is not None:
-            x = x * dcoefs[:, None, None, :]
+            x = x * tf.cast(dcoefs, x.dtype)[:, None, None, :]
         if noise is not None:
             x = x + tf.cast(noise, x.dtype)
         return x
@@ -67,6 +82,9 @@ def modulated_conv2d(
     scale = styles[:, :, None]  # [N, I, 1]
     if dcoefs is not None:
         scale = scale * dcoefs[:, None, :]  # [N, I, O]
+    # Half-precision x: the factors are cast and multiplied in x's dtype (one rounding more than
+    # ADA-PT's `w.to(x.dtype)`; reduced-precision blocks use the non-fused form by default).
+    weight, scale = tf.cast(weight, x.dtype), tf.cast(scale, x.dtype)
     if use_bmm:
         y = _fused_bmm(x, weight, scale, up, padding, resample_filter)
     else:
