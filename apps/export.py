@@ -117,6 +117,12 @@ def export_generator(G, dest, truncation_psi=1.0, source=None, noise_mode="const
 
 def define_flags():
     flags.DEFINE_string("network", None, "Network: .keras snapshot, run folder or official .pkl.")
+    flags.DEFINE_enum(
+        "precision",
+        "fp32",
+        ["fp32", "bf16", "fp16", "fp64", "auto"],
+        loading.PRECISION_HELP + " The signature stays float32 in and out.",
+    )
     flags.DEFINE_string(
         "dest",
         None,
@@ -174,7 +180,7 @@ def main(argv):
         if fmt == "savedmodel" and FLAGS.output != "uint8":
             raise cli.UserError("--output applies to --format litert, onnx or openvino")
         export_formats.check_options(fmt, FLAGS.quantize)
-        G, file = loading.load_generator(FLAGS.network)
+        G, file = loading.load_generator(FLAGS.network, FLAGS.precision)
         if fmt == "savedmodel":
             export_generator(
                 G, dest, FLAGS.trunc, source=file, noise_mode=FLAGS["noise-mode"].value

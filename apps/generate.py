@@ -202,6 +202,9 @@ def define_flags():
         "random: fresh noise seeded by the seed; none: no noise.",
     )
     flags.DEFINE_string("outdir", None, "Output folder (created).")
+    flags.DEFINE_enum(
+        "precision", "fp32", ["fp32", "bf16", "fp16", "fp64", "auto"], loading.PRECISION_HELP
+    )
     flags.DEFINE_boolean(
         "grid", False, "Write one image grid grid.png instead of one PNG per seed."
     )
@@ -272,7 +275,7 @@ def main(argv):
         psi, cutoff = FLAGS.trunc, FLAGS["trunc-cutoff"].value
         noise_mode = FLAGS["noise-mode"].value
 
-        G, file = loading.load_generator(FLAGS.network)
+        G, file = loading.load_generator(FLAGS.network, FLAGS.precision)
         print(
             f"Loaded {file}: {G.img_resolution}x{G.img_resolution}x{G.img_channels}, "
             f"z_dim {G.z_dim}, c_dim {G.c_dim}"

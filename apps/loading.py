@@ -33,8 +33,9 @@ def resolve_network(path):
     return p
 
 
-def load_generator(path):
-    """(G, file): the generator to sample from: G_ema (Gs) when the file has one, else G."""
+def load_generator(path, precision="fp32"):
+    """(G, file): the generator to sample from: G_ema (Gs) when the file has one, else G, in
+    `precision` (fp32 | bf16 | fp16 | fp64 | auto; see tf_stylegan2/networks/precision.py)."""
     file = resolve_network(path)
     import tf_stylegan2
 
@@ -48,7 +49,23 @@ def load_generator(path):
         G = nets.get("G")
     if G is None:
         raise UserError(f"{file}: the file holds no generator (G_ema or G)")
-    return G, file
+    return with_precision(G, precision), file
+
+
+PRECISION_HELP = (
+    "Compute precision: fp32 (default, exact parity), bf16 or fp16 in the top num_fp16_res "
+    "resolutions, fp64, or auto (fp16 on GPUs, bf16 on CPUs with native bfloat16, else fp32)."
+)
+
+
+def with_precision(net, precision):
+    """`net` in the dtype policy that `precision` names (a copy with the same weights)."""
+    from tf_stylegan2.networks.precision import resolve_precision, with_policy
+
+    try:
+        return with_policy(net, resolve_precision(precision))
+    except ValueError as e:
+        raise UserError(f"--precision: {e}") from None
 
 
 def class_labels(G, class_idx, batch=1):

@@ -1,7 +1,12 @@
-"""Images per second of G forward (fused / non-fused; eager, tf.function, XLA) and of one
-D forward+backward, at res 32, channel_base 16384, channel_max 512, batch 8, float32.
+"""Images per second of G forward (fused / non-fused / the default form; eager, tf.function,
+XLA) and of one D forward+backward, at res 32, channel_base 16384, channel_max 512, batch 8, per
+precision (num_fp16_res 4, conv_clamp 256 as the ADA presets; fp32 ignores num_fp16_res).
 
     python benchmarks/bench_networks.py [--repeats 5] [--batch 8] [--resolution 32]
+        [--precision fp32,bf16] [--only "tf.function"]
+
+The "default" G form is what generate.py runs: fused modconv in float32 blocks, non-fused in
+half-precision blocks (ADA-PT's rule).
 """
 
 import pathlib
@@ -22,6 +27,7 @@ def define_flags():
     flags.DEFINE_integer("channel_base", 16384, "channel_base")
     flags.DEFINE_integer("channel_max", 512, "channel_max")
     flags.DEFINE_string("only", "", "comma-separated case names to run (default all)")
+    flags.DEFINE_string("precision", "fp32,bf16", "comma-separated precisions to compare")
 
 
 def _time(fn, repeats):
@@ -40,19 +46,44 @@ def main(_):
     import tensorflow as tf
 
     from tf_stylegan2.networks import Discriminator, Generator
+    from tf_stylegan2.networks.precision import resolve_precision
 
     n, res = FLAGS.batch, FLAGS.resolution
-    G = Generator(
-        512,
-        0,
-        512,
-        res,
-        3,
-        synthesis_kwargs=dict(channel_base=FLAGS.channel_base, channel_max=FLAGS.channel_max),
-    )
-    D = Discriminator(0, res, 3, channel_base=FLAGS.channel_base, channel_max=FLAGS.channel_max)
     z = tf.random.normal([n, 512])
     img = tf.random.normal([n, res, res, 3])
+    cases = []
+    for precision in FLAGS.precision.split(","):
+        cases += _cases(precision, resolve_precision(precision), n, res, Generator, Discriminator)
+    only = [s.strip() for s in FLAGS.only.split(",") if s.strip()]
+
+    load = os.getloadavg()[0]
+    print(
+        f"# res {res}, channel_base {FLAGS.channel_base}, channel_max {FLAGS.channel_max}, "
+        f"batch {n}, num_fp16_res 4, conv_clamp 256, "
+        f"TF {tf.__version__}, {os.cpu_count()} CPUs, load average at start {load:.2f}"
+    )
+    # The machine is shared: this process's CPU time spread over all cores ~ the quiet-machine rate.
+    cores = os.cpu_count() or 1
+    print(f"| case | s/batch | img/s | CPU s/batch | img/s if {cores} cores were ours |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, fn, use_img in cases:
+        if only and not any(o in name for o in only):
+            continue
+        arg = img if use_img else z
+        sec, cpu = _time(lambda: fn(arg), FLAGS.repeats)
+        quiet = n / max(cpu / cores, sec / 1e6)
+        print(f"| {name} | {sec:.3f} | {n / sec:.1f} | {cpu:.3f} | {quiet:.1f} |", flush=True)
+    print(f"# load average at end {os.getloadavg()[0]:.2f}")
+
+
+def _cases(precision, policy, n, res, Generator, Discriminator):
+    """[(name, fn, takes the images)] for one precision."""
+    import tensorflow as tf
+
+    chans = dict(channel_base=FLAGS.channel_base, channel_max=FLAGS.channel_max)
+    half = dict(num_fp16_res=4, conv_clamp=256)
+    G = Generator(512, 0, 512, res, 3, synthesis_kwargs=dict(**chans, **half), dtype=policy)
+    D = Discriminator(0, res, 3, **chans, **half, dtype=policy)
 
     def g_fwd(fused):
         return lambda z: G(z, None, noise_mode="random", fused_modconv=fused)
@@ -63,35 +94,28 @@ def main(_):
         return tape.gradient(loss, D.trainable_variables)
 
     cases = []
-    for fused in (True, False):
-        name = "fused" if fused else "non-fused"
-        cases.append((f"G forward {name}, eager", g_fwd(fused), z))
-        cases.append((f"G forward {name}, tf.function", tf.function(g_fwd(fused)), z))
+    for fused, form in ((True, "fused"), (False, "non-fused"), (None, "default")):
+        cases.append((f"{precision} G forward {form}, eager", g_fwd(fused), False))
         cases.append(
-            (f"G forward {name}, jit_compile", tf.function(g_fwd(fused), jit_compile=True), z)
+            (f"{precision} G forward {form}, tf.function", tf.function(g_fwd(fused)), False)
         )
-    cases.append(("D forward+backward, eager", d_fwd_bwd, img))
-    cases.append(("D forward+backward, tf.function", tf.function(d_fwd_bwd), img))
-    cases.append(("D forward+backward, jit_compile", tf.function(d_fwd_bwd, jit_compile=True), img))
-    only = [s.strip() for s in FLAGS.only.split(",") if s.strip()]
-
-    load = os.getloadavg()[0]
-    print(
-        f"# res {res}, channel_base {FLAGS.channel_base}, channel_max {FLAGS.channel_max}, "
-        f"batch {n}, float32, "
-        f"TF {tf.__version__}, {os.cpu_count()} CPUs, load average at start {load:.2f}"
+        cases.append(
+            (
+                f"{precision} G forward {form}, jit_compile",
+                tf.function(g_fwd(fused), jit_compile=True),
+                False,
+            )
+        )
+    cases.append((f"{precision} D forward+backward, eager", d_fwd_bwd, True))
+    cases.append((f"{precision} D forward+backward, tf.function", tf.function(d_fwd_bwd), True))
+    cases.append(
+        (
+            f"{precision} D forward+backward, jit_compile",
+            tf.function(d_fwd_bwd, jit_compile=True),
+            True,
+        )
     )
-    # The machine is shared: this process's CPU time spread over all cores ~ the quiet-machine rate.
-    cores = os.cpu_count() or 1
-    print(f"| case | s/batch | img/s | CPU s/batch | img/s if {cores} cores were ours |")
-    print("| --- | --- | --- | --- | --- |")
-    for name, fn, arg in cases:
-        if only and not any(o in name for o in only):
-            continue
-        sec, cpu = _time(lambda: fn(arg), FLAGS.repeats)
-        quiet = n / max(cpu / cores, sec / 1e6)
-        print(f"| {name} | {sec:.3f} | {n / sec:.1f} | {cpu:.3f} | {quiet:.1f} |", flush=True)
-    print(f"# load average at end {os.getloadavg()[0]:.2f}")
+    return cases
 
 
 def run():

@@ -4,11 +4,13 @@
                                      [--resolution 32 --channel-base 16384 --channel-max 512
                                       --batch 8 --batch-gpu 4] [--aug noaug|bgc|both]
                                      [--iterations 16] [--jit both|on|off] [--fused]
+                                     [--precision fp32,bf16]
 
 One measured block is `--iterations` minibatches starting at a multiple of 16, so with the default
 16 it runs 16 Gmain, 4 Greg (path length, every 4), 16 Dmain and 1 Dreg (R1, every 16) steps plus 16
 G_ema updates: exactly NVIDIA's lazy-regularization proportions. Networks: config-f (skip G, resnet
-D, 8 mapping layers, z/w 512) at the given size, or the demo preset, float32, non-fused modulated
+D, 8 mapping layers, z/w 512, num_fp16_res 4) at the given size, or the demo preset (num_fp16_res 4
+too), in each --precision (bf16/fp16: the top 4 resolutions in half precision), non-fused modulated
 conv (as in ADA-PT training); reals are a fixed uint8 batch (the input pipeline is measured by
 bench_input.py). One warm-up minibatch (which runs all four phases) traces and compiles every step
 first. Prints one table row per jit setting.
@@ -50,6 +52,9 @@ def define_flags():
     flags.DEFINE_boolean(
         "fused", False, "Fused (grouped-conv) modulated conv instead of non-fused."
     )
+    flags.DEFINE_string(
+        "precision", "fp32", "Comma-separated precisions to compare (fp32, bf16, fp16, fp64)."
+    )
     flags.DEFINE_enum(
         "aug", "noaug", ["noaug", "bgc", "both"],
         "Augmentation in front of D: none, the bgc pipeline at fixed p = 0.5 (the work ADA does at "
@@ -57,10 +62,11 @@ def define_flags():
     )  # fmt: skip
 
 
-def measure(jit, aug="noaug"):
+def measure(jit, aug="noaug", precision="fp32"):
     import tensorflow as tf
 
     from tf_stylegan2.networks import presets
+    from tf_stylegan2.networks.precision import resolve_precision
     from training import config as config_lib
     from training import loop
 
@@ -68,8 +74,8 @@ def measure(jit, aug="noaug"):
 
     def network_kwargs(name, img_resolution, img_channels, c_dim):
         G_kwargs, D_kwargs = presets.network_kwargs("config-f", img_resolution, img_channels, c_dim)
-        G_kwargs["synthesis_kwargs"].update(channel_base=base, channel_max=cmax)
-        D_kwargs.update(channel_base=base, channel_max=cmax)
+        G_kwargs["synthesis_kwargs"].update(channel_base=base, channel_max=cmax, num_fp16_res=4)
+        D_kwargs.update(channel_base=base, channel_max=cmax, num_fp16_res=4)
         return G_kwargs, D_kwargs
 
     preset, channels = FLAGS.preset, FLAGS.channels
@@ -81,6 +87,7 @@ def measure(jit, aug="noaug"):
         channels=channels,
         batch=FLAGS.batch,
         jit=jit,
+        dtype=resolve_precision(precision),
         **(dict(network_kwargs=network_kwargs) if preset == "config-f" else {}),
         batch_gpu=FLAGS["batch-gpu"].value,
         fused_modconv=FLAGS.fused,
@@ -117,6 +124,7 @@ def main(argv):
     del argv
     settings = {"both": [False, True], "on": [True], "off": [False]}[FLAGS.jit]
     augs = ["noaug", "bgc"] if FLAGS.aug == "both" else [FLAGS.aug]
+    precisions = FLAGS.precision.split(",")
     nets = (
         f"channel_base {FLAGS['channel-base'].value}, channel_max {FLAGS['channel-max'].value}"
         if FLAGS.preset == "config-f"
@@ -124,21 +132,21 @@ def main(argv):
     )
     print(
         f"{FLAGS.preset}, res {FLAGS.resolution}, {FLAGS.channels} channels, {nets}, "
-        f"batch {FLAGS.batch}, float32, "
+        f"batch {FLAGS.batch}, num_fp16_res 4, "
         f"{'fused' if FLAGS.fused else 'non-fused'} modconv, {FLAGS.iterations} iterations "
         f"(16 Gmain : 4 Greg : 16 Dmain : 1 Dreg per 16), load avg {os.getloadavg()[0]:.1f}"
     )
     # On a shared machine wall-clock img/s depends on the others' load; CPU-seconds per image do not
     # (much): 2 / (CPU-s per img) is the img/s this process would reach alone on the 2 cores.
     print(
-        "| jit_compile | augment | img/s (wall) | CPU-s per img | 2 / CPU-s per img "
+        "| precision | jit_compile | augment | img/s (wall) | CPU-s per img | 2 / CPU-s per img "
         "| s per 16 it. | warm-up s |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for jit, aug in [(j, a) for j in settings for a in augs]:
-        r = measure(jit, aug)
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for prec, jit, aug in [(p, j, a) for p in precisions for j in settings for a in augs]:
+        r = measure(jit, aug, prec)
         print(
-            f"| {jit} | {aug} | {r['img_s']:.2f} | {r['cpu_per_img']:.2f} | "
+            f"| {prec} | {jit} | {aug} | {r['img_s']:.2f} | {r['cpu_per_img']:.2f} | "
             f"{2 / r['cpu_per_img']:.2f} | "
             f"{r['sec'] * 16 / FLAGS.iterations:.1f} | {r['warmup']:.0f} |",
             flush=True,

@@ -30,6 +30,13 @@ def define_flags():
         "metrics", ["fid50k_full"], "Comma-separated metric names, e.g. fid50k,ppl_wend."
     )
     flags.DEFINE_integer("gpus", 1, "Number of GPUs (replicas of a MirroredStrategy).")
+    flags.DEFINE_enum(
+        "precision",
+        "fp32",
+        ["fp32", "bf16", "fp16", "fp64", "auto"],
+        "G's compute precision: fp32 (default; the published protocol), bf16 or fp16 in the top "
+        "num_fp16_res resolutions, fp64, auto (fp16 on GPUs, bf16 on CPUs with native bfloat16).",
+    )
     flags.DEFINE_string("weights-dir", None, "Folder with the metric weight files.")
     flags.DEFINE_string(
         "detector",
@@ -165,7 +172,9 @@ def main_network():
         nets = tf_stylegan2.load_network(network)
     except Exception as err:  # noqa: BLE001 (any loading problem is a user error here)
         _fail(f"{network}: cannot load network ({err})")
-    G = nets.get("G_ema") or nets.get("G")
+    from tf_stylegan2.networks.precision import resolve_precision, with_policy
+
+    G = with_policy(nets.get("G_ema") or nets.get("G"), resolve_precision(FLAGS.precision))
     run_dir = _run_dir(network)
     snapshot = os.path.basename(network).rsplit(".", 1)[0]
     print(f"{'network':<30s} {'time':<17s} metric values")

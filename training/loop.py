@@ -204,7 +204,7 @@ def train(
         reals, labels = next(iter(grid_ds))
         grid_c = labels.numpy() if cfg.c_dim else None
         grid_reals = tf.cast(reals, tf.float32).numpy() / 127.5 - 1
-        grid_fakes = rundir.generate_grid(trainer.G_ema, grid_z, grid_c)
+        grid_fakes = rundir.generate_grid(trainer.inference_nets()["G_ema"], grid_z, grid_c)
     if on_started is not None:
         on_started()
     writer = tf.summary.create_file_writer(run_dir) if is_chief else None
@@ -234,13 +234,14 @@ def train(
             return
         import tf_stylegan2
 
-        imgs = rundir.generate_grid(trainer.G_ema, grid_z, grid_c)
+        nets = trainer.inference_nets()  # float32 copies of a mixed-precision run's networks
+        imgs = rundir.generate_grid(nets["G_ema"], grid_z, grid_c)
         grid = rundir.save_grid(os.path.join(run_dir, f"fakes{kimg:06d}.png"), imgs, (gw, gh))
         with writer.as_default():
             summaries.image("fakes", grid, cur_nimg)
-        tf_stylegan2.save_snapshot(snap_path, G=trainer.G, D=trainer.D, G_ema=trainer.G_ema)
+        tf_stylegan2.save_snapshot(snap_path, **nets)
         for name in cfg.metrics if metric_fn is not None else ():
-            result = metric_fn(name, trainer, snap_path)
+            result = metric_fn(name, nets["G_ema"], snap_path)
             with writer.as_default():
                 for k, v in (result or {}).items():
                     if isinstance(v, (int, float)):

@@ -107,6 +107,14 @@ def _define_flags():
         "jit", False, "XLA-compile the per-replica phase computations (jit_compile)."
     )
     flags.DEFINE_enum(
+        "precision",
+        "fp32",
+        ["fp32", "bf16", "fp16", "fp64", "auto"],
+        "Compute precision of G and D: fp32 (default: results independent of the CPU), bf16 or "
+        "fp16 in the top num_fp16_res resolutions (weights, losses, EMA stay float32), fp64 "
+        "(reference), auto (fp16 on GPUs, bf16 on CPUs with native bfloat16, else fp32).",
+    )
+    flags.DEFINE_enum(
         "aug",
         None,
         ["ada", "noaug", "fixed"],
@@ -222,6 +230,8 @@ def resolve(run_dir_for_resume=None):
                 f"--resume {resume}: expected a run directory, 'latest', a .keras "
                 f"snapshot or an official .pkl"
             )
+    from tf_stylegan2.networks.precision import resolve_precision
+
     try:
         cfg = config_lib.make_config(
             _flag("config"),
@@ -241,6 +251,7 @@ def resolve(run_dir_for_resume=None):
             snap=_flag("snap"),
             metrics=_parse_metrics(_flag("metrics")),
             jit=_flag("jit"),
+            dtype=resolve_precision(_flag("precision")),
             cond=_flag("cond"),
             resume=os.path.abspath(resume) if resume else None,
             max_minutes=float(_flag("max-minutes")),
@@ -371,7 +382,7 @@ def _check_guide(cfg):
 def _metric_fn(run_dir, cfg):
     from metrics import metric_main
 
-    def fn(name, trainer, snapshot):
+    def fn(name, G_ema, snapshot):
         import contextlib
 
         # A progress line on the terminal only (log.txt gets the result line, not the bar).
@@ -379,7 +390,7 @@ def _metric_fn(run_dir, cfg):
         with contextlib.redirect_stderr(sys.__stderr__) if terminal else contextlib.nullcontext():
             result = metric_main.calc_metric(
                 name,
-                generator=trainer.G_ema,
+                generator=G_ema,
                 data=cfg.data,
                 mirror=cfg.mirror,
                 snapshot=snapshot,

@@ -64,7 +64,9 @@ class Trainer:
             )
         self.rounds = cfg.batch // per_round
         self.worker_batch = cfg.batch // self.num_workers  # what this worker's pipeline yields
-        self.dtype = tf.as_dtype(cfg.dtype)
+        # G's and D's dtype policy (cfg.dtype: 'float32', 'mixed_bfloat16', ...); weights, losses,
+        # optimizer states and the EMA live in its variable dtype.
+        self.dtype = tf.as_dtype(_policy(cfg.dtype).variable_dtype)
         self.phases = phases_lib.make_phases(cfg)
         self._build()
         self.layer_names = list(self.G.synthesis.layer_names())
@@ -138,6 +140,16 @@ class Trainer:
         }
         self.w_avg = self.G.mapping.w_avg
         self.w_avg_beta = float(cfg.G_kwargs.get("mapping_kwargs", {}).get("w_avg_beta", 0.995))
+
+    def inference_nets(self):
+        """{'G', 'D', 'G_ema'} as snapshots, grids and metrics use them: the networks themselves
+        in float32 / float64, copies in float32 with the same weights when training computes in
+        a mixed precision (inference defaults to float32; docs/NUMERICS.md)."""
+        from tf_stylegan2.layers.base import full_precision
+        from tf_stylegan2.networks.precision import with_policy
+
+        full = full_precision(self.G.dtype_policy)
+        return {k: with_policy(getattr(self, k), full) for k in ("G", "D", "G_ema")}
 
     def _build_nets(self, G, D):
         cfg = self.cfg
@@ -382,3 +394,9 @@ class Trainer:
             v.assign(0.0)
         self.last_rt = rt
         return rt
+
+
+def _policy(name):
+    import keras
+
+    return keras.dtype_policies.get(name)

@@ -109,7 +109,7 @@ _NETWORKS = {
         d_arch="resnet",
         mbstd=4,
         conv_clamp=None,
-        num_fp16_res=0,
+        num_fp16_res=4,  # only with --precision bf16/fp16 (no clamp: bf16 has float32's range)
         d_map=2,
     ),
     "demo": dict(
@@ -122,7 +122,7 @@ _NETWORKS = {
         d_arch="resnet",
         mbstd=4,
         conv_clamp=None,
-        num_fp16_res=0,
+        num_fp16_res=4,  # only with --precision bf16/fp16 (no clamp: bf16 has float32's range)
         d_map=2,
     ),
 }
