@@ -107,6 +107,7 @@ def export_generator(G, dest, truncation_psi=1.0, source=None, noise_mode="const
             img_channels=G.img_channels,
             generate_truncation_psi=fixed_psi,
             noise_mode=noise_mode,
+            precision=G.dtype_policy.name,
             source=str(source) if source else None,
             signatures=list(endpoints),
         )

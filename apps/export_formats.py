@@ -152,6 +152,7 @@ def export_format(
             quantize=quantize,
             truncation_psi=float(truncation_psi),
             noise_mode=noise_mode,
+            precision=G.dtype_policy.name,
             z_dim=G.z_dim,
             c_dim=G.c_dim,
             w_dim=G.w_dim,

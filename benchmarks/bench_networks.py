@@ -3,7 +3,7 @@ XLA) and of one D forward+backward, at res 32, channel_base 16384, channel_max 5
 precision (num_fp16_res 4, conv_clamp 256 as the ADA presets; fp32 ignores num_fp16_res).
 
     python benchmarks/bench_networks.py [--repeats 5] [--batch 8] [--resolution 32]
-        [--precision fp32,bf16] [--only "tf.function"]
+        [--precision fp32,bf16] [--only "tf.function"] [--preset demo]
 
 The "default" G form is what generate.py runs: fused modconv in float32 blocks, non-fused in
 half-precision blocks (ADA-PT's rule).
@@ -15,6 +15,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -28,6 +29,10 @@ def define_flags():
     flags.DEFINE_integer("channel_max", 512, "channel_max")
     flags.DEFINE_string("only", "", "comma-separated case names to run (default all)")
     flags.DEFINE_string("precision", "fp32,bf16", "comma-separated precisions to compare")
+    flags.DEFINE_enum(
+        "preset", "config-f", ["config-f", "demo"],
+        "config-f networks with the channel flags, or the demo preset's (1 channel, 10 classes)",
+    )  # fmt: skip
 
 
 def _time(fn, repeats):
@@ -49,8 +54,6 @@ def main(_):
     from tf_stylegan2.networks.precision import resolve_precision
 
     n, res = FLAGS.batch, FLAGS.resolution
-    z = tf.random.normal([n, 512])
-    img = tf.random.normal([n, res, res, 3])
     cases = []
     for precision in FLAGS.precision.split(","):
         cases += _cases(precision, resolve_precision(precision), n, res, Generator, Discriminator)
@@ -58,18 +61,23 @@ def main(_):
 
     load = os.getloadavg()[0]
     print(
-        f"# res {res}, channel_base {FLAGS.channel_base}, channel_max {FLAGS.channel_max}, "
-        f"batch {n}, num_fp16_res 4, conv_clamp 256, "
+        f"# res {res}, "
+        + (
+            "demo preset (1 channel, 10 classes, num_fp16_res 4, no clamp), "
+            if FLAGS.preset == "demo"
+            else f"channel_base {FLAGS.channel_base}, channel_max {FLAGS.channel_max}, "
+            "num_fp16_res 4, conv_clamp 256, "
+        )
+        + f"batch {n}, "
         f"TF {tf.__version__}, {os.cpu_count()} CPUs, load average at start {load:.2f}"
     )
     # The machine is shared: this process's CPU time spread over all cores ~ the quiet-machine rate.
     cores = os.cpu_count() or 1
     print(f"| case | s/batch | img/s | CPU s/batch | img/s if {cores} cores were ours |")
     print("| --- | --- | --- | --- | --- |")
-    for name, fn, use_img in cases:
+    for name, fn, arg in cases:
         if only and not any(o in name for o in only):
             continue
-        arg = img if use_img else z
         sec, cpu = _time(lambda: fn(arg), FLAGS.repeats)
         quiet = n / max(cpu / cores, sec / 1e6)
         print(f"| {name} | {sec:.3f} | {n / sec:.1f} | {cpu:.3f} | {quiet:.1f} |", flush=True)
@@ -80,39 +88,50 @@ def _cases(precision, policy, n, res, Generator, Discriminator):
     """[(name, fn, takes the images)] for one precision."""
     import tensorflow as tf
 
-    chans = dict(channel_base=FLAGS.channel_base, channel_max=FLAGS.channel_max)
-    half = dict(num_fp16_res=4, conv_clamp=256)
-    G = Generator(512, 0, 512, res, 3, synthesis_kwargs=dict(**chans, **half), dtype=policy)
-    D = Discriminator(0, res, 3, **chans, **half, dtype=policy)
+    from tf_stylegan2.networks import presets
+
+    if FLAGS.preset == "demo":  # 1 channel, 10 classes, as make demo trains it
+        G_kwargs, D_kwargs = presets.network_kwargs("demo", res, 1, c_dim=10)
+    else:
+        chans = dict(channel_base=FLAGS.channel_base, channel_max=FLAGS.channel_max)
+        half = dict(num_fp16_res=4, conv_clamp=256)
+        G_kwargs = dict(
+            z_dim=512, c_dim=0, w_dim=512, img_resolution=res, img_channels=3,
+            synthesis_kwargs=dict(**chans, **half),
+        )  # fmt: skip
+        D_kwargs = dict(c_dim=0, img_resolution=res, img_channels=3, **chans, **half)
+    G, D = Generator(**G_kwargs, dtype=policy), Discriminator(**D_kwargs, dtype=policy)
+    rnd = np.random.RandomState(0)
+    c = np.eye(G.c_dim, dtype=np.float32)[rnd.randint(0, G.c_dim, n)] if G.c_dim else None
+    z = tf.constant(rnd.randn(n, G.z_dim).astype(np.float32))
+    img = tf.constant(rnd.uniform(-1, 1, [n, res, res, G.img_channels]).astype(np.float32))
 
     def g_fwd(fused):
-        return lambda z: G(z, None, noise_mode="random", fused_modconv=fused)
+        return lambda z: G(z, c, noise_mode="random", fused_modconv=fused)
 
     def d_fwd_bwd(img):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(tf.nn.softplus(D(img)))
+            loss = tf.reduce_sum(tf.nn.softplus(D(img, c)))
         return tape.gradient(loss, D.trainable_variables)
 
     cases = []
     for fused, form in ((True, "fused"), (False, "non-fused"), (None, "default")):
-        cases.append((f"{precision} G forward {form}, eager", g_fwd(fused), False))
-        cases.append(
-            (f"{precision} G forward {form}, tf.function", tf.function(g_fwd(fused)), False)
-        )
+        cases.append((f"{precision} G forward {form}, eager", g_fwd(fused), z))
+        cases.append((f"{precision} G forward {form}, tf.function", tf.function(g_fwd(fused)), z))
         cases.append(
             (
                 f"{precision} G forward {form}, jit_compile",
                 tf.function(g_fwd(fused), jit_compile=True),
-                False,
+                z,
             )
         )
-    cases.append((f"{precision} D forward+backward, eager", d_fwd_bwd, True))
-    cases.append((f"{precision} D forward+backward, tf.function", tf.function(d_fwd_bwd), True))
+    cases.append((f"{precision} D forward+backward, eager", d_fwd_bwd, img))
+    cases.append((f"{precision} D forward+backward, tf.function", tf.function(d_fwd_bwd), img))
     cases.append(
         (
             f"{precision} D forward+backward, jit_compile",
             tf.function(d_fwd_bwd, jit_compile=True),
-            True,
+            img,
         )
     )
     return cases

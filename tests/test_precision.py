@@ -17,6 +17,7 @@ import tensorflow as tf
 from tf_stylegan2.legacy.ada_state import ada_kwargs_to_ours, apply_ada_state
 from tf_stylegan2.networks import Discriminator, Generator, presets
 from tf_stylegan2.networks.precision import (
+    continue_in,
     cpu_has_bfloat16,
     precision_name,
     resolve_precision,
@@ -184,3 +185,11 @@ def test_precision_names(tmp_path):
     assert not cpu_has_bfloat16(str(tmp_path / "missing"))
     want = "mixed_bfloat16" if cpu_has_bfloat16() else "float32"
     assert resolve_precision("auto", gpus=0) == want
+
+
+def test_continue_in():
+    assert continue_in("float32", "bf16") == "mixed_bfloat16"
+    assert continue_in("mixed_bfloat16", "fp16") == "mixed_float16"
+    assert continue_in("float64", "fp64") == "float64"
+    with pytest.raises(ValueError, match=r"trains in fp64 \(float64 weights\); its checkpoint"):
+        continue_in("float64", "fp32")

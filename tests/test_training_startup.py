@@ -2,6 +2,7 @@
 run that fails at start-up prints one line, exits 2 and leaves no run directory."""
 
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -113,6 +114,11 @@ def test_metrics_without_weights_fail_before_training(tmp_path):
 
 
 @pytest.mark.slow
+def _resume(run_dir, *extra):
+    cmd = [sys.executable, "training/run.py", "--resume", run_dir, "--nograppler", *extra]
+    return subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
+
+
 def test_resume_finished_corrupt_checkpoints_and_ctrl_c(tmp_path):
     import signal
     import time
@@ -123,10 +129,7 @@ def test_resume_finished_corrupt_checkpoints_and_ctrl_c(tmp_path):
     (run_dir,) = glob.glob(str(runs / "*"))
 
     def resume(*extra):
-        cmd = [sys.executable, "training/run.py", "--resume", run_dir, "--nograppler", *extra]
-        return subprocess.run(
-            cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600
-        )
+        return _resume(run_dir, *extra)
 
     # A finished run: nothing more is trained.
     proc = resume()
@@ -197,3 +200,32 @@ def test_resume_finished_corrupt_checkpoints_and_ctrl_c(tmp_path):
     assert p.returncode == 130, err[-2000:]
     assert "Traceback" not in err
     assert f"resume with: python training/run.py --resume {run2}" in err
+
+
+def test_train_bf16_snapshots_float32_and_resume_rules(tmp_path):
+    """training/run.py --precision bf16: the run trains in mixed_bfloat16 (config.json), takes no
+    non-finite step, writes float32 snapshots; resuming in fp32 works, in fp64 is refused."""
+    data = _dataset(tmp_path, 16)
+    proc = _train(data, tmp_path / "runs", "--precision", "bf16", "--batch", "8")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (run_dir,) = [str(p) for p in (tmp_path / "runs").iterdir()]
+    cfg = json.load(open(f"{run_dir}/config.json"))
+    assert cfg["dtype"] == "mixed_bfloat16"
+    log = open(f"{run_dir}/log.txt").read()
+    assert "non-finite" not in log and "Exiting after 0.016 kimg" in log
+    import tf_stylegan2
+
+    nets = tf_stylegan2.load_network(f"{run_dir}/network-snapshot-000000.keras")
+    assert {k: n.dtype_policy.name for k, n in nets.items()} == dict.fromkeys(
+        ("G", "D", "G_ema"), "float32"
+    )
+    refused = _resume(run_dir, "--precision", "fp64")
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 2 and lines[-1] == (
+        "training/run.py: error: --precision fp64: the run trains in bf16 (float32 weights); "
+        "its checkpoint cannot continue in fp64"
+    ), refused.stderr[-1000:]
+    more = _resume(run_dir, "--precision", "fp32", "--total-kimg", "0.024")
+    assert more.returncode == 0, more.stderr[-2000:]
+    assert json.load(open(f"{run_dir}/config.json"))["dtype"] == "float32"  # now continues so
+    assert "Exiting after 0.024 kimg" in open(f"{run_dir}/log.txt").read()

@@ -285,6 +285,7 @@ RESUME_FLAGS = (
     "deterministic",
     "jit",
     "grappler",
+    "precision",
 )
 
 
@@ -313,6 +314,13 @@ def _resume_config(run_dir):
         changes["metrics"] = _parse_metrics(_flag("metrics"))
     if FLAGS["jit"].present:
         changes["jit"] = bool(_flag("jit"))
+    if FLAGS["precision"].present:  # the weights' dtype must stay: fp32 <-> bf16 <-> fp16
+        from tf_stylegan2.networks.precision import continue_in
+
+        try:
+            changes["dtype"] = continue_in(cfg.dtype, _flag("precision"))
+        except ValueError as e:
+            raise UserError(f"--precision {_flag('precision')}: {e}") from None
     if changes.get("gpus") and cfg.batch % (cfg.batch_gpu * changes["gpus"] * cfg.num_workers):
         raise UserError(
             f"--gpus {changes['gpus']}: the run's --batch {cfg.batch} is not a "

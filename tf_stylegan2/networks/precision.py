@@ -76,3 +76,16 @@ def with_policy(net, policy):
         b.assign(keras.ops.cast(a, b.dtype))
     return other
 
+
+def continue_in(policy, precision):
+    """The policy for continuing a run trained under `policy` in `precision`: fp32, bf16 and fp16
+    share float32 weights and optimizer states, so a checkpoint of one fits the others; fp64 only
+    continues fp64. Raises ValueError otherwise."""
+    new = resolve_precision(precision)
+    stored = keras.dtype_policies.get(policy).variable_dtype
+    if keras.dtype_policies.get(new).variable_dtype != stored:
+        raise ValueError(
+            f"the run trains in {precision_name(policy)} ({stored} weights); its checkpoint "
+            f"cannot continue in {precision_name(new)}"
+        )
+    return new
