@@ -189,7 +189,9 @@ def test_precision_names(tmp_path):
 
 def test_continue_in():
     assert continue_in("float32", "bf16") == "mixed_bfloat16"
-    assert continue_in("mixed_bfloat16", "fp16") == "mixed_float16"
+    assert continue_in("mixed_bfloat16", "fp32") == "float32"
     assert continue_in("float64", "fp64") == "float64"
-    with pytest.raises(ValueError, match=r"trains in fp64 \(float64 weights\); its checkpoint"):
-        continue_in("float64", "fp32")
+    assert continue_in("mixed_float16", "fp16") == "mixed_float16"
+    for run, other in (("float64", "fp32"), ("float32", "fp16"), ("mixed_float16", "bf16")):
+        with pytest.raises(ValueError, match="its checkpoint cannot continue in " + other):
+            continue_in(run, other)

@@ -222,8 +222,9 @@ def test_train_bf16_snapshots_float32_and_resume_rules(tmp_path):
     refused = _resume(run_dir, "--precision", "fp64")
     lines = refused.stderr.strip().splitlines()
     assert refused.returncode == 2 and lines[-1] == (
-        "training/run.py: error: --precision fp64: the run trains in bf16 (float32 weights); "
-        "its checkpoint cannot continue in fp64"
+        "training/run.py: error: --precision fp64: the run trains in bf16; its checkpoint "
+        "cannot continue in fp64 (fp32 and bf16 can take each other's; fp16 and fp64 only their "
+        "own)"
     ), refused.stderr[-1000:]
     more = _resume(run_dir, "--precision", "fp32", "--total-kimg", "0.024")
     assert more.returncode == 0, more.stderr[-2000:]

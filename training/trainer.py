@@ -108,6 +108,18 @@ class Trainer:
                 name="pl_mean",
                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
             )
+            # float16: dynamic loss scaling with Keras LossScaleOptimizer's schedule (start 2**15,
+            # halve on a non-finite step, which is skipped; double after 2000 finite steps).
+            self.loss_scale = None
+            if cfg.dtype == "mixed_float16":
+                once = dict(aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+                self.loss_scale = {
+                    net: (
+                        tf.Variable(2.0**15, trainable=False, name=f"loss_scale_{net}", **once),
+                        tf.Variable(0, dtype=tf.int64, trainable=False, name=f"good_{net}", **once),
+                    )
+                    for net in ("G", "D")
+                }
             self.augment_pipe = None  # ADA (--aug ada|fixed): the strength p lives in the pipe
             if cfg.aug != "noaug":
                 # under --jit every shape must be static: the geometric path pads by its bound
@@ -173,6 +185,8 @@ class Trainer:
         )
         if self.augment_pipe is not None:
             items.update(augment_pipe=self.augment_pipe, **self.ada_state)
+        for net, (scale, good) in (self.loss_scale or {}).items():
+            items.update({f"loss_scale_{net}": scale, f"loss_scale_good_{net}": good})
         if iterator is not None:
             items["data"] = iterator
         return tf.train.Checkpoint(**items)
@@ -216,8 +230,9 @@ class Trainer:
         )
         all_reduce = replicas > 1
         shape = [bg, cfg.resolution, cfg.resolution, cfg.channels]
+        loss_scale = (self.loss_scale or {}).get(phase.net)  # float16 only
 
-        def round_grads(key, chunk, real, real_c, pl_mean, exchange=None):
+        def round_grads(key, chunk, real, real_c, pl_mean, exchange=None, scale=None):
             inputs = phases_lib.RoundInputs(
                 key=key,
                 chunk=chunk,
@@ -230,6 +245,8 @@ class Trainer:
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 tape.watch([getattr(v, "value", v) for v in variables])  # Keras 3 Variables
                 loss, stats, w, pl_after = phase.loss_fn(self, inputs)
+                if scale is not None:
+                    loss = loss * scale
             grads = tape.gradient(loss, variables)
             grads = [tf.zeros_like(v) if g is None else g for v, g in zip(variables, grads)]
             sums = {k: tf.reduce_sum(v) for k, v in stats.items()}
@@ -239,7 +256,7 @@ class Trainer:
         if cfg.jit and not (phase.collective_in_loss and all_reduce):
             round_grads = tf.function(round_grads, jit_compile=True, reduce_retracing=True)
 
-        def replica_round(key, j, reals, labels, pl_mean, acc):
+        def replica_round(key, j, reals, labels, pl_mean, acc, scale):
             """Round j on this replica: global chunk j * replicas + replica; adds to `acc`."""
             ctx = tf.distribute.get_replica_context()
             replica_id = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
@@ -252,7 +269,7 @@ class Trainer:
                 )
             exchange = self._pl_exchange(ctx, replica_id, pl_mean) if all_reduce else None
             grads, sums, w_mean, pl_after = round_grads(
-                key, j * replicas + replica_id, real, real_c, pl_mean, exchange
+                key, j * replicas + replica_id, real, real_c, pl_mean, exchange, scale
             )
             if acc is not None:
                 grads = [a + g for a, g in zip(acc["grads"], grads)]
@@ -276,18 +293,22 @@ class Trainer:
             return flat
 
         @tf.function
-        def run_round(key, j, reals, labels, pl_mean, acc):
-            return self.strategy.run(replica_round, args=(key, j, reals, labels, pl_mean, acc))
+        def run_round(key, j, reals, labels, pl_mean, acc, scale):
+            return self.strategy.run(
+                replica_round, args=(key, j, reals, labels, pl_mean, acc, scale)
+            )
 
         def first_local(x):
             return self.strategy.experimental_local_results(x)[0]
 
         @tf.function
-        def finish(acc, w_means, pl_new):
+        def finish(acc, w_means, pl_new, scale):
             flat = self.strategy.run(replica_reduce, args=(acc, w_means))
             flat = [first_local(x) for x in flat]
             n = len(variables)
             grads, names = flat[:n], sorted(acc["sums"])
+            if scale is not None:
+                grads = [g / scale for g in grads]
             stats = dict(zip(names, flat[n : n + len(names)]))
             finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
 
@@ -296,6 +317,12 @@ class Trainer:
                 return tf.constant(True)
 
             applied = tf.cond(finite, apply, lambda: tf.constant(False))
+            if loss_scale is not None:  # Keras LossScaleOptimizer's dynamic schedule
+                var, good = loss_scale
+                count = tf.where(applied, good + 1, tf.zeros_like(good))
+                grow = count >= 2000
+                var.assign(tf.where(applied, tf.where(grow, scale * 2, scale), scale / 2))
+                good.assign(tf.where(grow, tf.zeros_like(count), count))
             if w_means:  # ADA-PT: w_avg <- lerp(mean w of the chunk, w_avg, beta), per chunk
                 chunk_means = tf.reshape(flat[-1], [rounds * replicas, -1])  # global chunk order
                 w_new = tf.convert_to_tensor(self.w_avg)
@@ -312,14 +339,15 @@ class Trainer:
         def step(reals, labels):
             key = self._next_key()
             pl_mean = tf.convert_to_tensor(self.pl_mean)
+            scale = None if loss_scale is None else tf.convert_to_tensor(loss_scale[0])
             acc, w_means = None, []
             for j in range(rounds):
-                out = run_round(key, tf.constant(j, tf.int32), reals, labels, pl_mean, acc)
+                out = run_round(key, tf.constant(j, tf.int32), reals, labels, pl_mean, acc, scale)
                 acc = dict(grads=out["grads"], sums=out["sums"])
                 if "w_mean" in out:
                     w_means.append(out["w_mean"])
                 pl_mean = out.get("pl_mean", pl_mean)
-            return finish(acc, w_means, out.get("pl_mean"))
+            return finish(acc, w_means, out.get("pl_mean"), scale)
 
         return step
 

@@ -78,14 +78,21 @@ def with_policy(net, policy):
 
 
 def continue_in(policy, precision):
-    """The policy for continuing a run trained under `policy` in `precision`: fp32, bf16 and fp16
-    share float32 weights and optimizer states, so a checkpoint of one fits the others; fp64 only
-    continues fp64. Raises ValueError otherwise."""
+    """The policy for continuing a run trained under `policy` in `precision`: fp32 and bf16
+    share float32 weights and optimizer states, so a checkpoint of one fits the other; fp16 runs
+    also checkpoint their loss scale, and fp64 runs float64 weights, so each only continues
+    itself. Raises ValueError otherwise."""
     new = resolve_precision(precision)
-    stored = keras.dtype_policies.get(policy).variable_dtype
-    if keras.dtype_policies.get(new).variable_dtype != stored:
+
+    def state(name):  # what a checkpoint of this policy holds
+        return (
+            "float16" if name == "mixed_float16" else keras.dtype_policies.get(name).variable_dtype
+        )
+
+    if state(new) != state(policy):
         raise ValueError(
-            f"the run trains in {precision_name(policy)} ({stored} weights); its checkpoint "
-            f"cannot continue in {precision_name(new)}"
+            f"the run trains in {precision_name(policy)}; its checkpoint cannot continue in "
+            f"{precision_name(new)} (fp32 and bf16 can take each other's; fp16 and fp64 only "
+            f"their own)"
         )
     return new
