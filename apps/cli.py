@@ -175,6 +175,13 @@ def parse_attrs(text, G):
     return tuple(out)
 
 
+# --precision of every command; the same names as tf_stylegan2.networks.precision.CHOICES (tested).
+PRECISIONS = ["fp32", "bf16", "fp16", "fp64", "auto"]
+PRECISION_HELP = (
+    "Compute precision: fp32 (default, exact parity), bf16 or fp16 in the top num_fp16_res "
+    "resolutions, fp64, or auto (fp16 on GPUs, bf16 on CPUs with native bfloat16, else fp32)."
+)
+
 ATTRS_HELP = (
     "Attributes of a multi-hot network by name (the dataset's, e.g. smiling,eyeglasses) or "
     "index; 'none' for none set."

@@ -121,8 +121,8 @@ def define_flags():
     flags.DEFINE_enum(
         "precision",
         "fp32",
-        ["fp32", "bf16", "fp16", "fp64", "auto"],
-        loading.PRECISION_HELP + " The signature stays float32 in and out.",
+        cli.PRECISIONS,
+        cli.PRECISION_HELP + " The signature stays float32 in and out.",
     )
     flags.DEFINE_string(
         "dest",

@@ -202,9 +202,7 @@ def define_flags():
         "random: fresh noise seeded by the seed; none: no noise.",
     )
     flags.DEFINE_string("outdir", None, "Output folder (created).")
-    flags.DEFINE_enum(
-        "precision", "fp32", ["fp32", "bf16", "fp16", "fp64", "auto"], loading.PRECISION_HELP
-    )
+    flags.DEFINE_enum("precision", "fp32", cli.PRECISIONS, cli.PRECISION_HELP)
     flags.DEFINE_boolean(
         "grid", False, "Write one image grid grid.png instead of one PNG per seed."
     )

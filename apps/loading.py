@@ -52,12 +52,6 @@ def load_generator(path, precision="fp32"):
     return with_precision(G, precision), file
 
 
-PRECISION_HELP = (
-    "Compute precision: fp32 (default, exact parity), bf16 or fp16 in the top num_fp16_res "
-    "resolutions, fp64, or auto (fp16 on GPUs, bf16 on CPUs with native bfloat16, else fp32)."
-)
-
-
 def with_precision(net, precision):
     """`net` in the dtype policy that `precision` names (a copy with the same weights)."""
     from tf_stylegan2.networks.precision import resolve_precision, with_policy

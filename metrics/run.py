@@ -13,6 +13,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from absl import flags  # noqa: E402
 
+from apps import cli  # noqa: E402
 from apps.quiet_start import quiet_tensorflow  # noqa: E402
 
 quiet_tensorflow("2")
@@ -33,7 +34,7 @@ def define_flags():
     flags.DEFINE_enum(
         "precision",
         "fp32",
-        ["fp32", "bf16", "fp16", "fp64", "auto"],
+        cli.PRECISIONS,
         "G's compute precision: fp32 (default; the published protocol), bf16 or fp16 in the top "
         "num_fp16_res resolutions, fp64, auto (fp16 on GPUs, bf16 on CPUs with native bfloat16).",
     )
@@ -223,7 +224,6 @@ def main(argv):
 
 def run():
     define_flags()
-    from apps import cli  # scripts may import anything: one --help behaviour for all
 
     cli.run_script(main, sys.modules[__name__])
 

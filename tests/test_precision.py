@@ -17,6 +17,7 @@ import tensorflow as tf
 from tf_stylegan2.legacy.ada_state import ada_kwargs_to_ours, apply_ada_state
 from tf_stylegan2.networks import Discriminator, Generator, presets
 from tf_stylegan2.networks.precision import (
+    CHOICES,
     continue_in,
     cpu_has_bfloat16,
     precision_name,
@@ -170,6 +171,9 @@ def test_half_precision_gradients_are_finite_and_float32():
 
 
 def test_precision_names(tmp_path):
+    from apps import cli
+
+    assert tuple(cli.PRECISIONS) == CHOICES  # the commands' --precision choices
     assert resolve_precision("fp32") == "float32" and resolve_precision("fp64") == "float64"
     assert resolve_precision("bf16") == "mixed_bfloat16"
     assert resolve_precision("fp16") == "mixed_float16"

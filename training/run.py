@@ -13,6 +13,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from absl import flags  # noqa: E402
 
+from apps import cli  # noqa: E402
 from apps.quiet_start import quiet_tensorflow  # noqa: E402
 
 # TensorFlow's start-up INFO lines (oneDNN on, CPU features, buffer sizes) stay off the terminal;
@@ -109,7 +110,7 @@ def _define_flags():
     flags.DEFINE_enum(
         "precision",
         "fp32",
-        ["fp32", "bf16", "fp16", "fp64", "auto"],
+        cli.PRECISIONS,
         "Compute precision of G and D: fp32 (default: results independent of the CPU), bf16 or "
         "fp16 in the top num_fp16_res resolutions (weights, losses, EMA stay float32), fp64 "
         "(reference), auto (fp16 on GPUs, bf16 on CPUs with native bfloat16, else fp32).",
@@ -475,7 +476,6 @@ def _main(argv, on_iteration=None):
 def run(on_iteration=None):
     """The command line. on_iteration: see main (tests pass a hook; the command passes none)."""
     define_flags()
-    from apps import cli  # scripts may import anything: one --help behaviour for all
 
     cli.run_script(
         lambda argv: _main(argv, on_iteration), sys.modules[__name__], flags_parser=_parse_flags
