@@ -1,10 +1,12 @@
 """Stateless TF ops (NHWC): FIR resampling, resampling convs, bias+activation, modulated conv,
-minibatch stddev and second-moment normalization. Imports nothing from the repo."""
+minibatch stddev, second-moment normalization, naive resampling of progressive growing.
+Imports nothing from the repo."""
 
 from tf_stylegan2.ops.bias_act import ACTIVATIONS, bias_act, def_gain
 from tf_stylegan2.ops.conv2d_resample import conv2d_resample
 from tf_stylegan2.ops.misc import minibatch_std, normalize_2nd_moment
 from tf_stylegan2.ops.modulated_conv2d import modulated_conv2d
+from tf_stylegan2.ops.naive_resample import box_downsample, fade_lod, nearest_upsample
 from tf_stylegan2.ops.upfirdn2d import (
     downsample2d,
     filter2d,
@@ -22,6 +24,9 @@ __all__ = [
     "minibatch_std",
     "normalize_2nd_moment",
     "modulated_conv2d",
+    "box_downsample",
+    "fade_lod",
+    "nearest_upsample",
     "downsample2d",
     "filter2d",
     "four_d_ops",
