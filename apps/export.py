@@ -52,13 +52,17 @@ def export_generator(G, dest, truncation_psi=1.0, source=None, noise_mode="const
     ws_spec = tf.TensorSpec([None, G.num_ws, G.w_dim], tf.float32, name="ws")
     fixed_psi = float(truncation_psi)
 
+    # float32 in and out in every precision (a float64 G computes inside in float64)
     def ws_of(z, c, psi):
         ws = G.mapping(z, c, truncation_psi=1.0)  # [N, num_ws, w_dim]
         w_avg = tf.convert_to_tensor(G.mapping.w_avg)  # [w_dim]
-        return w_avg + psi * (ws - w_avg)
+        return tf.cast(w_avg + tf.cast(psi, ws.dtype) * (ws - w_avg), tf.float32)
+
+    def synthesize(ws):
+        return tf.cast(G.synthesis(ws, noise_mode=noise_mode), tf.float32)  # [N, H, W, C]
 
     def images_of(z, c, psi):
-        return G.synthesis(ws_of(z, c, psi), noise_mode=noise_mode)  # [N, H, W, C]
+        return synthesize(ws_of(z, c, psi))
 
     def png_of(images):
         return tf.map_fn(tf.io.encode_png, to_uint8(images), fn_output_signature=tf.string)
@@ -82,7 +86,7 @@ def export_generator(G, dest, truncation_psi=1.0, source=None, noise_mode="const
         return {"ws": ws_of(z, c, truncation_psi)}
 
     def synthesis(ws):
-        return {"images": G.synthesis(ws, noise_mode=noise_mode)}
+        return {"images": synthesize(ws)}
 
     endpoints = {
         "serving_default": with_inputs(serving_default, [z_spec, c_spec, psi_spec]),
@@ -181,6 +185,11 @@ def main(argv):
         if fmt == "savedmodel" and FLAGS.output != "uint8":
             raise cli.UserError("--output applies to --format litert, onnx or openvino")
         export_formats.check_options(fmt, FLAGS.quantize)
+        if fmt != "savedmodel" and FLAGS.precision != "fp32":
+            raise cli.UserError(
+                f"--precision {FLAGS.precision}: only --format savedmodel exports another "
+                f"precision ({fmt} takes the float32 network; LiteRT has --quantize float16)"
+            )
         G, file = loading.load_generator(FLAGS.network, FLAGS.precision)
         if fmt == "savedmodel":
             export_generator(

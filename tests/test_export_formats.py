@@ -176,6 +176,10 @@ def test_cli_export_formats_and_errors(generators, tmp_path):
         (["--output", "float"], "--output applies to --format litert, onnx or openvino"),
         (["--quantize", "dynamic"], "--quantize dynamic applies to --format litert only"),
         (["--format", "onnx"], "already exists"),
+        (
+            ["--format", "litert", "--precision", "bf16"],
+            "--precision bf16: only --format savedmodel exports another precision",
+        ),
     ]:
         dest = tmp_path / "ov" if message == "already exists" else tmp_path / "x"
         proc = run("--dest", str(dest), *args)
