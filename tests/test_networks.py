@@ -305,10 +305,13 @@ def test_second_order_through_networks_in_function():
 
 def test_bad_arguments_are_reported():
     G_kwargs, D_kwargs = tiny(architecture="bogus")
-    with pytest.raises(
-        ValueError, match="architecture must be 'orig', 'skip' or 'resnet', got 'bogus'"
-    ):
+    message = (
+        r"architecture must be one of \('orig', 'skip', 'resnet', 'progressive'\), got 'bogus'"
+    )
+    with pytest.raises(ValueError, match=message):
         Generator(**G_kwargs)
+    with pytest.raises(ValueError, match=message):
+        Discriminator(**dict(D_kwargs, architecture="bogus"))
     with pytest.raises(ValueError, match="power of 2 >= 4, got 24"):
         Discriminator(**dict(D_kwargs, img_resolution=24))
     with pytest.raises(ValueError, match="noise_mode must be one of"):

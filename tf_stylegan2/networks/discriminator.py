@@ -1,5 +1,7 @@
-"""Discriminator (ADA-PT training/networks.py Discriminator), architectures orig / skip / resnet,
-ADA-PT projection conditioning and/or an AC-GAN auxiliary classifier."""
+"""Discriminator (ADA-PT training/networks.py Discriminator), architectures orig / skip / resnet
+and 'progressive' (TF1 networks_stylegan2.py D_stylegan of configs B-D: a FromRGB per resolution,
+blended by the level of detail `lod`), ADA-PT projection conditioning and/or an AC-GAN auxiliary
+classifier."""
 
 import copy
 
@@ -7,10 +9,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_stylegan2.layers import DiscriminatorBlock, DiscriminatorEpilogue
+from tf_stylegan2 import ops
+from tf_stylegan2.layers import Conv2dLayer, DiscriminatorBlock, DiscriminatorEpilogue
 from tf_stylegan2.layers.base import full_precision, is_reduced, no_autocast
 from tf_stylegan2.networks.mapping import MappingNetwork
-from tf_stylegan2.networks.synthesis import channels_at
+from tf_stylegan2.networks.synthesis import ARCHITECTURES, channels_at
 
 PACKAGE = "tf_stylegan2"
 COND_MODES = ("projection", "acgan", "both")
@@ -22,7 +25,9 @@ class Discriminator(keras.Model):
 
     Args:
         c_dim, img_resolution, img_channels.
-        architecture: 'resnet' (default) | 'skip' | 'orig'.
+        architecture: 'resnet' (default) | 'skip' | 'orig' | 'progressive' ('orig' blocks; the
+            image enters through the FromRGB `fromrgb{R}` of the current level, faded in by the
+            non-trainable `lod` over the box-downsampled image's path: TF1 D_stylegan, 'linear').
         channel_base, channel_max: channels(R) = min(channel_base // R, channel_max).
         mbstd_group_size (4; None = whole batch), mbstd_num_channels (1; 0 = off).
         conv_clamp: None or clamp value.
@@ -62,6 +67,8 @@ class Discriminator(keras.Model):
         **kwargs,
     ):
         super().__init__(**no_autocast(kwargs))
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
         if cond_mode not in COND_MODES:
             raise ValueError(f"cond_mode {cond_mode!r}: choose one of {', '.join(COND_MODES)}")
         r = int(np.log2(max(int(img_resolution), 1)))
@@ -91,12 +98,15 @@ class Discriminator(keras.Model):
         ch = lambda res: channels_at(res, channel_base, channel_max)  # noqa: E731
         cmap = ch(4) if cmap_dim is None else int(cmap_dim)
         self.cmap_dim = cmap if projection else 0
+        progressive = architecture == "progressive"
         common = dict(
-            img_channels=self.img_channels, architecture=architecture, conv_clamp=self.conv_clamp
+            img_channels=self.img_channels,
+            architecture="orig" if progressive else architecture,
+            conv_clamp=self.conv_clamp,
         )
         layer_idx = 0
         for res in self.block_resolutions:
-            in_channels = ch(res) if res < self.img_resolution else 0
+            in_channels = ch(res) if res < self.img_resolution or progressive else 0
             block = DiscriminatorBlock(
                 in_channels,
                 ch(res),
@@ -123,6 +133,18 @@ class Discriminator(keras.Model):
                 dtype=full,
                 **self.mapping_kwargs,
             )
+        self.fromrgb_resolutions = self.block_resolutions + [4] if progressive else []
+        for res in self.fromrgb_resolutions:  # TF1 FromRGB_lod{log2(img_resolution/res)}
+            layer = Conv2dLayer(
+                self.img_channels,
+                ch(res),
+                1,
+                activation="lrelu",
+                conv_clamp=self.conv_clamp,
+                name=f"fromrgb{res}",
+                dtype=half if res >= self.fp16_resolution else full,
+            )
+            setattr(self, f"fromrgb{res}", layer)
         self.b4 = DiscriminatorEpilogue(
             ch(4),
             self.cmap_dim,
@@ -148,13 +170,21 @@ class Discriminator(keras.Model):
         if self.mapping is not None:
             self.mapping.build(None)
         self.b4.build(None)
+        for res in self.fromrgb_resolutions:
+            getattr(self, f"fromrgb{res}").build([None, res, res, self.img_channels])
+        if self.fromrgb_resolutions:  # 0 = the full resolution; set by training
+            self.lod = self.add_weight(name="lod", shape=[], initializer="zeros", trainable=False)
         self.built = True
 
     def call(self, img, c=None, return_class_logits=False):
         img = tf.cast(img, self.variable_dtype)  # each block casts to its own dtype
         x = None
-        for block in self.blocks:
-            x, img = block(x, img)
+        if self.fromrgb_resolutions:
+            x = self._progressive(img)
+            img = None
+        else:
+            for block in self.blocks:
+                x, img = block(x, img)
         cmap = None
         if self.mapping is not None:
             if c is None:
@@ -163,6 +193,19 @@ class Discriminator(keras.Model):
                 )
             cmap = self.mapping(None, c)
         return self.b4(x, img, cmap, return_class_logits=return_class_logits)
+
+    def _progressive(self, img):
+        """TF1 D_stylegan 'linear': x = FromRGB(img); per block (top down) x = block(x), then
+        x = lerp_clip(x, FromRGB(box-downsampled img), lod - level of the block)."""
+        lod = tf.cast(self.lod, self.variable_dtype)
+        x = getattr(self, f"fromrgb{self.img_resolution}")(img)
+        for level, block in enumerate(self.blocks):
+            x, _ = block(x, None)
+            img = ops.box_downsample(img, 2)
+            y = tf.cast(getattr(self, f"fromrgb{block.resolution // 2}")(img), x.dtype)
+            t = tf.cast(tf.clip_by_value(lod - level, 0.0, 1.0), x.dtype)
+            x = x + (y - x) * t
+        return x
 
     def compute_output_shape(self, input_shape=None, *args, **kwargs):
         return (input_shape[0] if input_shape else None, 1)

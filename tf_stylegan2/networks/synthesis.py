@@ -1,10 +1,12 @@
 """Synthesis network ws -> image (ADA-PT training/networks.py SynthesisNetwork), architectures orig
-/ skip / resnet."""
+/ skip / resnet, and 'progressive': TF1 networks_stylegan2.py G_synthesis_stylegan_revised of
+configs B-D (a ToRGB per resolution, blended by the level of detail `lod`)."""
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_stylegan2 import ops
 from tf_stylegan2.layers import NOISE_MODES, SynthesisBlock
 from tf_stylegan2.layers.base import full_precision, is_reduced, no_autocast
 
@@ -22,7 +24,10 @@ class SynthesisNetwork(keras.layers.Layer):
 
     Args:
         w_dim, img_resolution (power of 2 >= 4), img_channels.
-        architecture: 'orig' | 'skip' | 'resnet'.
+        architecture: 'orig' | 'skip' | 'resnet' | 'progressive' (configs B-D: 'orig' blocks, each
+            with a ToRGB; the image is the ToRGB of the current level, faded in over the
+            nearest-upsampled image of the level below by the non-trainable `lod`: TF1
+            G_synthesis_stylegan_revised, structure 'linear').
         channel_base, channel_max: channels(R) = min(channel_base // R, channel_max).
         num_fp16_res: with a mixed dtype policy ('mixed_bfloat16', 'mixed_float16'), the blocks
             of the top num_fp16_res resolutions (at least 8x8) compute in the policy's half
@@ -56,6 +61,8 @@ class SynthesisNetwork(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**no_autocast(kwargs))
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
         r = int(np.log2(max(int(img_resolution), 1)))
         if img_resolution != 2**r or img_resolution < 4:
             raise ValueError(f"img_resolution must be a power of 2 >= 4, got {img_resolution!r}")
@@ -71,6 +78,7 @@ class SynthesisNetwork(keras.layers.Layer):
         self.fused_modconv = bool(fused_modconv)
         self.resample_filter = [float(v) for v in resample_filter]
         self.block_resolutions = [2**i for i in range(2, r + 1)]
+        self.progressive = architecture == "progressive"
         # ADA-PT SynthesisNetwork: fp16_resolution = max(2 ** (log2 + 1 - num_fp16_res), 8)
         self.fp16_resolution = max(2 ** (r + 1 - self.num_fp16_res), 8)
         self.num_ws = 0
@@ -84,8 +92,8 @@ class SynthesisNetwork(keras.layers.Layer):
                 self.w_dim,
                 res,
                 self.img_channels,
-                is_last=(res == self.img_resolution),
-                architecture=architecture,
+                is_last=(res == self.img_resolution) or self.progressive,
+                architecture="orig" if self.progressive else architecture,
                 resample_filter=self.resample_filter,
                 conv_clamp=self.conv_clamp,
                 first_layer_index=layer_index,
@@ -133,6 +141,8 @@ class SynthesisNetwork(keras.layers.Layer):
             return
         for block in self.blocks:
             block.build(None)
+        if self.progressive:  # 0 = the full resolution; set by training, read by every use
+            self.lod = self.add_weight(name="lod", shape=[], initializer="zeros", trainable=False)
         self.built = True
 
     def call(self, ws, noise_mode="const", noise_seed=None, fused_modconv=None, noise_inputs=None):
@@ -142,12 +152,13 @@ class SynthesisNetwork(keras.layers.Layer):
         per_block = _split_noise(noise_inputs, self.variable_dtype)
         x = img = None
         w_idx = 0
+        lod = tf.cast(self.lod, self.variable_dtype) if self.progressive else None
         for block in self.blocks:
             n = block.num_conv + block.num_torgb
             block_ws = ws[:, w_idx : w_idx + n]
-            x, img = block(
+            x, y = block(
                 x,
-                img,
+                None if self.progressive else img,
                 block_ws,
                 noise_mode=noise_mode,
                 fused_modconv=(
@@ -159,6 +170,12 @@ class SynthesisNetwork(keras.layers.Layer):
                 noise_inputs=per_block.get(block.name),
             )
             w_idx += block.num_conv
+            if not self.progressive or img is None:
+                img = y
+            else:  # TF1 lerp_clip(ToRGB(x), upsample(img), lod - level of this block)
+                level = self.img_resolution_log2 - int(np.log2(block.resolution))
+                t = tf.clip_by_value(lod - level, 0.0, 1.0)
+                img = y + (ops.nearest_upsample(img, 2) - y) * t
         return img
 
     def compute_output_shape(self, input_shape=None, *args, **kwargs):
@@ -180,6 +197,9 @@ class SynthesisNetwork(keras.layers.Layer):
             resample_filter=self.resample_filter,
         )
         return config
+
+
+ARCHITECTURES = ("orig", "skip", "resnet", "progressive")
 
 
 def _split_noise(noise_inputs, dtype):
