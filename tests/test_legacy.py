@@ -164,9 +164,12 @@ def test_tf1_unsupported_variants_are_refused_clearly():
     )
     with pytest.raises(legacy.UnsupportedTF1Pickle, match="LabelConcat"):
         tf1_pickle.read_tf1_pickle((G, extra, Gs), "x.pkl")
-    sg1 = tf1_state("D", "D_stylegan", D.state["static_kwargs"], D.state["variables"])
-    with pytest.raises(legacy.UnsupportedTF1Pickle, match="configs A-D"):
+    sg1 = tf1_state("D", "D_basic", D.state["static_kwargs"], D.state["variables"])
+    with pytest.raises(legacy.UnsupportedTF1Pickle, match="config A or StyleGAN1"):
         tf1_pickle.read_tf1_pickle((G, sg1, Gs), "x.pkl")
+    mixed = tf1_state("D", "D_stylegan", D.state["static_kwargs"], D.state["variables"])
+    with pytest.raises(legacy.UnsupportedTF1Pickle, match="32x32/FromRGB/weight"):
+        tf1_pickle.read_tf1_pickle((G, mixed, Gs), "x.pkl")  # D_stylegan has FromRGB_lod{n}
     cond = tf1_state(
         "D", "D_stylegan2", dict(D.state["static_kwargs"], label_size=10), D.state["variables"]
     )

@@ -32,6 +32,8 @@ RULES = (
         ),
         "transpose",
     ),  # [out, in] -> [in, out]
+    (re.compile(r"^fromrgb\d+\.weight$"), "oihw_to_hwio"),  # 'progressive' D (configs B-D)
+    (re.compile(r"^(synthesis\.)?lod$"), "copy"),  # 'progressive' G and D
     (re.compile(r"^synthesis\.b\d+\.conv[01]\.noise_const$"), "copy"),
     (re.compile(r"^synthesis\.b\d+\.conv[01]\.noise_strength$"), "copy"),
     (re.compile(r"^mapping\.w_avg$"), "copy"),

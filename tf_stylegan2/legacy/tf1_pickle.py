@@ -16,7 +16,7 @@ compute what TF1 computes):
   width), `randomize_noise`, `fused_modconv`, `dtype` and the truncation and
   mixing settings are accepted instead of raising;
 * pickles whose layout ADA-PT cannot express (TF1 conditional `LabelConcat`,
-  D `Dense0` narrower or wider than channels(4), configs A-D) are refused with
+  D `Dense0` narrower or wider than channels(4), config A) are refused with
   a message saying why, rather than converted into a different function.
 Every variable must be claimed by a rule, and every rule's target must exist
 in the network built from the kwargs (checked when the state is applied).
@@ -27,14 +27,13 @@ import re
 
 import numpy as np
 
-from tf_stylegan2.legacy import ada_pickle, safe_pickle
+from tf_stylegan2.legacy import ada_pickle, safe_pickle, tf1_progressive
 
 _G_FUNCS = {"G_main"}
 _G_SYNTHESIS = {"G_synthesis_stylegan2": "tf1", "G_synthesis": "ada-tf"}
 _D_FUNCS = {"D_stylegan2": "tf1", "D_main": "ada-tf"}
+_PROGRESSIVE = {"G_synthesis_stylegan_revised", "D_stylegan"}  # configs B-D: tf1_progressive
 _UNSUPPORTED_FUNCS = (
-    "G_synthesis_stylegan_revised",
-    "D_stylegan",
     "G_style",
     "G_synthesis_stylegan",
     "D_basic",
@@ -129,8 +128,8 @@ def _state(net, what, source):
     func = state.get("build_func_name")
     if func in _UNSUPPORTED_FUNCS:
         raise UnsupportedTF1Pickle(
-            f"{source}: {what} is built by {func} (StyleGAN2 configs A-D or "
-            "StyleGAN1), which is not supported; configs E and F are"
+            f"{source}: {what} is built by {func} (config A or StyleGAN1), which is not "
+            "supported; configs B-F are"
         )
     return state
 
@@ -417,7 +416,7 @@ def convert_params(params, rule, source, what):
                 "input has no ADA-PT equivalent)"
             )
         elif any("_lod" in n for n in unknown):
-            hint = " (progressive-growing networks, configs A-D, are not supported)"
+            hint = " (a progressive-growing network of another layout)"
         raise UnsupportedTF1Pickle(
             f"{source}: {what} has TF1 variables with no ADA-PT counterpart: "
             f"{', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}{hint}"
@@ -443,12 +442,12 @@ def _convert_g(net, what, source):
     if func not in _G_FUNCS:
         raise UnsupportedTF1Pickle(f"{source}: {what} is built by {func!r}, not G_main")
     synth = _component_func(state, "synthesis")
-    if synth not in _G_SYNTHESIS:
+    if synth not in _G_SYNTHESIS and synth not in _PROGRESSIVE:
         raise UnsupportedTF1Pickle(
             f"{source}: {what} synthesis is built by {synth!r} (supported: "
             f"{', '.join(sorted(_G_SYNTHESIS))})"
         )
-    flavor = _G_SYNTHESIS[synth]
+    flavor = _G_SYNTHESIS.get(synth, "tf1")
     static = _static_kwargs(state)
     if static.get("label_size", 0) and flavor == "tf1":
         raise UnsupportedTF1Pickle(
@@ -456,25 +455,34 @@ def _convert_g(net, what, source):
             "(LabelConcat); its label input has no ADA-PT equivalent"
         )
     kwargs = convert_g_kwargs(static, flavor, source)
-    params = convert_params(collect_params(net, what, source), _g_rule, source, what)
+    rule = _g_rule
+    if synth in _PROGRESSIVE:
+        kwargs["synthesis_kwargs"]["architecture"] = "progressive"
+        rule = tf1_progressive.revised_g_rule(kwargs["img_resolution"], _g_rule)
+    params = convert_params(collect_params(net, what, source), rule, source, what)
     return ada_pickle.NetworkSpec("Generator", kwargs, params, "tf1")
 
 
 def _convert_d(net, what, source):
     state = _state(net, what, source)
     func = state.get("build_func_name")
-    if func not in _D_FUNCS:
+    if func not in _D_FUNCS and func not in _PROGRESSIVE:
         raise UnsupportedTF1Pickle(
-            f"{source}: {what} is built by {func!r}, not D_stylegan2 / D_main"
+            f"{source}: {what} is built by {func!r}, not D_stylegan2 / D_stylegan / D_main"
         )
+    flavor = _D_FUNCS.get(func, "tf1")
     static = _static_kwargs(state)
-    if static.get("label_size", 0) and _D_FUNCS[func] == "tf1":
+    if static.get("label_size", 0) and flavor == "tf1":
         raise UnsupportedTF1Pickle(
             f"{source}: {what} is a conditional TF1 StyleGAN2 discriminator "
             "(label_size outputs); it has no ADA-PT equivalent"
         )
-    kwargs = convert_d_kwargs(static, _D_FUNCS[func], source)
-    params = convert_params(collect_params(net, what, source), _d_rule, source, what)
+    kwargs = convert_d_kwargs(static, flavor, source)
+    rule = _d_rule
+    if func in _PROGRESSIVE:
+        kwargs["architecture"] = "progressive"
+        rule = tf1_progressive.stylegan_d_rule(kwargs["img_resolution"], _d_rule, _conv)
+    params = convert_params(collect_params(net, what, source), rule, source, what)
     return ada_pickle.NetworkSpec("Discriminator", kwargs, params, "tf1")
 
 
