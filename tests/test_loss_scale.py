@@ -1,7 +1,8 @@
 """float16 training's dynamic loss scaling (Keras LossScaleOptimizer's schedule in our loop): the
 scale starts at 2**15, a finite step applies the unscaled gradients and counts toward doubling
 after 2000, a non-finite step is skipped (weights untouched) and halves the scale; the scale is
-checkpointed. Other precisions have no loss scale."""
+checkpointed. Other precisions have no loss scale; a mixed-precision trainer hands snapshots float32
+copies of its networks."""
 
 import numpy as np
 import tensorflow as tf
@@ -68,7 +69,16 @@ def test_float16_loss_scale_schedule_and_skip(tmp_path):
     assert any(n.startswith("loss_scale_G/") for n in names), sorted(names)[:20]
 
 
-def test_no_loss_scale_outside_float16():
-    for dtype in ("float32", "mixed_bfloat16"):
-        t = _trainer(dtype)
-        assert t.loss_scale is None
+def test_no_loss_scale_outside_float16_and_float32_copies_for_snapshots():
+    t = _trainer("float32")
+    assert t.loss_scale is None and t.inference_nets()["G"] is t.G  # no copies needed
+    t = _trainer("mixed_bfloat16")
+    assert t.loss_scale is None
+    first = t.inference_nets()
+    assert first["G_ema"].dtype_policy.name == "float32" and first["G_ema"] is not t.G_ema
+    weight = t.G_ema.synthesis.b16.conv1.weight
+    weight.assign(weight + 1.0)  # training moves on: the next snapshot sees it
+    again = t.inference_nets()
+    assert again["G_ema"] is first["G_ema"]  # built once, refreshed
+    for a, b in zip(t.G_ema.weights + t.D.weights, again["G_ema"].weights + again["D"].weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -160,8 +160,17 @@ class Trainer:
         from tf_stylegan2.layers.base import full_precision
         from tf_stylegan2.networks.precision import with_policy
 
+        nets = {k: getattr(self, k) for k in ("G", "D", "G_ema")}
         full = full_precision(self.G.dtype_policy)
-        return {k: with_policy(getattr(self, k), full) for k in ("G", "D", "G_ema")}
+        if full.name == self.G.dtype_policy.name:
+            return nets
+        if getattr(self, "_inference", None) is None:  # built once, then refreshed
+            self._inference = {k: with_policy(net, full) for k, net in nets.items()}
+        else:
+            for k, net in nets.items():
+                for src, dst in zip(net.weights, self._inference[k].weights):
+                    dst.assign(src)
+        return self._inference
 
     def _build_nets(self, G, D):
         cfg = self.cfg
