@@ -158,7 +158,7 @@ class Trainer:
         in float32 / float64, copies in float32 with the same weights when training computes in
         a mixed precision (inference defaults to float32; docs/NUMERICS.md)."""
         from tf_stylegan2.layers.base import full_precision
-        from tf_stylegan2.networks.precision import with_policy
+        from tf_stylegan2.networks.precision import copy_weights, with_policy
 
         nets = {k: getattr(self, k) for k in ("G", "D", "G_ema")}
         full = full_precision(self.G.dtype_policy)
@@ -168,8 +168,7 @@ class Trainer:
             self._inference = {k: with_policy(net, full) for k, net in nets.items()}
         else:
             for k, net in nets.items():
-                for src, dst in zip(net.weights, self._inference[k].weights):
-                    dst.assign(src)
+                copy_weights(net, self._inference[k])
         return self._inference
 
     def _build_nets(self, G, D):

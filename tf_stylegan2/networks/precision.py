@@ -69,12 +69,16 @@ def with_policy(net, policy):
         return net
     config = dict(net.get_config(), dtype=keras.dtype_policies.serialize(policy))
     other = type(net).from_config(config)
-    src, dst = net.weights, other.weights
-    if [v.path for v in src] != [v.path for v in dst]:
-        raise ValueError(f"{net.name}: the weights differ between the two policies")
-    for a, b in zip(src, dst):
-        b.assign(keras.ops.cast(a, b.dtype))
+    copy_weights(net, other)
     return other
+
+
+def copy_weights(src, dst):
+    """Assign every weight of `src` to the same weight of `dst` (same architecture, any policy)."""
+    if [v.path for v in src.weights] != [v.path for v in dst.weights]:
+        raise ValueError(f"{src.name}: the weights differ between the two networks")
+    for a, b in zip(src.weights, dst.weights):
+        b.assign(keras.ops.cast(a, b.dtype))
 
 
 def continue_in(policy, precision):
