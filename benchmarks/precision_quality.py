@@ -1,18 +1,20 @@
 """Quality of bf16 training vs the seed-to-seed spread of fp32: demo preset on Fashion-MNIST.
 
     python benchmarks/precision_quality.py --workdir /tmp/prec --kimg 8 [--fp32-seeds 0,1,2]
-                                           [--bf16-seeds 0,1] [--snap-kimg 2]
+                                           [--bf16-seeds 0,1] [--snap-kimg 2] [--eval-kimg 4,8]
 
 1. dataset_tool create_fashion_mnist: the 60,000 training images at 32x32 (once);
 2. training/run.py --config demo --precision fp32 for each --fp32-seeds and --precision bf16 for
    each --bf16-seeds, one after the other (each alone on the machine), --kimg each, a snapshot
    every --snap-kimg;
-3. metrics/run.py fid2k (--seed 0, float32 evaluation) of every snapshot against the set;
+3. metrics/run.py fid2k (--seed 0, float32 evaluation) of every snapshot (or those of --eval-kimg)
+   against the set; values already in a run's metric-fid2k.jsonl are reused;
 4. prints a Markdown table (kimg; fid2k per run; the fp32 min-max), the non-finite steps each run
    logged, the training img/s, and writes precision_quality.png (fid2k against kimg) into --workdir.
 """
 
 import glob
+import json
 import os
 import pathlib
 import re
@@ -34,6 +36,7 @@ flags.DEFINE_list("bf16-seeds", ["0", "1"], "Seeds of the bfloat16 runs.")
 flags.DEFINE_string("source", str(REPO.parent / "shared" / "data" / "fashion-mnist"), "IDX files.")
 flags.DEFINE_string("weights", str(REPO.parent / "shared" / "weights"), "Metric weights folder.")
 flags.DEFINE_boolean("skip-train", False, "Only evaluate existing runs.")
+flags.DEFINE_list("eval-kimg", [], "Evaluate only the snapshots of these kimg (default: all).")
 
 
 def _run(cmd, **kw):
@@ -68,6 +71,16 @@ def _fid(snapshot, data, env):
         cwd=REPO, env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return float(re.search(r"fid2k\s+([0-9.]+)", out.stdout).group(1))
+
+
+def _measured(run_dir):
+    """{snapshot file name: fid2k} already in the run's metric-fid2k.jsonl (metrics/run.py writes
+    it beside a run's snapshots)."""
+    path = os.path.join(run_dir, "metric-fid2k.jsonl")
+    if not os.path.exists(path):
+        return {}
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    return {os.path.basename(r["snapshot_pkl"]): r["results"]["fid2k"] for r in rows}
 
 
 def _log_facts(run_dir):
@@ -134,7 +147,12 @@ def main(_):
         (run_dir,) = glob.glob(str(work / f"runs_{precision}_s{seed}" / "0*"))
         name = f"{precision} seed {seed}"
         snaps = sorted(glob.glob(os.path.join(run_dir, "network-snapshot-*.keras")))
-        series[name] = [(int(s[-12:-6]), _fid(s, data, env)) for s in snaps]
+        wanted = {int(k) for k in FLAGS["eval-kimg"].value}
+        snaps = [s for s in snaps if not wanted or int(s[-12:-6]) in wanted]
+        known = _measured(run_dir)
+        series[name] = [
+            (int(s[-12:-6]), known.get(os.path.basename(s)) or _fid(s, data, env)) for s in snaps
+        ]
         facts[name] = _log_facts(run_dir)
         print(name, series[name], flush=True)
     names = list(series)
