@@ -43,6 +43,12 @@ def define_flags():
     flags.DEFINE_string("fid", "fid2k", "FID metric computed at the start and at the end.")
     flags.DEFINE_integer("max-images", None, "Use at most this many training images.")
     flags.DEFINE_integer("gpus", 1, "Replicas (logical CPU devices on a CPU machine).")
+    flags.DEFINE_string(
+        "precision",
+        "auto",
+        "Training precision (training/run.py --precision): auto = bf16 on CPUs with native "
+        "bfloat16 (the same quality here, docs/BENCHMARKS.md#mixed-precision), else fp32.",
+    )
     flags.DEFINE_boolean(
         "overwrite",
         False,
@@ -132,6 +138,8 @@ def main(argv):
                 FLAGS.gpus,
                 "--max-minutes",
                 FLAGS.minutes,
+                "--precision",
+                FLAGS.precision,
                 "--metrics",
                 "none",
             ],

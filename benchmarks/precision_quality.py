@@ -104,18 +104,21 @@ def _plot(path, series):
     draw.text(
         (pad, 10), "fid2k vs kimg: demo preset, Fashion-MNIST; fp32 blue, bf16 red", fill="black"
     )
+    palette = {"fp32": [(20, 60, 200), (60, 150, 240), (0, 170, 170)],
+               "bf16": [(200, 30, 30), (235, 130, 30), (170, 0, 120)]}  # fmt: skip
+    used = {"fp32": 0, "bf16": 0}
     for i, (name, points) in enumerate(sorted(series.items())):
-        colour = (
-            (30, 90 + 50 * i % 150, 200)
-            if name.startswith("fp32")
-            else (200, 40, 40 + 60 * i % 150)
-        )
+        kind = name.split()[0]
+        colour = palette[kind][used[kind] % 3]
+        used[kind] += 1
         xy = [(pad + (w - 2 * pad) * k / max_kimg, h - pad - (h - 2 * pad) * (v - lo) / (hi - lo))
               for k, v in points]  # fmt: skip
         if len(xy) > 1:
             draw.line(xy, fill=colour, width=2)
-        if xy:
-            draw.text((xy[-1][0] - 70, xy[-1][1] - 14 - 10 * (i % 3)), name, fill=colour)
+        for x, y in xy:
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+        draw.line([w - pad - 150, pad + 15 + 16 * i, w - pad - 125, pad + 15 + 16 * i], colour, 2)
+        draw.text((w - pad - 120, pad + 9 + 16 * i), name, fill=colour)  # legend
     draw.text((pad, h - pad + 5), "0 kimg", fill="black")
     draw.text((w - pad - 60, h - pad + 5), f"{max_kimg:g} kimg", fill="black")
     draw.text((5, pad), f"{hi:.3g}", fill="black")
