@@ -199,33 +199,3 @@ def test_continue_in():
     for run, other in (("float64", "fp32"), ("float32", "fp16"), ("mixed_float16", "bf16")):
         with pytest.raises(ValueError, match="its checkpoint cannot continue in " + other):
             continue_in(run, other)
-
-
-@pytest.mark.parametrize("policy", ["mixed_bfloat16", "float64"])
-def test_savedmodel_in_another_precision_keeps_a_float32_signature(tmp_path, policy):
-    from apps import export
-
-    kw = dict(channel_base=256, channel_max=16, num_fp16_res=4)
-    G = Generator(16, 0, 16, 16, 3, synthesis_kwargs=kw)
-    dest = export.export_generator(with_policy(G, policy), tmp_path / "m" / "1")
-    assert json.loads((dest / "assets.extra" / "stylegan2.json").read_text())["precision"] == (
-        policy
-    )
-    sig = tf.saved_model.load(str(dest)).signatures
-    z = tf.constant(np.random.RandomState(1).randn(4, 16).astype(np.float32))
-    inputs = sig["serving_default"].structured_input_signature[1]
-    assert {k: v.dtype for k, v in inputs.items()} == {
-        "z": tf.float32,
-        "truncation_psi": tf.float32,
-    }
-    ws = sig["mapping"](z=z, truncation_psi=tf.constant(1.0))["ws"]
-    np.testing.assert_allclose(ws.numpy(), G.mapping(z).numpy(), atol=1e-5)  # mapping: float32
-    img = sig["synthesis"](ws=ws)["images"]
-    assert img.dtype == tf.float32
-    err = np.abs(img.numpy() - G.synthesis(ws, noise_mode="const").numpy()).max()
-    if policy == "float64":
-        assert err <= TOLERANCE_S["fp64"][0], err
-    else:
-        assert 1e-4 < err <= TOLERANCE_S["bf16"][0], err  # bfloat16 inside, float32 out
-    images = sig["serving_default"](z=z, truncation_psi=tf.constant(1.0))["images"]
-    assert images.dtype == tf.uint8 and images.shape == (4, 16, 16, 3)

@@ -125,8 +125,17 @@ def test_resume_finished_corrupt_checkpoints_and_ctrl_c(tmp_path):
 
     data = _dataset(tmp_path, 20)
     runs = tmp_path / "runs"
-    assert _train(data, runs).returncode == 0
+    # in bf16: the run computes in mixed_bfloat16, takes no non-finite step, saves float32 nets
+    assert _train(data, runs, "--precision", "bf16").returncode == 0
     (run_dir,) = glob.glob(str(runs / "*"))
+    assert json.load(open(f"{run_dir}/config.json"))["dtype"] == "mixed_bfloat16"
+    assert "non-finite" not in open(f"{run_dir}/log.txt").read()
+    import tf_stylegan2
+
+    nets = tf_stylegan2.load_network(f"{run_dir}/network-snapshot-000000.keras")
+    assert {k: n.dtype_policy.name for k, n in nets.items()} == dict.fromkeys(
+        ("G", "D", "G_ema"), "float32"
+    )
 
     def resume(*extra):
         return _resume(run_dir, *extra)
@@ -135,6 +144,14 @@ def test_resume_finished_corrupt_checkpoints_and_ctrl_c(tmp_path):
     proc = resume()
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert f"{run_dir} is complete: kimg 0.016 of --total-kimg 0.016" in proc.stdout
+    # fp32 and bf16 share a checkpoint; fp64 does not
+    proc = resume("--precision", "fp64", "--total-kimg", "0.024")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and lines[-1] == (
+        "training/run.py: error: --precision fp64: the run trains in bf16; its checkpoint "
+        "cannot continue in fp64 (fp32 and bf16 can take each other's; fp16 and fp64 only their "
+        "own)"
+    ), proc.stderr[-1000:]
 
     # The newest checkpoint truncated: the previous one is used, and the log says so.
     ckpt_dir = os.path.join(run_dir, "checkpoints", "worker0")
@@ -145,8 +162,9 @@ def test_resume_finished_corrupt_checkpoints_and_ctrl_c(tmp_path):
     for f in glob.glob(newest.replace(".index", ".data-*")):
         with open(f, "r+b") as fh:
             fh.truncate(10)
-    proc = resume("--total-kimg", "0.024")
+    proc = resume("--total-kimg", "0.024", "--precision", "fp32")
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.load(open(f"{run_dir}/config.json"))["dtype"] == "float32"  # continues so
     log = open(os.path.join(run_dir, "log.txt")).read()
     assert f"WARNING: checkpoint {newest[: -len('.index')]} is unreadable" in log
     assert "Resuming from the newest intact checkpoint" in log
@@ -200,33 +218,3 @@ def test_resume_finished_corrupt_checkpoints_and_ctrl_c(tmp_path):
     assert p.returncode == 130, err[-2000:]
     assert "Traceback" not in err
     assert f"resume with: python training/run.py --resume {run2}" in err
-
-
-def test_train_bf16_snapshots_float32_and_resume_rules(tmp_path):
-    """training/run.py --precision bf16: the run trains in mixed_bfloat16 (config.json), takes no
-    non-finite step, writes float32 snapshots; resuming in fp32 works, in fp64 is refused."""
-    data = _dataset(tmp_path, 16)
-    proc = _train(data, tmp_path / "runs", "--precision", "bf16", "--batch", "8")
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    (run_dir,) = [str(p) for p in (tmp_path / "runs").iterdir()]
-    cfg = json.load(open(f"{run_dir}/config.json"))
-    assert cfg["dtype"] == "mixed_bfloat16"
-    log = open(f"{run_dir}/log.txt").read()
-    assert "non-finite" not in log and "Exiting after 0.016 kimg" in log
-    import tf_stylegan2
-
-    nets = tf_stylegan2.load_network(f"{run_dir}/network-snapshot-000000.keras")
-    assert {k: n.dtype_policy.name for k, n in nets.items()} == dict.fromkeys(
-        ("G", "D", "G_ema"), "float32"
-    )
-    refused = _resume(run_dir, "--precision", "fp64")
-    lines = refused.stderr.strip().splitlines()
-    assert refused.returncode == 2 and lines[-1] == (
-        "training/run.py: error: --precision fp64: the run trains in bf16; its checkpoint "
-        "cannot continue in fp64 (fp32 and bf16 can take each other's; fp16 and fp64 only their "
-        "own)"
-    ), refused.stderr[-1000:]
-    more = _resume(run_dir, "--precision", "fp32", "--total-kimg", "0.024")
-    assert more.returncode == 0, more.stderr[-2000:]
-    assert json.load(open(f"{run_dir}/config.json"))["dtype"] == "float32"  # now continues so
-    assert "Exiting after 0.024 kimg" in open(f"{run_dir}/log.txt").read()
