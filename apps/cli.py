@@ -43,10 +43,18 @@ def run_script(main, module, flags_parser=None):
     args = sys.argv[1:]
     if any(a in HELP_FLAGS or a == "--helpfull" for a in args):
         app.usage(shorthelp="--helpfull" not in args, writeto_stdout=True, exitcode=0)
-    if flags_parser is None:
-        app.run(main)
-    else:
-        app.run(main, flags_parser=flags_parser)
+    app.run(main, flags_parser=flags_parser or _parse_flags)
+
+
+def _parse_flags(argv):
+    """absl's flag parsing, with a bad flag value (e.g. an enum outside its choices) reported as
+    one line and exit status 2 like every other user error (absl prints two lines, exits 1)."""
+    from absl import flags
+
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        fail(str(e))
 
 
 def quiet_logs():

@@ -447,3 +447,12 @@ def test_help_exits_0_with_the_commands_own_flags(script, flag):
     assert proc.returncode == 0, proc.stderr[-1000:]
     assert f"  {flag}:" in proc.stdout or f"  --[no]{flag[2:]}:" in proc.stdout, proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_bad_flag_value_is_one_line(nets, tmp_path):
+    for args in (["--precision", "fp8"], ["--noise-mode", "bogus"]):
+        proc = _run("generate.py", "--network", nets["uncond"], "--seeds", "0", "--outdir",
+                    tmp_path / "x", *args)  # fmt: skip
+        line = _error_line(proc)
+        assert line.startswith(f"error: flag {args[0]}={args[1]}: value should be one of"), line
+        assert not (tmp_path / "x").exists()
