@@ -8,7 +8,7 @@ import dataclasses
 import json
 import os
 
-from training import conditioning
+from training import augpipe_specs, conditioning, growing
 
 # ---------------------------------------------------------------------------------------------
 # Preset table. One row per `--config` name; columns are the training hyper-parameters.
@@ -153,6 +153,8 @@ PRESETS = {
     ),
 }
 
+PRESETS.update(growing.PRESETS)  # configs A-D (progressive growing): training/growing.py
+
 # TF1 tick length by resolution (training_loop.py tick_kimg_dict), used when kimg_per_tick is None.
 TF1_TICK_KIMG = {4: 28, 8: 28, 16: 24, 32: 20, 64: 16, 128: 12, 256: 8, 512: 6, 1024: 4}
 
@@ -231,6 +233,12 @@ class TrainConfig:
     multi_hot: bool = False  # per-attribute sigmoid (True) or softmax (False) cross-entropy
     guide: str | None = None  # frozen classifier (.keras) whose loss on G's images G minimises
     guide_weight: float = 0.0  # its weight (beta)
+    # Progressive growing (configs A-D, training/growing.py); kimg_per_tick 0 = TF1's per level
+    growing: bool = False
+    lod_training_kimg: float = 600.0  # a level trained alone
+    lod_transition_kimg: float = 600.0  # the next level fading in
+    level_batch: tuple = ()  # ((resolution, minibatch, per-device minibatch), ...)
+    level_lr: tuple = ()  # ((resolution, learning rate), ...); others: opt.lr
 
     @property
     def num_replicas(self):
@@ -246,6 +254,8 @@ class TrainConfig:
         d["opt"] = OptimizerConfig(**d["opt"])
         d["metrics"] = tuple(d["metrics"])
         d["grid"] = tuple(d["grid"]) if d["grid"] is not None else None
+        for key in ("level_batch", "level_lr"):
+            d[key] = tuple(tuple(row) for row in d.get(key, ()))
         return TrainConfig(**d)
 
 
@@ -294,6 +304,9 @@ def make_config(
     label_names=None,
     guide=None,
     guide_weight=None,
+    lod_kimg=None,
+    cbase=None,
+    cmax=None,
     **overrides,
 ):
     """The resolved TrainConfig of `preset` for a dataset, with command-line overrides.
@@ -311,6 +324,13 @@ def make_config(
 
         network_kwargs = presets.network_kwargs
     G_kwargs, D_kwargs = network_kwargs(preset, resolution, channels, c_dim)
+    for flag, key, value in (("--cbase", "channel_base", cbase), ("--cmax", "channel_max", cmax)):
+        if value is not None:  # StyleGAN3 train.py --cbase / --cmax
+            if value <= 0:
+                raise ValueError(f"{flag} {value} must be > 0")
+            G_kwargs["synthesis_kwargs"][key] = D_kwargs[key] = int(value)
+    if lod_kimg is not None and not spec.get("growing"):
+        raise ValueError(f"--lod-kimg: --config {preset} does not grow (configs A-D do)")
     if freezed:  # ADA-PT train.py --freezed: D_kwargs.block_kwargs.freeze_layers
         if freezed < 0:
             raise ValueError(f"--freezed {freezed} must be >= 0")
@@ -322,8 +342,26 @@ def make_config(
         if label_names:
             G_kwargs = dict(G_kwargs, label_names=list(label_names))
 
-    batch = int(batch if batch is not None else spec["batch"])
     replicas = gpus * num_workers
+    group = int(D_kwargs.get("mbstd_group_size", 4) or 1)
+    level_fields = {}
+    if spec.get("growing"):
+        if c_dim and G_kwargs["synthesis_kwargs"].get("architecture") == "adain":
+            raise ValueError(f"--cond: --config {preset} (StyleGAN's G_style) is unconditional")
+        level_fields = growing.level_settings(
+            dict(spec, name=preset),
+            resolution=resolution,
+            batch=batch,
+            batch_gpu=batch_gpu,
+            lod_kimg=lod_kimg,
+            replicas=replicas,
+            group=group,
+            shrink=int(spec.get("pl_batch_shrink", 2)) if spec["pl_weight"] else 0,
+        )
+        batch, batch_gpu = level_fields.pop("batch"), level_fields.pop("batch_gpu")
+        if spec["kimg_per_tick"] is None and kimg_per_tick is None:
+            kimg_per_tick = 0.0  # TF1's per-level tick length
+    batch = int(batch if batch is not None else spec["batch"])
     if batch <= 0 or batch % replicas != 0:
         raise ValueError(
             f"--batch {batch} must be a positive multiple of the number of replicas "
@@ -349,7 +387,7 @@ def make_config(
     tick = kimg_per_tick if kimg_per_tick is not None else spec["kimg_per_tick"]
     if tick is None:
         tick = TF1_TICK_KIMG.get(resolution, 4)
-    if tick <= 0:
+    if tick < 0 or tick == 0 and not spec.get("growing"):
         raise ValueError(f"--kimg-per-tick {tick} must be > 0")
     total = total_kimg if total_kimg is not None else spec["total_kimg"]
     if total <= 0:
@@ -371,7 +409,7 @@ def make_config(
             if k in spec
         },
     )
-    aug_settings = _aug_settings(spec, aug, augpipe, p, target, resolution)
+    aug_settings = augpipe_specs.aug_settings(spec, aug, augpipe, p, target, resolution)
     return TrainConfig(
         preset=preset,
         data=str(data),
@@ -405,41 +443,7 @@ def make_config(
         dtype=str(dtype),
         **aug_settings,
         **cond_fields,
-    )
-
-
-def _aug_settings(spec, aug, augpipe, p, target, resolution):
-    """--aug / --augpipe / --p / --target, checked as ADA-PT train.py checks them."""
-    from training.augpipe_specs import AUGPIPE_SPECS
-
-    aug = aug if aug is not None else spec.get("aug", "noaug")
-    if aug not in ("ada", "noaug", "fixed"):
-        raise ValueError(f"--aug {aug}: choose ada, noaug or fixed")
-    if p is not None and aug != "fixed":
-        raise ValueError("--p can only be given with --aug fixed")
-    if aug == "fixed" and p is None:
-        raise ValueError("--aug fixed needs --p (the augmentation strength)")
-    if p is not None and not 0 <= p <= 1:
-        raise ValueError(f"--p {p} must be between 0 and 1")
-    if target is not None and aug != "ada":
-        raise ValueError("--target can only be given with --aug ada")
-    if target is not None and not 0 <= target <= 1:
-        raise ValueError(f"--target {target} must be between 0 and 1")
-    if augpipe is not None and aug == "noaug":
-        raise ValueError("--augpipe cannot be given with --aug noaug")
-    augpipe = augpipe or "bgc"
-    if augpipe not in AUGPIPE_SPECS:
-        raise ValueError(f"--augpipe {augpipe}: choose one of {', '.join(AUGPIPE_SPECS)}")
-    if aug != "noaug" and AUGPIPE_SPECS[augpipe].get("imgfilter") and resolution <= 21:
-        raise ValueError(
-            f"--augpipe {augpipe}: image filtering needs a resolution above 21 (it reflects "
-            f"21 pixels), the dataset has {resolution}"
-        )
-    return dict(
-        aug=aug,
-        augpipe=augpipe,
-        aug_p=float(p or 0.0),
-        ada_target=float(target if target is not None else 0.6),
+        **level_fields,
     )
 
 

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from metrics.progress import Progress, format_time
 from training import config as config_lib
-from training import rundir, summaries
+from training import growing, rundir, summaries
 from training.distribute import make_strategy, worker_info  # noqa: F401  (public API)
 from training.trainer import NonFiniteError, Trainer  # noqa: F401  (public API)
 
@@ -158,17 +158,25 @@ def train(
             input_pipeline_id=trainer.worker_index,
             num_replicas_in_sync=trainer.replicas,
         )
-    dataset = make_dataset(
-        cfg.data,
-        trainer.worker_batch,
-        input_context=input_context,
-        resolution=cfg.resolution,
-        shuffle=True,
-        mirror=cfg.mirror,
-        repeat=True,
-        seed=cfg.seed,
-    )
-    iterator = iter(dataset)
+
+    def pipeline(resolution, batch):
+        return iter(
+            make_dataset(
+                cfg.data,
+                batch,
+                input_context=input_context,
+                resolution=resolution,
+                shuffle=True,
+                mirror=cfg.mirror,
+                repeat=True,
+                seed=cfg.seed,
+            )
+        )
+
+    if cfg.growing:  # one pipeline per level, each with its minibatch (TF1 reads level files)
+        iterator = {res: pipeline(res, b // num_workers) for res, b, _ in cfg.level_batch}
+    else:
+        iterator = pipeline(cfg.resolution, trainer.worker_batch)
     ckpt = trainer.checkpoint(iterator)
     ckpt_dir = os.path.join(run_dir, "checkpoints", f"worker{trainer.worker_index}")
     manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=2)
@@ -185,6 +193,9 @@ def train(
         log(f"Resumed from {path} at kimg {cur_kimg:.3f}")
     elif cfg.resume:
         _load_resume_weights(trainer, cfg, log)
+    if cfg.growing:  # the level in force (restored: the one of the last evaluation)
+        trainer.set_level(growing.state_at(cfg, trainer.counter("lod_nimg")))
+        log(growing.describe(cfg, trainer.level))
 
     # Grids (fixed latents); a set smaller than the grid repeats its images (ADA-PT).
     gw, gh = config_lib.grid_size(cfg)
@@ -216,15 +227,20 @@ def train(
         grid_c = np.load(os.path.join(run_dir, "grid_c.npy"))
 
     total_nimg = int(round(cfg.total_kimg * 1000))
-    tick_nimg = int(round(cfg.kimg_per_tick * 1000))
+
+    def tick_nimg():
+        kimg = growing.tick_kimg(cfg, trainer.level) if cfg.growing else cfg.kimg_per_tick
+        return int(round(kimg * 1000))
+
     start_time = time.time()
     tick_start_time = start_time
     maintenance = 0.0
     stats = TickStats()
     log(
-        f"Training for {cfg.total_kimg:g} kimg: global batch {cfg.batch} = {trainer.rounds} "
-        f"round(s) x {trainer.replicas} replica(s) x batch_gpu {cfg.batch_gpu} "
-        f"({num_workers} worker(s))"
+        f"Training for {cfg.total_kimg:g} kimg: global batch {trainer.cfg.batch} = "
+        f"{trainer.rounds} round(s) x {trainer.replicas} replica(s) x batch_gpu "
+        f"{trainer.cfg.batch_gpu} ({num_workers} worker(s))"
+        + (" at this level; the levels follow TF1's schedule" if cfg.growing else "")
     )
 
     def snapshot(cur_nimg):
@@ -257,11 +273,10 @@ def train(
         tick_imgs = cur_nimg - trainer.counter("tick_start_nimg")
         means = stats.means()
         augment_p = trainer.augment_p() if trainer.augment_pipe is not None else None
-        log(
-            _tick_line(
-                tick, cur_nimg, t0 - start_time, tick_time, tick_imgs, maintenance, means, augment_p
-            )
+        line = _tick_line(
+            tick, cur_nimg, t0 - start_time, tick_time, tick_imgs, maintenance, means, augment_p
         )
+        log(line + (f" lod {trainer.level.lod:.2f}" if cfg.growing else ""))
         if is_chief:
             scalars = dict(means)
             scalars.update(
@@ -279,6 +294,8 @@ def train(
             )
             if augment_p is not None:
                 scalars["Progress/augment"] = augment_p
+            if cfg.growing:
+                scalars["Progress/lod"] = trainer.level.lod
             with writer.as_default():
                 for k, v in scalars.items():
                     summaries.scalar(k, v, cur_nimg)
@@ -306,8 +323,14 @@ def train(
         cur_nimg = trainer.counter("cur_nimg")
         if stop_after_nimg is not None and cur_nimg >= stop_after_nimg:
             break
+        if cfg.growing and trainer.counter("batch_idx") % growing.MINIBATCH_REPEATS == 0:
+            state = growing.state_at(cfg, cur_nimg)  # TF1: every minibatch_repeats minibatches
+            if state.resolution != trainer.level.resolution:
+                log(growing.describe(cfg, state))
+            trainer.set_level(state, reset=growing.resets_optimizer(trainer.level, state))
+            trainer.counters["lod_nimg"].assign(cur_nimg)
         try:
-            reals, labels = next(iterator)
+            reals, labels = next(iterator[trainer.level.resolution] if cfg.growing else iterator)
             trainer.counters["batches_read"].assign_add(1)
             trainer.iteration(reals, labels, stats, ema_rampup)
         except KeyboardInterrupt:
@@ -320,10 +343,10 @@ def train(
         tick_start_nimg = trainer.counter("tick_start_nimg")
         if show_bar:
             if bar is None:
-                bar = Progress("tick", tick_nimg, stream=term)
+                bar = Progress("tick", tick_nimg(), stream=term)
             bar.update(cur_nimg - tick_start_nimg - bar.done, f"{cur_nimg / 1000:.3f} kimg")
         # ADA-PT: tick 0 ends after the first minibatch, later ticks every kimg_per_tick.
-        tick_end = trainer.counter("cur_tick") == 0 or cur_nimg >= tick_start_nimg + tick_nimg
+        tick_end = trainer.counter("cur_tick") == 0 or cur_nimg >= tick_start_nimg + tick_nimg()
         if tick_end and cfg.max_minutes and time.time() - start_time >= cfg.max_minutes * 60:
             log(f"--max-minutes {cfg.max_minutes:g} reached: stopping after this tick")
             done = True

@@ -54,7 +54,7 @@ def _draws(t, inputs, n):
         n,
         G.z_dim,
         t.layer_names,
-        G.num_ws,
+        t.mixing_layers(),
         t.cfg.loss.style_mixing_prob,
         t.dtype,
     )
@@ -157,8 +157,17 @@ def dreg_loss(t, inputs):
     return loss, stats, None, None
 
 
+def dboth_loss(t, inputs):
+    """Dmain + R1 in one D step: TF1 D_logistic_r1 without lazy regularization (configs A, B;
+    ADA-PT phase 'Dboth')."""
+    loss, stats, w, _ = dmain_loss(t, inputs)
+    r1, r1_stats, _, _ = dreg_loss(t, inputs)
+    return loss + r1, {**stats, **r1_stats}, w, None
+
+
 def make_phases(cfg):
-    """The phase table of ADA-PT `training_loop.py` (a regularizer with weight 0 does not run)."""
+    """The phase table of ADA-PT `training_loop.py` (a regularizer with weight 0 does not run;
+    D_reg_interval 0 = R1 inside every D step, as TF1 with lazy_regularization=False)."""
     opt, shrink = cfg.opt, cfg.loss.pl_batch_shrink
     phases = [Phase("Gmain", "G", 1, 1.0, gmain_loss, cfg.batch)]
     if cfg.loss.pl_weight > 0:
@@ -166,13 +175,15 @@ def make_phases(cfg):
             Phase(
                 "Greg",
                 "G",
-                opt.G_reg_interval,
-                float(opt.G_reg_interval),
+                max(opt.G_reg_interval, 1),
+                float(max(opt.G_reg_interval, 1)),
                 greg_loss,
                 cfg.batch // shrink,
                 collective_in_loss=True,
             )
         )
+    if cfg.loss.r1_gamma > 0 and not opt.D_reg_interval:
+        return phases + [Phase("Dboth", "D", 1, 1.0, dboth_loss, cfg.batch)]
     phases.append(Phase("Dmain", "D", 1, 1.0, dmain_loss, cfg.batch))
     if cfg.loss.r1_gamma > 0:
         phases.append(

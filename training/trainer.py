@@ -18,6 +18,7 @@ import logging
 import numpy as np
 import tensorflow as tf
 
+from tf_stylegan2 import ops
 from training import conditioning, distribute
 from training import config as config_lib
 from training import loss as loss_lib
@@ -50,7 +51,9 @@ class Trainer:
     """Owns G, D, G_ema, the optimizers and all training state under `strategy`."""
 
     def __init__(self, cfg, strategy, networks=None, log=print):
-        self.cfg = cfg
+        self.cfg = self.base_cfg = cfg  # cfg: the current level's when growing (set_level)
+        self.level = None  # growing: the LodState in force (training/growing.py)
+        self.real_resolution = cfg.resolution  # of the reals read (the level's when growing)
         self.strategy = strategy
         self.log = log
         self.networks = networks or _networks_module()
@@ -84,7 +87,7 @@ class Trainer:
         )  # same initial weights on every worker and replica count
         with self.strategy.scope():
             self.G = nets.Generator(**cfg.G_kwargs, dtype=cfg.dtype)
-            self.D = nets.Discriminator(**cfg.D_kwargs, dtype=cfg.dtype)
+            self.D = nets.make_discriminator(**cfg.D_kwargs, dtype=cfg.dtype)
             self.G_ema = nets.Generator(**cfg.G_kwargs, dtype=cfg.dtype)
             self._build_nets(self.G, self.D)
             self._build_nets(self.G_ema, None)
@@ -148,6 +151,7 @@ class Trainer:
                 "bad_in_a_row_G",
                 "bad_in_a_row_D",
                 "batches_read",
+                "lod_nimg",  # growing: cur_nimg when the schedule was last evaluated
             )
         }
         self.w_avg = self.G.mapping.w_avg
@@ -180,6 +184,40 @@ class Trainer:
         if D is not None:
             D(img, c)
 
+    # -- progressive growing (configs A-D) --------------------------------------------------
+    def set_level(self, state, reset=False):
+        """Run the level of `state` (a growing.LodState): its minibatch split and phase functions,
+        its learning rates, `lod` in G, D and G_ema; reset: Adam's moments and step count restart
+        (TF1 reset_opt_for_new_lod)."""
+        from training import growing
+
+        cfg = growing.level_config(self.base_cfg, state)
+        key = (cfg.batch, cfg.batch_gpu, state.resolution)
+        if self.level is None or key != self._level_key:
+            self.cfg, self._level_key, self.real_resolution = cfg, key, state.resolution
+            self.rounds = cfg.batch // (cfg.batch_gpu * self.replicas)
+            self.worker_batch = cfg.batch // self.num_workers
+            self.phases = phases_lib.make_phases(cfg)
+            self._phase_fns = {p.name: self._make_phase_fn(p) for p in self.phases}
+        self.cfg = cfg
+        for name, opt in self.opt.items():
+            opt.learning_rate.assign(phases_lib.optimizer_settings(cfg, name)[0])
+            if reset:
+                opt.iterations.assign(0)
+                for v in list(opt._momentums) + list(opt._velocities):
+                    v.assign(tf.zeros_like(v))
+        for net in (self.G.synthesis, self.D, self.G_ema.synthesis):
+            net.lod.assign(state.lod)
+        self.level = state
+
+    def mixing_layers(self):
+        """Layers style mixing may cut among: num_ws, or num_ws - 2 floor(lod) when growing (TF1
+        G_main / G_style: the layers of the levels in use)."""
+        if not self.base_cfg.growing:
+            return self.G.num_ws
+        lod = tf.floor(tf.convert_to_tensor(self.G.synthesis.lod))
+        return self.G.num_ws - 2 * tf.cast(lod, tf.int32)
+
     def checkpoint(self, iterator=None):
         items = dict(
             G=self.G,
@@ -195,7 +233,9 @@ class Trainer:
             items.update(augment_pipe=self.augment_pipe, **self.ada_state)
         for net, (scale, good) in (self.loss_scale or {}).items():
             items.update({f"loss_scale_{net}": scale, f"loss_scale_good_{net}": good})
-        if iterator is not None:
+        if isinstance(iterator, dict):  # growing: one input pipeline per level
+            items.update({f"data_r{res}": it for res, it in iterator.items()})
+        elif iterator is not None:
             items["data"] = iterator
         return tf.train.Checkpoint(**items)
 
@@ -237,7 +277,8 @@ class Trainer:
             self.local_replicas,
         )
         all_reduce = replicas > 1
-        shape = [bg, cfg.resolution, cfg.resolution, cfg.channels]
+        rr = self.real_resolution
+        shape = [bg, rr, rr, cfg.channels]
         loss_scale = (self.loss_scale or {}).get(phase.net)  # float16 only
 
         def round_grads(key, chunk, real, real_c, pl_mean, exchange=None, scale=None):
@@ -270,6 +311,9 @@ class Trainer:
             replica_id = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
             start = (j * local_replicas + replica_id % local_replicas) * bg  # this worker's chunk
             real = tf.ensure_shape(tf.cast(reals[start : start + bg], dtype), shape) / 127.5 - 1.0
+            if cfg.growing:  # TF1 process_reals: fade by lod's fraction, upscale to full size
+                lod = tf.cast(tf.convert_to_tensor(self.D.lod), dtype)
+                real = ops.fade_lod(real, lod, cfg.resolution)
             real_c = None
             if cfg.c_dim:
                 real_c = tf.ensure_shape(

@@ -50,6 +50,9 @@ class FullyConnectedLayer(keras.layers.Layer):
         activation: 'linear', 'lrelu', ... (ops.ACTIVATIONS); lrelu applies gain sqrt(2).
         lr_multiplier: learning-rate multiplier (0.01 for mapping layers).
         bias_init: initial (stored) bias value (1 for style affines).
+        gain_in_weights: StyleGAN (v1) convention (TF1 networks_stylegan.py dense): the
+            activation's gain multiplies the weight and the activation has none, i.e.
+            `act(x @ (W * gain * lr/sqrt(in)) + b * lr)` with act gain 1 (config A).
     Example:
         >>> fc = FullyConnectedLayer(512, 512, activation='lrelu', lr_multiplier=0.01)
     Reference: ADA-PT training/networks.py FullyConnectedLayer.
@@ -63,6 +66,7 @@ class FullyConnectedLayer(keras.layers.Layer):
         activation="linear",
         lr_multiplier=1.0,
         bias_init=0.0,
+        gain_in_weights=False,
         **kwargs,
     ):
         super().__init__(**no_autocast(kwargs))
@@ -72,7 +76,12 @@ class FullyConnectedLayer(keras.layers.Layer):
         self.activation = activation
         self.lr_multiplier = float(lr_multiplier)
         self.bias_init = float(bias_init)
+        self.gain_in_weights = bool(gain_in_weights)
         self.weight_gain = self.lr_multiplier / np.sqrt(self.in_features)
+        self.act_gain = None  # the activation's own (sqrt 2 for lrelu)
+        if self.gain_in_weights:
+            self.weight_gain *= ops.def_gain(activation)
+            self.act_gain = 1.0
         self.bias_gain = self.lr_multiplier
 
     def build(self, input_shape=None):
@@ -97,7 +106,7 @@ class FullyConnectedLayer(keras.layers.Layer):
         w = tf.cast(tf.convert_to_tensor(self.weight) * self.weight_gain, x.dtype)
         x = tf.matmul(x, w)  # [N, out]
         b = None if self.bias is None else tf.convert_to_tensor(self.bias) * self.bias_gain
-        return ops.bias_act(x, b, act=self.activation)
+        return ops.bias_act(x, b, act=self.activation, gain=self.act_gain)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.out_features,)
@@ -111,6 +120,7 @@ class FullyConnectedLayer(keras.layers.Layer):
             activation=self.activation,
             lr_multiplier=self.lr_multiplier,
             bias_init=self.bias_init,
+            gain_in_weights=self.gain_in_weights,
         )
         return config
 

@@ -94,8 +94,13 @@ def _fold_layer_kwargs(init_kwargs):
 
 def build_network(spec):
     """NetworkSpec -> our Keras Generator / Discriminator holding its weights."""
-    from tf_stylegan2.legacy import ada_state
-    from tf_stylegan2.networks import Discriminator, Generator
+    from tf_stylegan2.legacy import ada_state, tf1_stylegan1
+    from tf_stylegan2.networks import BasicDiscriminator, Discriminator, Generator
+
+    if spec.origin == "sg1":  # config A / StyleGAN (v1): our own layout, built as is
+        classes = {"Generator": Generator, "BasicDiscriminator": BasicDiscriminator}
+        net = classes[spec.class_name](**spec.init_kwargs)
+        return tf1_stylegan1.apply_state(net, spec.state, spec.class_name)
 
     classes = {"Generator": Generator, "Discriminator": Discriminator}
     kwargs = ada_state.ada_kwargs_to_ours(_fold_layer_kwargs(spec.init_kwargs))

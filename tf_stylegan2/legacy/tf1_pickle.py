@@ -27,17 +27,14 @@ import re
 
 import numpy as np
 
-from tf_stylegan2.legacy import ada_pickle, safe_pickle, tf1_progressive
+from tf_stylegan2.legacy import ada_pickle, safe_pickle, tf1_progressive, tf1_stylegan1
 
 _G_FUNCS = {"G_main"}
 _G_SYNTHESIS = {"G_synthesis_stylegan2": "tf1", "G_synthesis": "ada-tf"}
 _D_FUNCS = {"D_stylegan2": "tf1", "D_main": "ada-tf"}
 _PROGRESSIVE = {"G_synthesis_stylegan_revised", "D_stylegan"}  # configs B-D: tf1_progressive
-_UNSUPPORTED_FUNCS = (
-    "G_style",
-    "G_synthesis_stylegan",
-    "D_basic",
-)
+_UNSUPPORTED_FUNCS = ("G_synthesis_stylegan",)
+_SG1 = tf1_stylegan1.G_FUNCS + tf1_stylegan1.D_FUNCS  # config A / StyleGAN: tf1_stylegan1
 
 # Build-function defaults (TF1 networks_stylegan2.py, ADA-TF networks.py).
 _G_DEFAULTS = {
@@ -119,18 +116,14 @@ def _state(net, what, source):
     if not isinstance(net, safe_pickle.TFNetworkState) or net.state is None:
         raise safe_pickle.LegacyFormatError(f"{source}: {what} is not a TF1 Network")
     state = net.state
-    version = state.get("version")
-    if not isinstance(version, int) or version < 4:
+    version, func = state.get("version"), state.get("build_func_name")
+    if not isinstance(version, int) or version < (3 if func in _SG1 else 4):
         raise UnsupportedTF1Pickle(
-            f"{source}: {what} has Network version {version!r}; only version 4 "
-            "(StyleGAN2) pickles are supported"
+            f"{source}: {what} has Network version {version!r}; only versions 4 (StyleGAN2) "
+            "and 3 (StyleGAN, G_style / D_basic) are supported"
         )
-    func = state.get("build_func_name")
     if func in _UNSUPPORTED_FUNCS:
-        raise UnsupportedTF1Pickle(
-            f"{source}: {what} is built by {func} (config A or StyleGAN1), which is not "
-            "supported; configs B-F are"
-        )
+        raise UnsupportedTF1Pickle(f"{source}: {what} is built by {func}, which is not supported")
     return state
 
 
@@ -489,6 +482,17 @@ def _convert_d(net, what, source):
 def read_tf1_pickle(obj, source):
     """(G, D, Gs) of TF1 Network states -> dict(G=, D=, G_ema=) of NetworkSpec."""
     G, D, Gs = obj
+    if _state(G, "G", source).get("build_func_name") in _SG1:  # config A / StyleGAN (v1)
+        nets = dict(G=(G, "G", tf1_stylegan1.G_FUNCS), D=(D, "D", tf1_stylegan1.D_FUNCS))
+        nets["G_ema"] = (Gs, "Gs", tf1_stylegan1.G_FUNCS)
+        out = {}
+        for key, (net, what, funcs) in nets.items():
+            state = _state(net, what, source)
+            if state.get("build_func_name") not in funcs:
+                raise UnsupportedTF1Pickle(f"{source}: {what} is not built by {funcs[0]}")
+            convert = tf1_stylegan1.convert_d if key == "D" else tf1_stylegan1.convert_g
+            out[key] = convert(state, source, what)
+        return out
     return dict(
         G=_convert_g(G, "G", source),
         D=_convert_d(D, "D", source),

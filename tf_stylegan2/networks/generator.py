@@ -6,6 +6,7 @@ import keras
 
 from tf_stylegan2.layers.base import full_precision, no_autocast
 from tf_stylegan2.networks.mapping import MappingNetwork
+from tf_stylegan2.networks.style_synthesis import StyleSynthesisNetwork
 from tf_stylegan2.networks.synthesis import SynthesisNetwork
 
 PACKAGE = "tf_stylegan2"
@@ -20,7 +21,8 @@ class Generator(keras.Model):
         mapping_kwargs: MappingNetwork kwargs (num_layers=8, embed_features, layer_features,
             lr_multiplier=0.01, w_avg_beta=0.995).
         synthesis_kwargs: SynthesisNetwork kwargs (architecture='skip', channel_base=32768,
-            channel_max=512, conv_clamp=None, fused_modconv=True, resample_filter=[1,3,3,1]).
+            channel_max=512, conv_clamp=None, fused_modconv=True, resample_filter=[1,3,3,1]);
+            architecture='adain' builds StyleGAN's StyleSynthesisNetwork (config A).
         label_names: None, or c_dim names of the label columns (classes or attributes, from the
             dataset manifest), kept so that tools can ask for labels by name.
     Call: `G(z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const',
@@ -55,7 +57,9 @@ class Generator(keras.Model):
         self.img_channels = int(img_channels)
         self.mapping_kwargs = copy.deepcopy(dict(mapping_kwargs or {}))
         self.synthesis_kwargs = copy.deepcopy(dict(synthesis_kwargs or {}))
-        self.synthesis = SynthesisNetwork(
+        # architecture 'adain': StyleGAN's (v1) synthesis network of config A
+        adain = self.synthesis_kwargs.get("architecture") == "adain"
+        self.synthesis = (StyleSynthesisNetwork if adain else SynthesisNetwork)(
             w_dim=self.w_dim,
             img_resolution=self.img_resolution,
             img_channels=self.img_channels,

@@ -24,6 +24,10 @@ class MappingNetwork(keras.layers.Layer):
         activation: 'lrelu'.
         lr_multiplier: 0.01.
         w_avg_beta: 0.995; None = no w_avg (then truncation is unavailable).
+        gain_in_weights: StyleGAN (v1) dense layers (TF1 networks_stylegan.py G_mapping: lrelu's
+            sqrt 2 in the weights, not after the bias; config A).
+        truncation_cutoff: the cutoff a call without one uses (None = every layer; TF1 G_style
+            of config A uses 8).
     Call: `mapping(z, c=None, truncation_psi=1, truncation_cutoff=None, update_w_avg=False)`
         -> [N, num_ws, w_dim]. `update_w_avg=True` does `w_avg <- lerp(mean_n w, w_avg, beta)`
         (what ADA-PT does in train mode).
@@ -42,6 +46,8 @@ class MappingNetwork(keras.layers.Layer):
         activation="lrelu",
         lr_multiplier=0.01,
         w_avg_beta=0.995,
+        gain_in_weights=False,
+        truncation_cutoff=None,
         **kwargs,
     ):
         super().__init__(**no_autocast(kwargs))
@@ -53,6 +59,8 @@ class MappingNetwork(keras.layers.Layer):
         self.activation = activation
         self.lr_multiplier = float(lr_multiplier)
         self.w_avg_beta = None if w_avg_beta is None else float(w_avg_beta)
+        self.gain_in_weights = bool(gain_in_weights)
+        self.truncation_cutoff = None if truncation_cutoff is None else int(truncation_cutoff)
         self.embed_features_arg = embed_features
         self.layer_features_arg = layer_features
         embed_features = self.w_dim if embed_features is None else int(embed_features)
@@ -74,6 +82,7 @@ class MappingNetwork(keras.layers.Layer):
                 features[idx + 1],
                 activation=activation,
                 lr_multiplier=self.lr_multiplier,
+                gain_in_weights=self.gain_in_weights,
                 name=f"fc{idx}",
                 dtype=self.dtype_policy,
             )
@@ -125,6 +134,8 @@ class MappingNetwork(keras.layers.Layer):
                 raise ValueError("truncation needs w_avg (w_avg_beta and num_ws must be set)")
             w_avg = tf.convert_to_tensor(self.w_avg)
             psi = tf.cast(truncation_psi, x.dtype)
+            if truncation_cutoff is None:
+                truncation_cutoff = self.truncation_cutoff
             xt = w_avg + psi * (x - w_avg)
             if self.num_ws is None or truncation_cutoff is None:
                 x = xt
@@ -151,4 +162,8 @@ class MappingNetwork(keras.layers.Layer):
             lr_multiplier=self.lr_multiplier,
             w_avg_beta=self.w_avg_beta,
         )
+        if self.gain_in_weights:
+            config["gain_in_weights"] = True
+        if self.truncation_cutoff is not None:
+            config["truncation_cutoff"] = self.truncation_cutoff
         return config

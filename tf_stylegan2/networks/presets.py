@@ -37,6 +37,36 @@ _NETWORKS = {
         conv_clamp=None,
         num_fp16_res=0,
     ),
+    # Configs A-D of the paper (progressive growing; TF1 fmap_base 8192 -> channel_base 16384).
+    # A: StyleGAN (v1) G_style / D_basic; B-D: G_synthesis_stylegan_revised / D_stylegan.
+    "config-a": dict(
+        z_dim=512,
+        w_dim=512,
+        map=8,
+        channel_base=16384,
+        channel_max=512,
+        g_arch="adain",
+        d_arch="basic",
+        mbstd=4,
+        conv_clamp=None,
+        num_fp16_res=0,
+        sg1_mapping=True,
+    ),
+    **{
+        f"config-{x}": dict(
+            z_dim=512,
+            w_dim=512,
+            map=8,
+            channel_base=16384,
+            channel_max=512,
+            g_arch="progressive",
+            d_arch="progressive",
+            mbstd=4,
+            conv_clamp=None,
+            num_fp16_res=0,
+        )
+        for x in "bcd"
+    },
     # ADA-PT train.py --cfg presets (fp16 on the top 4 resolutions there; we: fp32 + the clamp).
     "stylegan2": dict(
         z_dim=512,
@@ -162,4 +192,9 @@ def network_kwargs(name, img_resolution, img_channels=3, c_dim=0):
         num_fp16_res=p["num_fp16_res"],
         mapping_kwargs=dict(num_layers=p["d_map"]) if "d_map" in p else {},
     )
+    if p.get("sg1_mapping"):  # TF1 G_style: gains in the weights, truncation cutoff 8
+        G_kwargs["mapping_kwargs"].update(gain_in_weights=True, truncation_cutoff=8)
+        for key in ("num_fp16_res", "conv_clamp"):
+            del G_kwargs["synthesis_kwargs"][key], D_kwargs[key]
+        del D_kwargs["mapping_kwargs"]
     return copy.deepcopy(G_kwargs), copy.deepcopy(D_kwargs)
