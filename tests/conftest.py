@@ -54,3 +54,21 @@ def emoji(tmp_path_factory):
         "classes": classes,
         "names": names,
     }
+
+
+@pytest.fixture(scope="module")
+def data16(tmp_path_factory):
+    """A 16x16 RGB dataset of 64 random images with 4 classes, written by dataset_tool."""
+    import numpy as np
+
+    from dataset_tool import create
+
+    root = tmp_path_factory.mktemp("data")
+    rnd = np.random.RandomState(0)
+    np.savez(
+        root / "src.npz",
+        images=rnd.randint(0, 256, [64, 16, 16, 3]).astype(np.uint8),
+        labels=np.arange(64) % 4,
+    )
+    create.create_from_npz(str(root / "d16"), str(root / "src.npz"), log=lambda *a: None, workers=1)
+    return str(root / "d16")

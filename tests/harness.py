@@ -181,11 +181,11 @@ def touch_cmd(marker):
     return f"touch {marker}"
 
 
-def tf1_state(name, func, static, variables, components=None):
+def tf1_state(name, func, static, variables, components=None, version=4):
     net = safe_pickle.TFNetworkState()
     net.__setstate__(
         dict(
-            version=4,
+            version=version,
             name=name,
             static_kwargs=static,
             components=components or {},

@@ -10,7 +10,6 @@ import pytest
 import tensorflow as tf
 
 from training import config as config_lib
-from test_training import data16  # noqa: F401  (the 16x16 dataset fixture)
 from training import growing, loop, phases
 
 

@@ -145,19 +145,6 @@ def test_unknown_preset():
 # ----------------------------------------------------------------- run.py, in process (fast)
 
 
-@pytest.fixture(scope="module")
-def data16(tmp_path_factory):
-    """A 16x16 RGB dataset of 64 images with 4 classes, written by dataset_tool."""
-    from dataset_tool import create
-
-    root = tmp_path_factory.mktemp("data")
-    rnd = np.random.RandomState(0)
-    images = rnd.randint(0, 256, [64, 16, 16, 3]).astype(np.uint8)
-    np.savez(root / "src.npz", images=images, labels=np.arange(64) % 4)
-    create.create_from_npz(str(root / "d16"), str(root / "src.npz"), log=lambda *a: None, workers=1)
-    return str(root / "d16")
-
-
 def _flags(*argv):
     run_lib.define_flags()
     run_lib.FLAGS.unparse_flags()

@@ -26,21 +26,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1"}
 
 
-@pytest.fixture(scope="module")
-def data16(tmp_path_factory):
-    from dataset_tool import create
-
-    root = tmp_path_factory.mktemp("data")
-    rnd = np.random.RandomState(0)
-    np.savez(
-        root / "src.npz",
-        images=rnd.randint(0, 256, [64, 16, 16, 3]).astype(np.uint8),
-        labels=np.arange(64) % 4,
-    )
-    create.create_from_npz(str(root / "d16"), str(root / "src.npz"), log=lambda *a: None, workers=1)
-    return str(root / "d16")
-
-
 def _env(**extra):
     env = dict(os.environ, **QUIET, **extra)
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")

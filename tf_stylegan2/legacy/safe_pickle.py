@@ -20,10 +20,16 @@ from fileio.restricted_pickle import FormatError, PickleRefusedError, Restricted
 
 LegacyFormatError = FormatError  # the file is not a network pickle this reader understands
 
+
+class UnsupportedTF1Pickle(LegacyFormatError):
+    """A TF1 pickle (StyleGAN or StyleGAN2) whose layout our networks cannot express."""
+
+
 __all__ = [
     "ALLOWED_GLOBALS",
     "EasyDict",
     "LegacyFormatError",
+    "UnsupportedTF1Pickle",
     "PersistentObject",
     "PickleRefusedError",
     "TFNetworkState",

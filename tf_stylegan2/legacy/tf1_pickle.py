@@ -28,6 +28,7 @@ import re
 import numpy as np
 
 from tf_stylegan2.legacy import ada_pickle, safe_pickle, tf1_progressive, tf1_stylegan1
+from tf_stylegan2.legacy.safe_pickle import UnsupportedTF1Pickle
 
 _G_FUNCS = {"G_main"}
 _G_SYNTHESIS = {"G_synthesis_stylegan2": "tf1", "G_synthesis": "ada-tf"}
@@ -102,10 +103,6 @@ _D_IGNORED = {"structure", "augment_strength", "score_size", "score_max"}
 _D_OFF = dict(  # ADA-TF comparison methods: accepted only when switched off
     use_pagan=False, use_spectral_norm=False, adaptive_dropout=0
 )
-
-
-class UnsupportedTF1Pickle(safe_pickle.LegacyFormatError):
-    """A TF1 pickle this converter cannot express in the ADA-PT layout."""
 
 
 # ----------------------------------------------------------------------------

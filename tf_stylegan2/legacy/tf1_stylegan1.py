@@ -14,7 +14,8 @@ import re
 
 import numpy as np
 
-from tf_stylegan2.legacy import ada_pickle, safe_pickle
+from tf_stylegan2.legacy import ada_pickle
+from tf_stylegan2.legacy.safe_pickle import UnsupportedTF1Pickle
 
 G_FUNCS = ("G_style",)
 D_FUNCS = ("D_basic",)
@@ -74,10 +75,6 @@ _IGNORED = {  # no effect on the weights or on what a call computes here
 }
 
 
-class UnsupportedStyleGAN1(safe_pickle.LegacyFormatError):
-    """A StyleGAN (v1) pickle with a layout our config-A networks do not express."""
-
-
 def _kwargs(state, defaults, source, what):
     kw = dict(defaults)
     for comp in [state] + [c.state for c in (state.get("components") or {}).values()]:
@@ -87,18 +84,18 @@ def _kwargs(state, defaults, source, what):
                 continue
             if key in _FIXED:
                 if value != _FIXED[key] and not (key == "use_noise" and value == 1):
-                    raise UnsupportedStyleGAN1(f"{source}: {what} {key}={value!r} is not supported")
+                    raise UnsupportedTF1Pickle(f"{source}: {what} {key}={value!r} is not supported")
                 continue
             if key not in defaults:
-                raise UnsupportedStyleGAN1(f"{source}: {what} has the unknown argument {key}")
+                raise UnsupportedTF1Pickle(f"{source}: {what} has the unknown argument {key}")
             kw[key] = value
     r = int(round(math.log2(kw["resolution"])))
     if 2**r != kw["resolution"] or r < 2:
-        raise UnsupportedStyleGAN1(f"{source}: {what} resolution {kw['resolution']}")
+        raise UnsupportedTF1Pickle(f"{source}: {what} resolution {kw['resolution']}")
     for stage in range(0, r):  # nf(stage) must be our min(channel_base / 2**(stage+1), max)
         nf = min(int(kw["fmap_base"] / 2.0 ** (stage * kw["fmap_decay"])), kw["fmap_max"])
         if nf != min(2 * kw["fmap_base"] // 2 ** (stage + 1), kw["fmap_max"]):
-            raise UnsupportedStyleGAN1(f"{source}: {what} fmap_decay {kw['fmap_decay']}")
+            raise UnsupportedTF1Pickle(f"{source}: {what} fmap_decay {kw['fmap_decay']}")
     return kw
 
 
@@ -141,7 +138,8 @@ def _g_name(name, r):
             "StyleMod/weight": ("style.weight", same),
             "StyleMod/bias": ("style.bias", same),
         }
-        if part in parts and (part == "weight") != (kind == "const") or part == "const" == kind:
+        own = {"const": "const", "weight": "conv"}.get(part)  # only Const / only the convs
+        if part in parts and own in (None, kind if kind == "const" else "conv"):
             ours, fn = parts[part]
             return f"{layer}.{ours}", fn
     raise KeyError(name)
@@ -170,9 +168,9 @@ def _convert(params, rule, r, source, what):
         except KeyError:
             unknown.append(name)
             continue
-        state[ours] = np.ascontiguousarray(fn(value))
+        state[ours] = np.array(fn(value), order="C")
     if unknown:
-        raise UnsupportedStyleGAN1(
+        raise UnsupportedTF1Pickle(
             f"{source}: {what} has variables with no counterpart in config A: "
             f"{', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}"
         )
