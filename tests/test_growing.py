@@ -146,3 +146,32 @@ def test_config_d_grows_and_resumes_mid_transition_exactly(data16, tmp_path):
     assert sorted(state_a) == sorted(state_b)
     diff = max(float(np.max(np.abs(state_a[k] - state_b[k]))) for k in state_a)
     assert diff == 0.0
+
+
+def test_cli_flags_of_growing_runs(data16, tmp_path, capsys):
+    import json
+
+    from test_training import _flags
+
+    from training import run as run_lib
+
+    common = ("--data", data16, "--outdir", str(tmp_path))
+    _flags(*common, "--config", "config-a", "--lod-kimg", "2", "--cbase", "64", "--cmax", "8",
+           "--dry-run")  # fmt: skip
+    assert run_lib.main(["run.py"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert cfg["growing"] and cfg["level_batch"] == [[8, 256, 32], [16, 128, 16]]
+    assert (cfg["lod_training_kimg"], cfg["lod_transition_kimg"], cfg["kimg_per_tick"]) == (2, 2, 0)
+    assert (
+        cfg["G_kwargs"]["synthesis_kwargs"]["channel_base"] == 64 == cfg["D_kwargs"]["channel_base"]
+    )
+    for argv, message in [
+        (("--config", "config-b", "--gpus", "3"), "--gpus 3: the 8x8 level's minibatch 256"),
+        (("--config", "config-f", "--lod-kimg", "2"), "--lod-kimg: --config config-f does not"),
+    ]:
+        _flags(*common, *argv)
+        with pytest.raises(run_lib.UserError, match=message):
+            run_lib.main(["run.py"])
+    assert not os.listdir(tmp_path)
+    with pytest.raises(ValueError, match="--gpus 3: the 8x8 level's minibatch 32 is not"):
+        growing.check_replicas(make("config-b", batch=32, batch_gpu=4), 3)

@@ -155,8 +155,9 @@ PRESETS = {
 
 PRESETS.update(growing.PRESETS)  # configs A-D (progressive growing): training/growing.py
 
-# TF1 tick length by resolution (training_loop.py tick_kimg_dict), used when kimg_per_tick is None.
-TF1_TICK_KIMG = {4: 28, 8: 28, 16: 24, 32: 20, 64: 16, 128: 12, 256: 8, 512: 6, 1024: 4}
+# TF1 tick length by resolution (training_loop.py tick_kimg_dict), used when kimg_per_tick is None
+# (4x4 data, which TF1 cannot train, gets the 8x8 length).
+TF1_TICK_KIMG = {4: 28, **growing.TICK_KIMG}
 
 
 # ---------------------------------------------------------------------------------------------

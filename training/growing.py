@@ -11,7 +11,12 @@ re-evaluates the schedule every MINIBATCH_REPEATS minibatches, as TF1 does.
 import dataclasses
 import math
 
-from training.lod_schedule import TICK_KIMG, LodSchedule, lod_at, resets_optimizer  # noqa: F401
+from training.lod_schedule import (  # noqa: F401 (re-exported)
+    TICK_KIMG,
+    LodSchedule,
+    lod_at,
+    resets_optimizer,
+)
 
 MINIBATCH_REPEATS = 4  # TF1 minibatch_repeats: the schedule holds for 4 minibatches
 
@@ -63,11 +68,7 @@ def level_settings(spec, *, resolution, batch, batch_gpu, lod_kimg, replicas, gr
         if bg is None:
             bg = sched.minibatch_gpu_dict.get(res, sched.minibatch_gpu_base) if batch is None else 4
             bg = min(bg, b // replicas) if b >= replicas else bg
-        if b <= 0 or bg <= 0 or b % (bg * replicas):
-            raise ValueError(
-                f"--gpus {replicas}: the {res}x{res} level's minibatch {b} is not a multiple of "
-                f"its batch-gpu {bg} x {replicas} replica(s)"
-            )
+        _check_split(res, b, bg, replicas)
         if bg % min(group, bg):
             raise ValueError(
                 f"--batch-gpu {bg}: not a multiple of the minibatch-stddev group {group}"
@@ -86,6 +87,27 @@ def level_settings(spec, *, resolution, batch, batch_gpu, lod_kimg, replicas, gr
         batch=rows[-1][1],
         batch_gpu=rows[-1][2],
     )
+
+
+def _check_split(res, batch, batch_gpu, replicas):
+    if batch <= 0 or batch_gpu <= 0 or batch % (batch_gpu * replicas):
+        raise ValueError(
+            f"--gpus {replicas}: the {res}x{res} level's minibatch {batch} is not a multiple of "
+            f"its batch-gpu {batch_gpu} x {replicas} replica(s)"
+        )
+
+
+def check_replicas(cfg, replicas):
+    """ValueError naming --gpus unless every minibatch of the run splits over `replicas`."""
+    if not cfg.growing:
+        if cfg.batch % (cfg.batch_gpu * replicas):
+            raise ValueError(
+                f"--gpus {replicas}: the run's --batch {cfg.batch} is not a multiple of "
+                f"batch-gpu {cfg.batch_gpu} x {replicas} replica(s)"
+            )
+        return
+    for res, batch, batch_gpu in cfg.level_batch:
+        _check_split(res, batch, batch_gpu, replicas)
 
 
 def schedule(cfg):

@@ -225,11 +225,13 @@ def _resume_config(run_dir):
             changes["dtype"] = continue_in(cfg.dtype, _flag("precision"))
         except ValueError as e:
             raise UserError(f"--precision {_flag('precision')}: {e}") from None
-    if changes.get("gpus") and cfg.batch % (cfg.batch_gpu * changes["gpus"] * cfg.num_workers):
-        raise UserError(
-            f"--gpus {changes['gpus']}: the run's --batch {cfg.batch} is not a "
-            f"multiple of batch-gpu {cfg.batch_gpu} x {changes['gpus']} replica(s)"
-        )
+    if changes.get("gpus"):
+        from training import growing
+
+        try:
+            growing.check_replicas(cfg, changes["gpus"] * cfg.num_workers)
+        except ValueError as e:
+            raise UserError(str(e)) from None
     return config_lib.dataclasses.replace(cfg, **changes) if changes else cfg
 
 
