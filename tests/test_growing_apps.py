@@ -38,4 +38,4 @@ def test_tools_at_a_fractional_lod(preset, tmp_path):
     G.synthesis.lod.assign(0.0)  # the SavedModel keeps the lod it was exported with
     assert np.abs(media.to_uint8(G(z, noise_mode="const").numpy()) - served).max() > 2
     images, grid = style_mixing.style_mixing(G, [1, 2], [3], list(range(G.num_ws // 2)))
-    assert grid.shape == (3 * 16, 3 * 16, 3) and (1, 3) in images
+    assert grid.shape == (3 * 16, 2 * 16, 3) and (1, 3) in images  # 2 rows, 1 column + seeds
