@@ -32,8 +32,9 @@ def _describe(specs):
         kw = spec.init_kwargs
         res = kw.get("img_resolution")
         extra = ""
-        if spec.class_name == "Discriminator":
-            group = (kw.get("epilogue_kwargs") or {}).get("mbstd_group_size", 4)
+        if spec.class_name in ("Discriminator", "BasicDiscriminator"):
+            epilogue = kw.get("epilogue_kwargs") or kw  # BasicDiscriminator: at the top level
+            group = epilogue.get("mbstd_group_size", 4)
             extra = f", mbstd group {group if group is not None else 'batch'}"
         parts.append(f"{key} {res}x{res}x{kw.get('img_channels')} c_dim {kw.get('c_dim')}{extra}")
     return "; ".join(parts)
@@ -61,7 +62,8 @@ def convert(source, dest):
         specs = legacy.read_network_pickle(source)
     except (legacy.PickleRefusedError, legacy.LegacyFormatError, FileNotFoundError) as e:
         raise cli.UserError(_one_line(e)) from None
-    origin = {"tf1": "TF1", "ada": "stylegan2-ada-pytorch"}[next(iter(specs.values())).origin]
+    origins = {"tf1": "TF1", "ada": "stylegan2-ada-pytorch", "sg1": "StyleGAN (config A) TF1"}
+    origin = origins[next(iter(specs.values())).origin]
     print(f"Read {source} ({origin} pickle): {_describe(specs)}")
     try:
         nets = {key: legacy.build_network(spec) for key, spec in specs.items()}

@@ -39,3 +39,23 @@ def test_tools_at_a_fractional_lod(preset, tmp_path):
     assert np.abs(media.to_uint8(G(z, noise_mode="const").numpy()) - served).max() > 2
     images, grid = style_mixing.style_mixing(G, [1, 2], [3], list(range(G.num_ws // 2)))
     assert grid.shape == (3 * 16, 2 * 16, 3) and (1, 3) in images  # 2 rows, 1 column + seeds
+
+
+def test_convert_a_stylegan_pickle(tmp_path, capsys):
+    import test_stylegan1
+
+    import tf_stylegan2
+    from apps import convert
+
+    G, D, _ = test_stylegan1._states(np.random.default_rng(2))
+    src = tmp_path / "karras2019stylegan-tiny.pkl"
+    test_stylegan1._write_pickle(src, (G, D, G))
+    convert.convert(src, tmp_path / "sg1.keras")
+    assert (
+        "(StyleGAN (config A) TF1 pickle): G 16x16x3 c_dim 0; D 16x16x3" in capsys.readouterr().out
+    )
+    ours, official = (tf_stylegan2.load_network(str(p)) for p in (tmp_path / "sg1.keras", src))
+    z = tf.constant(np.random.RandomState(0).randn(2, 12), tf.float32)
+    np.testing.assert_array_equal(
+        ours["G_ema"](z, truncation_psi=0.7).numpy(), official["G_ema"](z, truncation_psi=0.7)
+    )
