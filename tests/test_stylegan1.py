@@ -283,8 +283,8 @@ def test_stylegan1_pickle_errors(tmp_path):
     )
     with pytest.raises(tf_stylegan2.legacy.UnsupportedTF1Pickle, match="LabelSwitch/w"):
         tf1_pickle.read_tf1_pickle((G, extra, G), "x.pkl")
-    old = tf1_state("D", "D_basic", D.state["static_kwargs"], D.state["variables"], version=2)
-    with pytest.raises(tf_stylegan2.legacy.UnsupportedTF1Pickle, match="version 2"):
+    old = tf1_state("D", "D_basic", D.state["static_kwargs"], D.state["variables"], version=1)
+    with pytest.raises(tf_stylegan2.legacy.UnsupportedTF1Pickle, match="version 1"):
         tf1_pickle.read_tf1_pickle((G, old, G), "x.pkl")
 
 

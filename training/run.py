@@ -39,6 +39,7 @@ def _define_flags():
     from apps import train_flags
 
     train_flags.define(flags, cli.PRECISIONS)
+    flags.adopt_module_key_flags(train_flags)  # --help lists them as this command's own
 
 
 class UserError(Exception):

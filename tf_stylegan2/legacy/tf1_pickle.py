@@ -114,10 +114,10 @@ def _state(net, what, source):
         raise safe_pickle.LegacyFormatError(f"{source}: {what} is not a TF1 Network")
     state = net.state
     version, func = state.get("version"), state.get("build_func_name")
-    if not isinstance(version, int) or version < (3 if func in _SG1 else 4):
-        raise UnsupportedTF1Pickle(
+    if not isinstance(version, int) or version < (2 if func in _SG1 else 4):
+        raise UnsupportedTF1Pickle(  # StyleGAN's dnnlib reads versions 2 and 3 alike
             f"{source}: {what} has Network version {version!r}; only versions 4 (StyleGAN2) "
-            "and 3 (StyleGAN, G_style / D_basic) are supported"
+            "and 2-4 (StyleGAN, G_style / D_basic) are supported"
         )
     if func in _UNSUPPORTED_FUNCS:
         raise UnsupportedTF1Pickle(f"{source}: {what} is built by {func}, which is not supported")
