@@ -1,5 +1,7 @@
 """Shared test helpers: the Keras layer contract (`assert_layer_contract`), official-pickle
-fixtures."""
+fixtures, TF1 Network states, a run's latest checkpoint as arrays (`checkpoint_state`)."""
+
+import os
 
 import keras
 import numpy as np
@@ -320,3 +322,16 @@ def tf1_d_variables(rng, res, fmap_base, fmap_max, arch):
         architecture=arch,
     )
     return tf1_state("D", "D_stylegan2", static, out)
+
+
+def checkpoint_state(run_dir, worker=0):
+    """{name: array} of the latest checkpoint: networks, EMA, optimizers, pl_mean, RNG, counters."""
+    path = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints", f"worker{worker}"))
+    reader = tf.train.load_checkpoint(path)
+    names = [
+        n
+        for n in reader.get_variable_to_shape_map()
+        if not n.startswith(("data/", "data_r", "save_counter", "_CHECKPOINTABLE"))  # not input
+        and "OBJECT_GRAPH" not in n
+    ]
+    return {n: reader.get_tensor(n) for n in names}

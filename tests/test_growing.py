@@ -12,6 +12,8 @@ import tensorflow as tf
 from training import config as config_lib
 from training import growing, loop, phases
 
+from harness import checkpoint_state
+
 
 def make(preset, resolution=16, **kw):
     args = dict(data="d/x", outdir="runs", resolution=resolution, channels=3)
@@ -104,17 +106,6 @@ def test_level_switch_sets_lr_lod_and_resets_adam(data16):
         assert float(net.lod.numpy()) == 0.5
 
 
-def _state(run_dir):
-    path = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints", "worker0"))
-    reader = tf.train.load_checkpoint(path)
-    names = [
-        n
-        for n in reader.get_variable_to_shape_map()
-        if not n.startswith(("data", "save_counter", "_CHECKPOINTABLE")) and "OBJECT_GRAPH" not in n
-    ]
-    return {n: reader.get_tensor(n) for n in names}
-
-
 @pytest.mark.slow
 def test_config_d_grows_and_resumes_mid_transition_exactly(data16, tmp_path):
     """8x8 alone for 64 images, 16x16 fading in over 64 to 128, then 16x16: ticks end at 8, 32,
@@ -142,7 +133,7 @@ def test_config_d_grows_and_resumes_mid_transition_exactly(data16, tmp_path):
     assert any(line.startswith("Resumed from") and "kimg 0.104" in line for line in resumed)
     assert "Level 16x16: lod 0.500" in resumed[1 if resumed[0].startswith("Res") else 0]
     assert b.counter("cur_nimg") == 192
-    state_a, state_b = _state(str(tmp_path / "a")), _state(str(tmp_path / "b"))
+    state_a, state_b = (checkpoint_state(str(tmp_path / d)) for d in "ab")
     assert sorted(state_a) == sorted(state_b)
     diff = max(float(np.max(np.abs(state_a[k] - state_b[k]))) for k in state_a)
     assert diff == 0.0

@@ -22,6 +22,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from harness import checkpoint_state
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1"}
 
@@ -61,19 +63,6 @@ def _check(proc, what):
     out = proc.stdout if isinstance(proc.stdout, str) else ""
     err = proc.stderr if isinstance(proc.stderr, str) else ""
     assert proc.returncode == 0, f"{what} failed ({proc.returncode}):\n{out[-3000:]}\n{err[-3000:]}"
-
-
-def _final_state(run_dir, worker=0):
-    """{name: array} of the latest checkpoint: networks, EMA, optimizers, pl_mean, RNG, counters."""
-    path = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints", f"worker{worker}"))
-    reader = tf.train.load_checkpoint(path)
-    names = [
-        n
-        for n in reader.get_variable_to_shape_map()
-        if not n.startswith(("data/", "save_counter", "_CHECKPOINTABLE"))
-        and "OBJECT_GRAPH" not in n
-    ]
-    return {n: reader.get_tensor(n) for n in names}
 
 
 def _max_diff(a, b):
@@ -192,7 +181,7 @@ def test_two_workers_multiworker_identical_weights(data16, tmp_path):
         assert p.returncode == 0, f"worker {i}:\n{out[-2000:]}\n{err[-3000:]}"
     (run_dir,) = glob.glob(str(tmp_path / "0000*"))
     assert "2 worker(s)" in open(os.path.join(run_dir, "log.txt")).read()
-    w0, w1 = _final_state(run_dir, 0), _final_state(run_dir, 1)
+    w0, w1 = checkpoint_state(run_dir, 0), checkpoint_state(run_dir, 1)
     assert int(w0["cur_nimg/.ATTRIBUTES/VARIABLE_VALUE"]) == 40
     assert _max_diff(w0, w1) == 0.0
 
@@ -234,7 +223,7 @@ def test_sigkill_mid_tick_then_resume_equals_uninterrupted_run(data16, tmp_path)
     assert a.returncode == 0, a_err[-3000:]
     (run_a,) = glob.glob(str(a_dir / "0000*"))
     assert "Resumed from" in resumed.stdout and "kimg 0.032" in resumed.stdout
-    state_a, state_b = _final_state(run_a), _final_state(run_b)
+    state_a, state_b = checkpoint_state(run_a), checkpoint_state(run_b)
     assert int(state_a["cur_nimg/.ATTRIBUTES/VARIABLE_VALUE"]) == 64
     assert _max_diff(state_a, state_b) == 0.0
     # ADA's strength and r_t accumulator are part of the state that resumed exactly: with target 0
@@ -286,7 +275,7 @@ def _check_run_dir(run_dir):
     ):
         assert tag in tags, f"{tag} not in {sorted(tags)}"
     nets = tf_stylegan2.load_network(os.path.join(run_dir, "network-snapshot-000000.keras"))
-    state = _final_state(run_dir)
+    state = checkpoint_state(run_dir)
     G_ema = nets["G_ema"]
     img = G_ema(tf.zeros([1, G_ema.z_dim]), tf.one_hot([0], G_ema.c_dim) if G_ema.c_dim else None)
     assert img.shape == (1, 16, 16, 3)
