@@ -53,6 +53,8 @@ class FullyConnectedLayer(keras.layers.Layer):
         gain_in_weights: StyleGAN (v1) convention (TF1 networks_stylegan.py dense): the
             activation's gain multiplies the weight and the activation has none, i.e.
             `act(x @ (W * gain * lr/sqrt(in)) + b * lr)` with act gain 1 (config A).
+        gain: like gain_in_weights with this gain instead of the activation's (ALAE's linear
+            layers of gain sqrt 2); None = not used.
     Example:
         >>> fc = FullyConnectedLayer(512, 512, activation='lrelu', lr_multiplier=0.01)
     Reference: ADA-PT training/networks.py FullyConnectedLayer.
@@ -67,6 +69,7 @@ class FullyConnectedLayer(keras.layers.Layer):
         lr_multiplier=1.0,
         bias_init=0.0,
         gain_in_weights=False,
+        gain=None,
         **kwargs,
     ):
         super().__init__(**no_autocast(kwargs))
@@ -77,10 +80,11 @@ class FullyConnectedLayer(keras.layers.Layer):
         self.lr_multiplier = float(lr_multiplier)
         self.bias_init = float(bias_init)
         self.gain_in_weights = bool(gain_in_weights)
+        self.gain = None if gain is None else float(gain)
         self.weight_gain = self.lr_multiplier / np.sqrt(self.in_features)
         self.act_gain = None  # the activation's own (sqrt 2 for lrelu)
-        if self.gain_in_weights:
-            self.weight_gain *= ops.def_gain(activation)
+        if self.gain_in_weights or self.gain is not None:
+            self.weight_gain *= ops.def_gain(activation) if self.gain is None else self.gain
             self.act_gain = 1.0
         self.bias_gain = self.lr_multiplier
 
@@ -122,6 +126,8 @@ class FullyConnectedLayer(keras.layers.Layer):
             bias_init=self.bias_init,
             gain_in_weights=self.gain_in_weights,
         )
+        if self.gain is not None:
+            config["gain"] = self.gain
         return config
 
 

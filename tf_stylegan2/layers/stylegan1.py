@@ -119,6 +119,8 @@ class AdaINLayer(keras.layers.Layer):
     Reference: TF1 networks_stylegan.py G_synthesis (layer_epilogue, apply_noise, style_mod).
     """
 
+    noise_modes = NOISE_MODES
+
     def __init__(
         self, in_channels, out_channels, w_dim, resolution, up=False, layer_index=0, **kwargs
     ):
@@ -162,8 +164,8 @@ class AdaINLayer(keras.layers.Layer):
         self.built = True
 
     def call(self, x, w, noise_mode="random", noise_seed=None, noise=None):
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        if noise_mode not in self.noise_modes:
+            raise ValueError(f"noise_mode must be one of {self.noise_modes}, got {noise_mode!r}")
         dtype = self.compute_dtype
         w = tf.cast(w, dtype)
         n = tf.shape(w)[0]
@@ -171,20 +173,23 @@ class AdaINLayer(keras.layers.Layer):
             x = tf.tile(tf.cast(self.const, dtype)[None], tf.stack([n, 1, 1, 1]))
         else:
             x = self.conv(x)
-        r = self.resolution
-        strength = tf.cast(self.noise_strength, dtype)  # [C]
-        if noise is not None:
-            x = x + tf.cast(noise, dtype) * strength
-        elif noise_mode == "random":
-            noise = _layer_noise(tf.stack([n, r, r, 1]), noise_seed, self.layer_index)
-            x = x + tf.cast(noise, dtype) * strength
-        elif noise_mode == "const":
-            x = x + tf.cast(self.noise_const, dtype)[None, :, :, None] * strength
+        x = self.add_noise(x, n, noise_mode, noise_seed, noise)
         x = tf.nn.leaky_relu(x + tf.cast(self.bias, dtype), 0.2)
         x = sg1.instance_norm(x)
         style = self.style(w)  # [N, 2C]: scale first, then shift (TF1 reshape [-1, 2, C])
         scale, shift = style[:, : self.out_channels], style[:, self.out_channels :]
         return x * (scale[:, None, None, :] + 1) + shift[:, None, None, :]
+
+    def add_noise(self, x, n, noise_mode, noise_seed, noise):
+        """x + noise [N or 1, R, R, 1] x strength [C]: the given maps, else per-sample random,
+        the stored map ('const'), or none."""
+        r, dtype = self.resolution, x.dtype
+        strength = tf.cast(self.noise_strength, dtype)  # [C]
+        if noise is None and noise_mode == "random":
+            noise = _layer_noise(tf.stack([n, r, r, 1]), noise_seed, self.layer_index)
+        elif noise is None and noise_mode == "const":
+            noise = tf.convert_to_tensor(self.noise_const)[None, :, :, None]
+        return x if noise is None else x + tf.cast(noise, dtype) * strength
 
     def compute_output_shape(self, x_shape=None, *args, **kwargs):
         r = self.resolution
