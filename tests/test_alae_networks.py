@@ -93,3 +93,33 @@ def test_official_state_errors():
     wide = ALAE(layer_count=4, startf=16, maxf=64, latent_size=32, mapping_layers=4)
     with pytest.raises(ValueError, match="shape .* does not fit this ALAE"):
         apply_official_state(wide, state, "s")
+
+
+def test_keras_contract(tmp_path):
+    import tensorflow as tf
+
+    import tf_stylegan2  # noqa: F401  (registers the classes)
+    from tf_stylegan2.networks.alae.layers import AlaeDecodeLayer, AlaeEncodeBlock
+
+    from harness import assert_layer_contract
+
+    x = tf.random.normal([2, 8, 8, 4], seed=1)
+    assert_layer_contract(
+        AlaeEncodeBlock, dict(in_channels=4, out_channels=6, latent_size=5, resolution=8), [x],
+        expected_output_shape=(2, 4, 4, 6), num_trainable=8, tmp_path=tmp_path, atol=1e-6,
+    )  # fmt: skip
+    w = tf.random.normal([2, 5], seed=2)
+    assert_layer_contract(
+        AlaeDecodeLayer, dict(in_channels=4, out_channels=6, w_dim=5, resolution=16, up=True,
+                              block=2),
+        [x, w], dict(noise_mode="deterministic"), expected_output_shape=(2, 16, 16, 6),
+        tmp_path=tmp_path, atol=1e-6,
+    )  # fmt: skip
+    m = ALAE(layer_count=3, startf=4, maxf=8, latent_size=6, mapping_layers=2)
+    clone = ALAE.from_config(m.get_config())
+    clone.set_weights(m.get_weights())
+    z = tf.random.normal([2, 6], seed=3)
+    np.testing.assert_array_equal(
+        clone.generate(z, noise_mode="deterministic"), m.generate(z, noise_mode="deterministic")
+    )
+    assert m.generate(z, noise_mode="none").shape == (2, 16, 16, 3)
