@@ -123,3 +123,29 @@ def test_keras_contract(tmp_path):
         clone.generate(z, noise_mode="deterministic"), m.generate(z, noise_mode="deterministic")
     )
     assert m.generate(z, noise_mode="none").shape == (2, 16, 16, 3)
+
+
+def test_official_checkpoint_loads_without_torch(tmp_path):
+    import tf_stylegan2
+    from fileio import torch_files
+    from tf_stylegan2.legacy import alae_checkpoint
+
+    path = shared_path("fixtures", "alae_small", "model_small.pth")
+    nets = tf_stylegan2.load_network(str(path))
+    assert sorted(nets) == ["ALAE", "ALAE_ema"]
+    m = nets["ALAE_ema"]
+    assert (m.layer_count, m.startf, m.maxf, m.latent_size, m.mapping_layers, m.channels) == (
+        4, 16, 48, 32, 4, 3,
+    )  # fmt: skip
+    z = np.load(shared_path("fixtures", "alae_small", "alae_small.npz"))
+    noise = [nhwc(z[f"noise/block{i}_{j}"]) for i in range(4) for j in (1, 2)]
+    recon = m.decode(m.encode(nhwc(z["in/x_lod3"])), noise=noise)
+    _close(recon, nhwc(z["out/recon/img"]), IMG_TOL, "reconstruction from model_small.pth")
+    data = torch_files.read_pth(path)
+    del data["models"]["generator_s"]  # no averaged copies: ALAE only
+    assert sorted(alae_checkpoint.models_from_checkpoint(data, "x.pth")) == ["ALAE"]
+    data["models"]["generator"]["decode_block.1.style_1.weight"] = np.zeros([96, 31], np.float32)
+    with pytest.raises(ValueError, match="decoder.decode_block.1.style_1.weight: shape"):
+        alae_checkpoint.models_from_checkpoint(data, "x.pth")
+    with pytest.raises(tf_stylegan2.legacy.LegacyFormatError, match="not an ALAE checkpoint"):
+        alae_checkpoint.models_from_checkpoint({"models": {}}, "x.pth")

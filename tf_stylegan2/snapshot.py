@@ -107,7 +107,8 @@ def load_snapshot(path):
 
 
 def load_network(path):
-    """dict(G=, D=, G_ema=) from our `.keras` snapshot or an official `.pkl` (TF1 or ADA-PT)."""
+    """dict(G=, D=, G_ema=) from our `.keras` snapshot or an official `.pkl` (TF1 or ADA-PT);
+    dict(ALAE=, ALAE_ema=) from an official ALAE `.pth` checkpoint."""
     path = pathlib.Path(path)
     if path.suffix == ".pkl":
         from tf_stylegan2 import legacy  # lazy: legacy imports networks
@@ -115,4 +116,8 @@ def load_network(path):
         return legacy.load_pickle(str(path))
     if path.suffix == ".keras":
         return load_snapshot(path)
-    raise ValueError(f"{path}: unknown network file type (expected .keras or .pkl)")
+    if path.suffix == ".pth":  # an official ALAE checkpoint: {'ALAE': ..., 'ALAE_ema': ...}
+        from tf_stylegan2.legacy import alae_checkpoint
+
+        return alae_checkpoint.load_checkpoint(path)
+    raise ValueError(f"{path}: unknown network file type (expected .keras, .pkl or .pth)")
