@@ -166,3 +166,18 @@ def test_cli_flags_of_growing_runs(data16, tmp_path, capsys):
     assert not os.listdir(tmp_path)
     with pytest.raises(ValueError, match="--gpus 3: the 8x8 level's minibatch 32 is not"):
         growing.check_replicas(make("config-b", batch=32, batch_gpu=4), 3)
+
+
+def test_dboth_is_dmain_plus_r1_with_one_pass_over_the_reals(data16):
+    """Configs A and B: D's step is the logistic loss plus R1 (TF1 D_logistic_r1); D(real) is
+    computed once, inside R1's tape, and gives the same value as the two phases apart."""
+    cfg = _tiny("config-b", data16)
+    t = loop.Trainer(cfg, tf.distribute.get_strategy(), log=lambda *a: None)
+    t.set_level(growing.state_at(cfg, 0))
+    real = tf.random.stateless_uniform([4, 16, 16, 3], [1, 2], -1, 1)
+    inputs = phases.RoundInputs(tf.constant([3, 4]), tf.constant(0), real, None, t.pl_mean)
+    both, stats, _, _ = phases.dboth_loss(t, inputs)
+    main, _, _, _ = phases.dmain_loss(t, inputs)
+    r1, _, _, _ = phases.dreg_loss(t, inputs)
+    np.testing.assert_allclose(float(both), float(main) + float(r1), rtol=1e-6)
+    assert float(r1) > 0 and {"Loss/D/loss", "Loss/r1_penalty"} <= set(stats)

@@ -173,13 +173,18 @@ def D_main_loss(
     augment_real=None,
     acgan_weight=0.0,
     multi_hot=False,
+    real_logits=None,
 ):
     """Logistic D loss: mean softplus(D(fake)) + softplus(-D(real)), plus acgan_weight times
     AC-GAN's class cross-entropy of the reals and of the fakes (D maximises L_S + L_C). gen_img
-    carries no G gradient."""
+    carries no G gradient. real_logits: D(real) when the caller has it already (R1 in the same
+    step); not used with AC-GAN, which needs the class logits as well."""
     acgan = acgan_weight > 0
     gen_out = run_D(D, tf.stop_gradient(gen_img), gen_c, augment_gen, return_class_logits=acgan)
-    real_out = run_D(D, real_img, real_c, augment_real, return_class_logits=acgan)
+    if real_logits is not None and not acgan:
+        real_out = real_logits
+    else:
+        real_out = run_D(D, real_img, real_c, augment_real, return_class_logits=acgan)
     gen_logits, real_logits = (gen_out[0], real_out[0]) if acgan else (gen_out, real_out)
     loss_Dgen = tf.nn.softplus(gen_logits)
     loss_Dreal = tf.nn.softplus(-real_logits)
@@ -211,8 +216,8 @@ def r1_penalty(D, real_img, real_c, augment=None):
     return tf.reduce_sum(tf.square(r1_grads), axis=[1, 2, 3]), logits
 
 
-def D_r1_loss(D, real_img, real_c, denom, r1_gamma, gain=1.0, augment=None):
-    """Lazy R1 regularization: mean(r1 * gamma / 2) * gain."""
+def D_r1_loss(D, real_img, real_c, denom, r1_gamma, gain=1.0, augment=None, return_logits=False):
+    """Lazy R1 regularization: mean(r1 * gamma / 2) * gain (and D(real), if asked)."""
     penalty, logits = r1_penalty(D, real_img, real_c, augment)
     loss_Dr1 = penalty * (r1_gamma / 2)
     stats = {
@@ -221,4 +226,5 @@ def D_r1_loss(D, real_img, real_c, denom, r1_gamma, gain=1.0, augment=None):
         "Loss/signs/real": tf.sign(logits),  # ADA-PT reports it in Dr1 as well
     }
     # logits * 0 keeps every D output in the graph, as ADA-PT does (no numeric effect).
-    return (tf.reduce_sum(loss_Dr1) * gain + tf.reduce_sum(logits) * 0.0) / denom, stats
+    loss = (tf.reduce_sum(loss_Dr1) * gain + tf.reduce_sum(logits) * 0.0) / denom
+    return (loss, stats, logits) if return_logits else (loss, stats)

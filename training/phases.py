@@ -120,9 +120,9 @@ def greg_loss(t, inputs):
     )
 
 
-def dmain_loss(t, inputs):
+def dmain_loss(t, inputs, real_logits=None):
     """ADA-PT phase Dmain: softplus(D(G(z))) + softplus(-D(real)) (+ AC-GAN's terms); G gets no
-    gradient."""
+    gradient. real_logits: D(real) when already computed (Dboth)."""
     d = _draws(t, inputs, t.cfg.batch_gpu)
     gen_img, _, w = loss_lib.run_G(
         t.G, d["z"], inputs.real_c, d["z_mix"], d["cutoff"], t.synthesis_kwargs(d["noise"])
@@ -138,14 +138,15 @@ def dmain_loss(t, inputs):
         augment_real=_augment(t, inputs, _AUG_REAL),
         acgan_weight=t.cfg.acgan_weight,
         multi_hot=t.cfg.multi_hot,
+        real_logits=real_logits,
     )
     return loss, stats, w, None
 
 
-def dreg_loss(t, inputs):
+def dreg_loss(t, inputs, return_logits=False):
     """ADA-PT phase Dreg: lazy R1, gamma / 2 * ||grad D(real)||^2, times D_reg_interval."""
     cfg = t.cfg
-    loss, stats = loss_lib.D_r1_loss(
+    out = loss_lib.D_r1_loss(
         t.D,
         inputs.real,
         inputs.real_c,
@@ -153,15 +154,16 @@ def dreg_loss(t, inputs):
         cfg.loss.r1_gamma,
         inputs.gain,
         augment=_augment(t, inputs, _AUG_REAL),
+        return_logits=return_logits,
     )
-    return loss, stats, None, None
+    return (*out, None) if return_logits else (*out, None, None)
 
 
 def dboth_loss(t, inputs):
     """Dmain + R1 in one D step: TF1 D_logistic_r1 without lazy regularization (configs A, B;
-    ADA-PT phase 'Dboth')."""
-    loss, stats, w, _ = dmain_loss(t, inputs)
-    r1, r1_stats, _, _ = dreg_loss(t, inputs)
+    ADA-PT phase 'Dboth'). D(real) is computed once, inside R1's tape, for both terms."""
+    r1, r1_stats, real_logits, _ = dreg_loss(t, inputs, return_logits=True)
+    loss, stats, w, _ = dmain_loss(t, inputs, real_logits=real_logits)
     return loss + r1, {**stats, **r1_stats}, w, None
 
 

@@ -193,13 +193,13 @@ class Trainer:
 
         cfg = growing.level_config(self.base_cfg, state)
         key = (cfg.batch, cfg.batch_gpu, state.resolution)
+        self.cfg = cfg  # the phase functions read it when they are made and traced
         if self.level is None or key != self._level_key:
-            self.cfg, self._level_key, self.real_resolution = cfg, key, state.resolution
+            self._level_key, self.real_resolution = key, state.resolution
             self.rounds = cfg.batch // (cfg.batch_gpu * self.replicas)
             self.worker_batch = cfg.batch // self.num_workers
             self.phases = phases_lib.make_phases(cfg)
             self._phase_fns = {p.name: self._make_phase_fn(p) for p in self.phases}
-        self.cfg = cfg
         for name, opt in self.opt.items():
             opt.learning_rate.assign(phases_lib.optimizer_settings(cfg, name)[0])
             if reset:
