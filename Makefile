@@ -19,7 +19,7 @@ install: $(STAMP)
 # The parity and gradient tests run a second time with TensorFlow's oneDNN kernels switched the
 # other way (off when unset, on when TF_ENABLE_ONEDNN_OPTS=0): their numerics differ by CPU.
 PARITY_TESTS := tests/test_parity_ada.py tests/test_training_fixture.py tests/test_ops.py \
-	tests/test_stylegan1.py tests/test_alae_networks.py \
+	tests/test_stylegan1.py tests/test_alae_networks.py tests/test_alae_training.py \
 	tests/test_legacy.py tests/test_training_phases.py tests/test_augment.py \
 	tests/test_precision.py
 ONEDNN_OTHER := $(if $(filter 0,$(TF_ENABLE_ONEDNN_OPTS)),1,0)

@@ -16,6 +16,11 @@ from tf_stylegan2.layers.stylegan1 import SQRT2, WScaleConv2d
 from tf_stylegan2.networks.alae.layers import NOISE_MODES, AlaeDecodeLayer, AlaeEncodeBlock
 
 
+def _fades(blend_factor):
+    """True for a fade-in (decode2 / encode2): a blend below 1, or a tensor (training's blend)."""
+    return tf.is_tensor(blend_factor) or blend_factor != 1
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class ALAE(keras.Model):
     """F (z -> w), G (decoder), E (encoder), D (MLP on w) and the per-layer average w.
@@ -154,7 +159,7 @@ class ALAE(keras.Model):
             ws = tf.tile(ws[:, None], [1, self.num_ws, 1])
         x, prev = None, None
         for i in range(lod + 1):
-            if i == lod and blend_factor != 1:
+            if i == lod and _fades(blend_factor):
                 prev = getattr(self, f"to_rgb_{i - 1}")(x)
             for j, part in enumerate("ab"):
                 k = 2 * i + j
@@ -207,7 +212,7 @@ class ALAE(keras.Model):
         w = None
         for i in range(first, self.layer_count):
             h, w1, w2 = getattr(self, f"encode_{i}")(h)
-            if i == first and blend_factor != 1:
+            if i == first and _fades(blend_factor):
                 b = tf.cast(blend_factor, h.dtype)
                 w1, w2 = w1 * b, w2 * b
                 prev = getattr(self, f"from_rgb_{i + 1}")(ops.box_downsample(x, 2))
