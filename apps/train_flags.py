@@ -15,7 +15,8 @@ def define(flags, precisions):
         "config",
         "config-f",
         "Preset: config-a, config-b, config-c, config-d (progressive growing), config-e, "
-        "config-f, stylegan2, paper256, paper512, paper1024, cifar, tiny, demo.",
+        "config-f, stylegan2, paper256, paper512, paper1024, cifar, tiny, demo; StyleALAE: "
+        "alae-small, alae-demo, alae-64.",
     )
     flags.DEFINE_string("outdir", "runs", "Parent directory of the run directories.")
     flags.DEFINE_integer("batch", None, "Global minibatch (all replicas and rounds together).")
@@ -114,3 +115,7 @@ def define(flags, precisions):
     )
     flags.DEFINE_integer("cbase", None, "Channel base: channels(R) = min(cbase / R, cmax).")
     flags.DEFINE_integer("cmax", None, "Most channels of any layer (default: the preset's).")
+    flags.DEFINE_integer("epochs", None, "StyleALAE configs: training length in epochs.")
+    flags.DEFINE_integer(
+        "epochs-per-lod", None, "StyleALAE configs: epochs per level of detail (half fade-in)."
+    )

@@ -1,4 +1,5 @@
-"""Network snapshots: one Keras archive (.keras) holding G, D and G_ema, written atomically."""
+"""Network snapshots: one Keras archive (.keras) holding G, D and G_ema (StyleALAE runs: ALAE and
+ALAE_ema), written atomically."""
 
 import pathlib
 import zipfile
@@ -6,24 +7,31 @@ import zipfile
 import keras
 
 from fileio import atomic
-from tf_stylegan2.networks import Discriminator, Generator  # noqa: F401  (registers the classes)
+from tf_stylegan2.networks import (  # noqa: F401  (registers the classes)
+    Discriminator,
+    Generator,
+    alae,  # noqa: F401  (registers ALAE)
+)
 
 PACKAGE = "tf_stylegan2"
-NET_NAMES = ("G", "D", "G_ema")
+NET_NAMES = ("G", "D", "G_ema", "ALAE", "ALAE_ema")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class NetworkSnapshot(keras.Model):
-    """Container model holding a snapshot's networks as attributes `G`, `D`, `G_ema` (or None).
+    """Container model holding a snapshot's networks as attributes `G`, `D`, `G_ema`, `ALAE`,
+    `ALAE_ema` (or None).
 
     It only exists to be saved and loaded; calling it is not supported.
     """
 
-    def __init__(self, G=None, D=None, G_ema=None, **kwargs):
+    def __init__(self, G=None, D=None, G_ema=None, ALAE=None, ALAE_ema=None, **kwargs):
         super().__init__(**kwargs)
         self.G = _deserialize(G)
         self.D = _deserialize(D)
         self.G_ema = _deserialize(G_ema)
+        self.ALAE = _deserialize(ALAE)
+        self.ALAE_ema = _deserialize(ALAE_ema)
         self.built = True
 
     def call(self, *args, **kwargs):
@@ -50,20 +58,23 @@ def _deserialize(obj):
     return keras.saving.deserialize_keras_object(obj)
 
 
-def save_snapshot(path, G=None, D=None, G_ema=None):
-    """Write G, D, G_ema (any may be None, not all) to `path` (.keras): temporary name + rename."""
+def save_snapshot(path, G=None, D=None, G_ema=None, ALAE=None, ALAE_ema=None):
+    """Write the networks given (any may be None, not all) to `path` (.keras): temporary name +
+    rename."""
     path = pathlib.Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"{path}: snapshot files must end in .keras")
-    if G is None and D is None and G_ema is None:
-        raise ValueError("save_snapshot needs at least one of G, D, G_ema")
-    nets = [n for n in (G, D, G_ema) if n is not None]
+    nets = [n for n in (G, D, G_ema, ALAE, ALAE_ema) if n is not None]
+    if not nets:
+        raise ValueError("save_snapshot needs at least one of G, D, G_ema, ALAE, ALAE_ema")
     if len({id(n) for n in nets}) != len(nets):
         raise ValueError(
             "save_snapshot: G, D and G_ema must be different objects (Keras saves a shared "
             "layer once); pass a copy, e.g. G_ema = Generator.from_config(G.get_config())"
         )
-    snap = NetworkSnapshot(G=G, D=D, G_ema=G_ema, name="network_snapshot")
+    snap = NetworkSnapshot(
+        G=G, D=D, G_ema=G_ema, ALAE=ALAE, ALAE_ema=ALAE_ema, name="network_snapshot"
+    )
     with atomic.replacing(path) as tmp:  # keeps the .keras suffix Keras asks for
         snap.save(str(tmp))
     return str(path)
@@ -87,7 +98,7 @@ def _check_archive(path):
 
 
 def load_snapshot(path):
-    """Our .keras snapshot -> dict with the saved keys among G, D, G_ema."""
+    """Our .keras snapshot -> dict with the saved keys among G, D, G_ema, ALAE, ALAE_ema."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such snapshot file")

@@ -5,6 +5,7 @@ starts a new run from those weights. Several machines: set TF_CONFIG on each
 (MultiWorkerMirroredStrategy).
 """
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -13,7 +14,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from absl import flags  # noqa: E402
 
-from apps import cli  # noqa: E402
+from apps import cli, train_alae  # noqa: E402
 from apps.quiet_start import quiet_tensorflow  # noqa: E402
 
 # TensorFlow's start-up INFO lines (oneDNN on, CPU features, buffer sizes) stay off the terminal;
@@ -116,13 +117,18 @@ def resolve(run_dir_for_resume=None):
         return _resume_config(run_dir_for_resume)
 
     info = _dataset_info(_flag("data"))
-    if _flag("cond") and not info["c_dim"]:
-        raise UserError(f"--cond: dataset {_flag('data')} has no labels")
     if _flag("max-minutes") < 0:
         raise UserError(f"--max-minutes {_flag('max-minutes')} must be >= 0")
     gpus = _flag("gpus") if _flag("gpus") is not None else 1
     if gpus < 1:
         raise UserError(f"--gpus {gpus} must be >= 1")
+    if _alae_preset():
+        return _resolve_alae(info, gpus)
+    if _flag("cond") and not info["c_dim"]:
+        raise UserError(f"--cond: dataset {_flag('data')} has no labels")
+    refused = train_alae.refused_flag(FLAGS, alae=False)
+    if refused:
+        raise UserError(f"--{refused[0]}: {refused[1]}")
     resume = _flag("resume")
     if resume is not None:
         if not os.path.isfile(resume):
@@ -194,10 +200,51 @@ RESUME_FLAGS = (
 )
 
 
+def _alae_preset():
+    from training.alae import config as alae_config
+
+    return alae_config.is_alae(_flag("config"))
+
+
+def _resolve_alae(info, gpus):
+    """The AlaeConfig of a new StyleALAE run (apps/train_alae.py)."""
+    refused = train_alae.refused_flag(FLAGS, alae=True)
+    if refused:
+        raise UserError(f"--{refused[0]}: {refused[1]} (--config {_flag('config')})")
+    if _flag("resume") is not None:
+        raise UserError(f"--resume {_flag('resume')}: an ALAE run resumes from its run directory")
+    try:
+        info = dict(info, path=os.path.abspath(_flag("data")))
+        return train_alae.make_config(FLAGS, info, gpus, _num_workers())
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
+def _resume_alae(run_dir, text):
+    from training.alae.config import AlaeConfig
+
+    refused = [n for n in _defined_flags() if FLAGS[n].present and n not in train_alae.RESUME_FLAGS]
+    if refused:
+        raise UserError(
+            f"--resume {run_dir} continues that ALAE run's own configuration (config.json); it "
+            f"cannot take --{refused[0]}: start a new run instead"
+        )
+    cfg = AlaeConfig.from_json(text)
+    try:
+        changes = train_alae.resume_changes(FLAGS, cfg)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    return dataclasses.replace(cfg, **changes)
+
+
 def _resume_config(run_dir):
     """RUN_DIR/config.json with the changes a resumed run can honour."""
     from training import config as config_lib
 
+    with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
+        text = f.read()
+    if json.loads(text).get("kind") == "alae":
+        return _resume_alae(run_dir, text)
     refused = [
         name for name in _defined_flags() if FLAGS[name].present and name not in RESUME_FLAGS
     ]
@@ -206,8 +253,7 @@ def _resume_config(run_dir):
             f"--resume {run_dir} continues that run's own configuration "
             f"(config.json); it cannot take --{refused[0]}: start a new run instead"
         )
-    with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
-        cfg = config_lib.TrainConfig.from_json(f.read())
+    cfg = config_lib.TrainConfig.from_json(text)
     changes = {}
     if _flag("gpus") is not None:  # results do not depend on the replica count
         changes["gpus"] = int(_flag("gpus"))
@@ -285,7 +331,7 @@ def _check_metrics(cfg):
 
 def _check_guide(cfg):
     """--guide: the classifier loads and fits the run, before anything starts."""
-    if cfg.guide:
+    if getattr(cfg, "guide", None):
         from training import conditioning
 
         try:

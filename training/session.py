@@ -15,6 +15,7 @@ from dataset_tool import records
 from fileio import atomic
 from training import config as config_lib
 from training import distribute, loop, rundir
+from training.alae.config import AlaeConfig
 
 
 class StartupError(Exception):
@@ -27,7 +28,7 @@ class StartupError(Exception):
 
 def create_run_dir(cfg, strategy, num_workers, is_chief):
     """<outdir>/<id>-<desc>: the next free id on the chief, broadcast so every worker agrees."""
-    desc = config_lib.describe(cfg)
+    desc = cfg.describe() if isinstance(cfg, AlaeConfig) else config_lib.describe(cfg)
     candidate = rundir.next_run_dir(cfg.outdir, desc)
     run_id = int(os.path.basename(candidate)[:5])
     if num_workers > 1:
@@ -53,8 +54,8 @@ def _devices(cfg, deterministic, grappler, log):
         cfg = dataclasses.replace(
             cfg, gpus=strategy.num_replicas_in_sync // num_workers, num_workers=num_workers
         )
-    per_round = cfg.batch_gpu * strategy.num_replicas_in_sync
-    if cfg.batch % per_round:
+    per_round = getattr(cfg, "batch_gpu", 1) * strategy.num_replicas_in_sync
+    if getattr(cfg, "batch", 0) % per_round:
         raise StartupError(
             f"--batch {cfg.batch} must be a multiple of --batch-gpu "
             f"{cfg.batch_gpu} x {strategy.num_replicas_in_sync} replica(s) = "
@@ -98,7 +99,12 @@ def train_session(
     try:
         print(f"Run directory: {run_dir}")
         metric_fn = metric_fn_for(run_dir) if metric_fn_for and cfg.metrics else None
-        loop.train(
+        train = loop.train
+        if isinstance(cfg, AlaeConfig):  # StyleALAE: its own loop (training/alae/loop.py)
+            from training.alae import loop as alae_loop
+
+            train = alae_loop.train
+        train(
             cfg,
             run_dir,
             strategy,

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_stylegan2 import ops
 from tf_stylegan2.layers.base import PACKAGE, FullyConnectedLayer, no_autocast, normal_init
 from tf_stylegan2.layers.synthesis import NOISE_MODES, _layer_noise
 from tf_stylegan2.ops import stylegan1 as sg1
@@ -86,7 +87,7 @@ class WScaleConv2d(keras.layers.Layer):
         if self.bias is not None:
             x = x + tf.cast(self.bias, x.dtype)
         if self.activation == "lrelu":
-            x = tf.nn.leaky_relu(x, 0.2)
+            x = ops.lrelu(x)
         return x
 
     def get_config(self):
@@ -174,7 +175,7 @@ class AdaINLayer(keras.layers.Layer):
         else:
             x = self.conv(x)
         x = self.add_noise(x, n, noise_mode, noise_seed, noise)
-        x = tf.nn.leaky_relu(x + tf.cast(self.bias, dtype), 0.2)
+        x = ops.lrelu(x + tf.cast(self.bias, dtype))
         x = sg1.instance_norm(x)
         style = self.style(w)  # [N, 2C]: scale first, then shift (TF1 reshape [-1, 2, C])
         scale, shift = style[:, : self.out_channels], style[:, self.out_channels :]

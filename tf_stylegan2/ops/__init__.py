@@ -2,7 +2,7 @@
 minibatch stddev, second-moment normalization, naive resampling of progressive growing.
 Imports nothing from the repo."""
 
-from tf_stylegan2.ops.bias_act import ACTIVATIONS, bias_act, def_gain
+from tf_stylegan2.ops.bias_act import ACTIVATIONS, bias_act, def_gain, lrelu
 from tf_stylegan2.ops.conv2d_resample import conv2d_resample
 from tf_stylegan2.ops.misc import minibatch_std, normalize_2nd_moment
 from tf_stylegan2.ops.modulated_conv2d import modulated_conv2d
@@ -20,6 +20,7 @@ __all__ = [
     "ACTIVATIONS",
     "bias_act",
     "def_gain",
+    "lrelu",
     "conv2d_resample",
     "minibatch_std",
     "normalize_2nd_moment",

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 
 @tf.custom_gradient
-def _lrelu(x):
+def lrelu(x):
     """Leaky ReLU (slope 0.2) whose gradient reads the output, not the input, as NVIDIA's
     torch_utils/ops/bias_act.py does (`ref='y'`). A gradient that reads the pre-activation makes
     grappler's remapper fail on the training graphs (it fuses conv + bias + LeakyRelu and drops
@@ -24,7 +24,7 @@ def _lrelu(x):
 ACTIVATIONS = {
     "linear": (lambda x: x, 1.0),
     "relu": (tf.nn.relu, float(np.sqrt(2))),
-    "lrelu": (_lrelu, float(np.sqrt(2))),
+    "lrelu": (lrelu, float(np.sqrt(2))),
     "tanh": (tf.math.tanh, 1.0),
     "sigmoid": (tf.math.sigmoid, 1.0),
     "elu": (tf.nn.elu, 1.0),

@@ -7,6 +7,7 @@ import math
 import keras
 import tensorflow as tf
 
+from tf_stylegan2 import ops
 from tf_stylegan2.layers.base import PACKAGE, FullyConnectedLayer, no_autocast
 from tf_stylegan2.layers.stylegan1 import SQRT2, AdaINLayer, WScaleConv2d
 from tf_stylegan2.layers.synthesis import _layer_noise
@@ -101,10 +102,10 @@ class AlaeEncodeBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, x):
-        x = tf.nn.leaky_relu(self.conv_1(x) + tf.cast(self.bias_1, x.dtype), 0.2)
+        x = ops.lrelu(self.conv_1(x) + tf.cast(self.bias_1, x.dtype))
         w1 = self.style_1(_stats(x))
         x = _instance_norm(x, 1e-5)
-        x = tf.nn.leaky_relu(self.conv_2(x) + tf.cast(self.bias_2, x.dtype), 0.2)
+        x = ops.lrelu(self.conv_2(x) + tf.cast(self.bias_2, x.dtype))
         w2 = self.style_2(_stats(x))
         return _instance_norm(x, 1e-5), w1, w2
 

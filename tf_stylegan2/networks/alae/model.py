@@ -139,6 +139,18 @@ class ALAE(keras.Model):
         )
         self.built = True
 
+    def part_variables(self, part):
+        """Trainable variables of 'F' (mapping), 'G' (decoder), 'E' (encoder) or 'D' (MappingD):
+        the official optimizers train E + D and G + F."""
+        names = {
+            "F": [f"f_fc{k}" for k in range(self.mapping_layers)],
+            "D": [f"d_fc{k}" for k in range(3)],
+            "G": [f"{n}_{i}{s}" for i in range(self.layer_count)
+                  for n, s in (("decode", "_a"), ("decode", "_b"), ("to_rgb", ""))],
+            "E": [f"{n}_{i}" for i in range(self.layer_count) for n in ("from_rgb", "encode")],
+        }[part]  # fmt: skip
+        return [v for n in names for v in getattr(self, n).trainable_variables]
+
     # -- F and G -------------------------------------------------------------------------------
     def mapping(self, z):
         """z [N, latent] -> ws [N, num_ws, latent] (pixel norm, MappingF, broadcast)."""
@@ -208,7 +220,7 @@ class ALAE(keras.Model):
         lod = self.layer_count - 1 if lod is None else int(lod)
         first = self.layer_count - 1 - lod
         x = tf.cast(images, self.compute_dtype)
-        h = tf.nn.leaky_relu(getattr(self, f"from_rgb_{first}")(x), 0.2)
+        h = ops.lrelu(getattr(self, f"from_rgb_{first}")(x))
         w = None
         for i in range(first, self.layer_count):
             h, w1, w2 = getattr(self, f"encode_{i}")(h)
@@ -216,7 +228,7 @@ class ALAE(keras.Model):
                 b = tf.cast(blend_factor, h.dtype)
                 w1, w2 = w1 * b, w2 * b
                 prev = getattr(self, f"from_rgb_{i + 1}")(ops.box_downsample(x, 2))
-                prev = tf.nn.leaky_relu(prev, 0.2)
+                prev = ops.lrelu(prev)
                 h = prev + (h - prev) * b
             w = w1 + w2 if w is None else w + w1 + w2
         return w
