@@ -27,7 +27,7 @@ import sys
 
 from absl import flags
 
-from apps import cli, export_formats, loading
+from apps import cli, export_alae, export_formats, loading
 from apps.quiet_start import quiet_tensorflow
 from fileio import atomic
 from fileio.images import to_uint8
@@ -156,9 +156,10 @@ def define_flags():
     )
     flags.DEFINE_enum(
         "noise-mode",
-        "const",
-        list(export_formats.NOISE_MODES),
-        "Noise baked into every model: const (the stored noise maps) or none.",
+        None,
+        [*export_formats.NOISE_MODES, *export_alae.NOISE_MODES],
+        "Noise baked into every model: StyleGAN const (the stored noise maps, default) or none; "
+        "StyleALAE deterministic (default), random (fixed seed) or none.",
     )
     flags.DEFINE_enum(
         "output",
@@ -190,21 +191,45 @@ def main(argv):
                 f"--precision {FLAGS.precision}: only --format savedmodel exports another "
                 f"precision ({fmt} takes the float32 network; LiteRT has --quantize float16)"
             )
+        file = loading.resolve_network(FLAGS.network)
+        if loading.holds_alae(file):
+            return _export_alae(file, dest, fmt)
+        noise_mode = FLAGS["noise-mode"].value or "const"
+        if noise_mode not in export_formats.NOISE_MODES:
+            raise cli.UserError(
+                f"--noise-mode {noise_mode}: a StyleGAN network exports const or none"
+            )
         G, file = loading.load_generator(FLAGS.network, FLAGS.precision)
         if fmt == "savedmodel":
-            export_generator(
-                G, dest, FLAGS.trunc, source=file, noise_mode=FLAGS["noise-mode"].value
-            )
+            export_generator(G, dest, FLAGS.trunc, source=file, noise_mode=noise_mode)
             print(
                 f"Exported {file} to {dest} "
                 "(signatures serving_default, generate, png, mapping, synthesis)"
             )
             return
         export_formats.export_format(
-            G, dest, fmt, FLAGS.trunc, FLAGS.output, FLAGS.quantize, FLAGS["noise-mode"].value, file
+            G, dest, fmt, FLAGS.trunc, FLAGS.output, FLAGS.quantize, noise_mode, file
         )
         files = ", ".join(sorted(p.name for p in dest.iterdir()))
         print(f"Exported {file} to {dest} as {fmt} ({files})")
+
+
+def _export_alae(file, dest, fmt):
+    """A StyleALAE network: encoder and generator (apps/export_alae.py)."""
+    if FLAGS.precision != "fp32":
+        raise cli.UserError(f"--precision {FLAGS.precision}: StyleALAE exports in float32")
+    if FLAGS.output != "uint8":
+        raise cli.UserError("--output: StyleALAE exports uint8 images")
+    model, file = loading.load_alae(file)
+    psi = FLAGS.trunc if FLAGS["trunc"].present else (model.truncation_psi or 1.0)
+    noise_mode = FLAGS["noise-mode"].value or "deterministic"
+    if fmt == "savedmodel":
+        export_alae.export_alae(model, dest, psi, source=file, noise_mode=noise_mode)
+        names = "serving_default, encode, decode, reconstruct, mapping"
+    else:
+        export_alae.export_alae_format(model, dest, fmt, psi, FLAGS.quantize, noise_mode, file)
+        names = ", ".join(sorted(p.name for p in dest.iterdir()))
+    print(f"Exported the StyleALAE {file} to {dest} as {fmt} ({names})")
 
 
 def run():

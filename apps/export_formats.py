@@ -119,11 +119,6 @@ def export_format(
     source=None,
 ):
     """Write generator / mapping / synthesis in `fmt` into the new folder `dest`, atomically."""
-    import logging
-    import os
-
-    from tf_stylegan2.ops import four_d_ops
-
     if fmt not in FORMATS:  # (the SavedModel is apps.export.export_generator)
         raise UserError(f"--format {fmt}: unknown; choose {', '.join(FORMATS)}")
     check_options(fmt, quantize)
@@ -131,6 +126,33 @@ def export_format(
         raise UserError(f"--output {output}: unknown; choose uint8 or float")
     if noise_mode not in NOISE_MODES:
         raise UserError(f"--noise-mode {noise_mode}: unknown; choose {', '.join(NOISE_MODES)}")
+    meta = dict(
+        format=fmt,
+        inputs={"z": [None, G.z_dim], **({"c": [None, G.c_dim]} if G.c_dim else {})},
+        output=output,
+        quantize=quantize,
+        truncation_psi=float(truncation_psi),
+        noise_mode=noise_mode,
+        precision=G.dtype_policy.name,
+        z_dim=G.z_dim,
+        c_dim=G.c_dim,
+        w_dim=G.w_dim,
+        num_ws=G.num_ws,
+        img_resolution=G.img_resolution,
+        img_channels=G.img_channels,
+        source=str(source) if source else None,
+    )
+    return write_models(dest, fmt, _models(G, truncation_psi, output, noise_mode), quantize, meta)
+
+
+def write_models(dest, fmt, models, quantize, meta):
+    """[(name, Keras model, input specs)] -> `dest`/<name>.EXT each and stylegan2.json (meta plus
+    the file names), in a new folder written atomically."""
+    import logging
+    import os
+
+    from tf_stylegan2.ops import four_d_ops
+
     dest = pathlib.Path(dest)
     ext = FORMATS[fmt]
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
@@ -138,28 +160,12 @@ def export_format(
     with atomic.replacing(dest, directory=True) as tmp:
         tmp.mkdir(parents=True, exist_ok=True)
         files = {}
-        for name, model, specs in _models(G, truncation_psi, output, noise_mode):
+        for name, model, specs in models:
             path = tmp / f"{name}{ext}"
             kwargs = _litert_kwargs(quantize) if fmt == "litert" else {}
             with four_d_ops():  # LiteRT has no 6-D pad
                 model.export(str(path), format=fmt, input_signature=specs, verbose=False, **kwargs)
             files[name] = path.name
-        meta = dict(
-            format=fmt,
-            files=files,
-            inputs={"z": [None, G.z_dim], **({"c": [None, G.c_dim]} if G.c_dim else {})},
-            output=output,
-            quantize=quantize,
-            truncation_psi=float(truncation_psi),
-            noise_mode=noise_mode,
-            precision=G.dtype_policy.name,
-            z_dim=G.z_dim,
-            c_dim=G.c_dim,
-            w_dim=G.w_dim,
-            num_ws=G.num_ws,
-            img_resolution=G.img_resolution,
-            img_channels=G.img_channels,
-            source=str(source) if source else None,
-        )
+        meta = dict(meta, files=files)
         (tmp / "stylegan2.json").write_text(json.dumps(meta, indent=2) + "\n")
     return dest

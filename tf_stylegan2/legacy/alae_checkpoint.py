@@ -60,7 +60,10 @@ def models_from_checkpoint(data, source):
     config = infer_config(models, source)
     out = {"ALAE": apply_official_state(ALAE(**config), _state(models, ""), source)}
     if all(k + "_s" in models for k in _SUBNETS):
-        out["ALAE_ema"] = apply_official_state(ALAE(**config), _state(models, "_s"), source)
+        # The averaged model is the one the official demos sample, with defaults.py's truncation
+        # (TRUNCATIOM_PSI 0.7, TRUNCATIOM_CUTOFF 8); the file does not store the config.
+        ema = ALAE(**config, truncation_psi=0.7, truncation_cutoff=8)
+        out["ALAE_ema"] = apply_official_state(ema, _state(models, "_s"), source)
     return out
 
 

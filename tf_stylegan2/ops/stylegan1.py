@@ -5,6 +5,8 @@ of 128 px and more. NHWC; weights HWIO as stored in TF1."""
 import numpy as np
 import tensorflow as tf
 
+from tf_stylegan2.ops.naive_resample import nearest_upsample
+
 
 def blur2d(x, f=(1, 2, 1)):
     """Depthwise SAME convolution with the normalized outer product of `f` (TF1 _blur2d, no flip:
@@ -39,7 +41,7 @@ def upscale_conv2d(x, w, fused):
     unfused form with w flipped in space: NETWORKS_TRAINING.md 5.7). x: [N, H, W, I] ->
     [N, 2H, 2W, O]."""
     if not fused:
-        x = tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
+        x = nearest_upsample(x, 2)  # static shapes (tf.repeat loses them; LiteRT needs them)
         return tf.nn.conv2d(x, w, strides=1, padding="SAME")
     k = _sum_shifts(tf.transpose(w, [0, 1, 3, 2]))  # [4, 4, O, I]
     n = tf.shape(x)[0]

@@ -1,0 +1,5 @@
+"""Launcher: see apps/encode.py."""
+
+from apps import encode
+
+encode.run()
