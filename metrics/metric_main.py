@@ -12,6 +12,10 @@ register_metric):
   cls_acc       10k fakes judged by a classifier trained on the reals (DATA/classifier.keras or
                 classifier=); cls_accNk. Conditional generators only.
   msssim        100 pairs of fakes (and of reals) per label: mean MS-SSIM; msssimN pairs.
+  fidrec50k     autoencoders (StyleALAE): the first 50k reals (wrapping) vs their reconstructions
+                (official ALAE fid_rec.py); fidrecNk for other counts
+  rec2k         autoencoders: mean squared error ([-1, 1]) and LPIPS VGG16 distance between the
+                first 2k reals and their reconstructions (rec2k_mse, rec2k_lpips); recNk
 Each result is a dict that calc_metric's caller can append to `metric-<name>.jsonl`.
 """
 
@@ -62,6 +66,9 @@ def parse_metric(name):
     m = re.fullmatch(rf"cls_acc(?:{_COUNT})?", name)
     if m:
         return "cls_acc", dict(num_gen=_count(m.group(1), m.group(2)) if m.group(1) else 10000)
+    m = re.fullmatch(rf"(fidrec|rec){_COUNT}", name)
+    if m:
+        return m.group(1), dict(num=_count(m.group(2), m.group(3)))
     m = re.fullmatch(r"msssim(\d+)?", name)
     if m:
         return "msssim", dict(num_pairs=int(m.group(1) or 100))
@@ -86,6 +93,8 @@ KNOWN = (
     "is50k",
     "cls_acc",
     "msssim",
+    "fidrec50k",
+    "rec2k",
 )
 
 
@@ -106,6 +115,8 @@ _KIND_WEIGHTS = {
     "pr": (),
     "cls_acc": (),
     "msssim": (),
+    "fidrec": ("inception_fid",),
+    "rec": ("lpips_vgg16",),
 }
 KERAS_VGG16 = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
 INCEPTION_IMG_PER_SEC_CPU = 27  # docs/BENCHMARKS.md, 2-core CPU
@@ -247,6 +258,19 @@ def _msssim(name, opts, args, mirror):
     return {k.replace("msssim", name, 1): v for k, v in results.items()}, dict(detector="ms-ssim")
 
 
+def _fidrec(name, opts, args, mirror):
+    from metrics import reconstruction
+
+    return {name: reconstruction.compute_fid_rec(opts, args["num"])}, _detector(opts)
+
+
+def _rec(name, opts, args, mirror):
+    from metrics import reconstruction
+
+    mse, dist = reconstruction.compute_rec(opts, args["num"])
+    return {f"{name}_mse": mse, f"{name}_lpips": dist}, dict(detector="lpips-vgg16-v0.1")
+
+
 KINDS = {
     "fid": _fid,
     "kid": _kid,
@@ -255,6 +279,8 @@ KINDS = {
     "is": _is,
     "cls_acc": _cls_acc,
     "msssim": _msssim,
+    "fidrec": _fidrec,
+    "rec": _rec,
 }
 
 
@@ -306,6 +332,7 @@ def calc_metric(
     snapshot=None,
     num_gpus=None,
     classifier=None,
+    reconstruct=None,
 ):
     """Compute one metric. Returns a dict (the jsonl line):
         {results: {name[_suffix]: value}, metric, total_time, total_time_str, num_gpus,
@@ -321,6 +348,7 @@ def calc_metric(
     seed: None draws fresh latents each call (as NVIDIA's metrics); an int makes it repeatable.
     classifier: cls_acc's judge (a metrics.classifier.AttributeClassifier or a .keras path;
       default DATA/classifier.keras).
+    reconstruct: fidrec / rec: images [N,H,W,C] float32 [-1,1] -> their reconstructions.
     """
     from metrics import extraction, generator_adapter, image_sources, replicas
 
@@ -344,10 +372,12 @@ def calc_metric(
             f"{name}: the generator is conditional (c_dim={gen.c_dim}); fakes use "
             f"random dataset labels, but got {have}: pass the labelled dataset"
         )
+    if kind in ("fidrec", "rec") and reconstruct is None:
+        raise ValueError(f"{name}: needs an encoder (a StyleALAE network)")
     if kind in ("cls_acc", "msssim") and not gen.c_dim:
         raise ValueError(f"{name}: the generator is unconditional (c_dim = 0)")
     judge, judge_path = _classifier(classifier, data, name) if kind == "cls_acc" else (None, None)
-    if kind in ("fid", "kid", "is") and isinstance(detector, str):
+    if kind in ("fid", "kid", "is", "fidrec") and isinstance(detector, str):
         detector = get_detector(detector, weights_dir=weights_dir)
     opts = MetricOptions(
         gen=gen,
@@ -367,6 +397,7 @@ def calc_metric(
         classifier=judge,
         classifier_path=judge_path,
         label_names=getattr(generator, "label_names", None),
+        reconstruct=reconstruct,
     )
     results, extra = KINDS[kind](name, opts, args, mirror)
     total = time.time() - start

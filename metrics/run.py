@@ -156,6 +156,24 @@ def _run_dir(network):
     return str(folder) if any((folder / m).exists() for m in RUN_DIR_MARKERS) else None
 
 
+def _alae_generator(model):
+    """A StyleALAE model as calc_metric's generator (no truncation, random noise) with the
+    mapping / synthesis of PPL and the reconstruction of fidrec / rec."""
+
+    def generate(z, c=None):
+        return model.generate(z, truncation_psi=1.0, noise_mode="random")
+
+    def reconstruct(images):
+        return model.decode(model.encode(images), noise_mode="random")
+
+    return generate, dict(
+        z_dim=model.latent_size,
+        mapping=lambda z, c=None: model.mapping(z),
+        synthesis=lambda ws, seed: model.decode(ws, noise_mode="random", noise_seed=seed),
+        reconstruct=reconstruct,
+    )
+
+
 def main_network():
     from metrics import metric_main, weights
 
@@ -175,7 +193,11 @@ def main_network():
         _fail(f"{network}: cannot load network ({err})")
     from tf_stylegan2.networks.precision import resolve_precision, with_policy
 
-    G = with_policy(nets.get("G_ema") or nets.get("G"), resolve_precision(FLAGS.precision))
+    extra = {}
+    if nets.get("ALAE") is not None:  # StyleALAE: the averaged model, as the official metrics
+        G, extra = _alae_generator(nets.get("ALAE_ema") or nets["ALAE"])
+    else:
+        G = with_policy(nets.get("G_ema") or nets.get("G"), resolve_precision(FLAGS.precision))
     run_dir = _run_dir(network)
     snapshot = os.path.basename(network).rsplit(".", 1)[0]
     print(f"{'network':<30s} {'time':<17s} metric values")
@@ -196,6 +218,7 @@ def main_network():
                 snapshot=network,
                 num_gpus=FLAGS.gpus,
                 classifier=FLAGS.classifier,
+                **extra,
             )
         except (weights.MissingWeightsError, ValueError, OSError) as err:
             _fail(str(err))
