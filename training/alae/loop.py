@@ -192,16 +192,16 @@ def train(
     show_bar = progress and term is not None and term.isatty()
     bar = None
     tick_nimg = int(round(cfg.kimg_per_tick * 1000))
-    shown = None  # the (lod, fade) last logged
+    shown = current = None  # the (lod, fade) last logged; the level in force
     while trainer.counter("epoch") < cfg.train_epochs:
         if stop_after_nimg is not None and trainer.counter("cur_nimg") >= stop_after_nimg:
             break
         epoch, seen = trainer.counter("epoch"), trainer.counter("epoch_nimg")
         level = schedule.level(sched, epoch, replicas)
-        if seen == 0:  # LODDriver.set_epoch: a new lod clears the optimizers' state
-            trainer.set_level(level, reset=schedule.resets_optimizer(sched, epoch))
-        else:
-            trainer.set_level(level, reset=False)
+        if level != current:  # a new epoch (or the first after a resume): its lr
+            # LODDriver.set_epoch: a new lod clears the optimizers' state (at the epoch's start)
+            trainer.set_level(level, reset=seen == 0 and schedule.resets_optimizer(sched, epoch))
+            current = level
         if (level.lod, level.in_transition) != shown:
             shown = (level.lod, level.in_transition)
             res = 2 ** (level.lod + 2)

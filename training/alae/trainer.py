@@ -124,23 +124,29 @@ class AlaeTrainer:
         local_replicas = self.local_replicas
         prob = model.style_mixing_prob or 0.0
 
-        def inputs(reals, blend, key):
+        def blend_arg(blend):  # a tensor in a fade-in (decode2 / encode2), else the plain path
+            return blend if fade else 1.0
+
+        def draws(key, mixing):
+            """This replica's z, and (mixing) z2 and the cutoff, and the noise seed."""
             ctx = tf.distribute.get_replica_context()
-            rid = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
-            start = (rid % local_replicas) * n
-            x = tf.cast(reals[start : start + n], tf.float32) / 127.5 - 1.0
-            b = blend if fade else 1.0
-            if fade:  # train_alae.py's pre-blend of the reals
-                x = loss.blend_reals(x, blend)
-            key = _fold(key, rid)
+            key = _fold(key, ctx.replica_id_in_sync_group)
             z = tf.random.stateless_normal([n, lat], seed=_fold(key, 0))
-            z2 = tf.random.stateless_normal([n, lat], seed=_fold(key, 1))
-            u = tf.random.stateless_uniform([], seed=_fold(key, 2))
-            cut = tf.random.stateless_uniform(
-                [], _fold(key, 3), minval=1, maxval=2 * (lod + 1) + 1, dtype=tf.int32
-            )  # random.randint(1, 2 * (lod + 1)), inclusive
-            cutoff = tf.where(u < prob, cut, num_ws)  # num_ws: no layer takes z2's styles
-            return ctx, x, b, z, z2, cutoff, _fold(key, 4)
+            z2 = cutoff = None
+            if mixing:
+                z2 = tf.random.stateless_normal([n, lat], seed=_fold(key, 1))
+                u = tf.random.stateless_uniform([], seed=_fold(key, 2))
+                cut = tf.random.stateless_uniform(
+                    [], _fold(key, 3), minval=1, maxval=2 * (lod + 1) + 1, dtype=tf.int32
+                )  # random.randint(1, 2 * (lod + 1)), inclusive
+                cutoff = tf.where(u < prob, cut, num_ws)  # num_ws: no layer takes z2's styles
+            return ctx, z, z2, cutoff, _fold(key, 4)
+
+        def my_reals(ctx, reals, blend):
+            """This replica's slice of the worker's batch, in [-1, 1], pre-blended in a fade."""
+            start = (tf.cast(ctx.replica_id_in_sync_group, tf.int32) % local_replicas) * n
+            x = tf.cast(reals[start : start + n], tf.float32) / 127.5 - 1.0
+            return loss.blend_reals(x, blend) if fade else x  # train_alae.py's pre-blend
 
         def reduce(ctx, grads, variables, stats, s):
             grads = [tf.zeros_like(v) if g is None else g for v, g in zip(variables, grads)]
@@ -148,7 +154,8 @@ class AlaeTrainer:
             return ctx.all_reduce(tf.distribute.ReduceOp.SUM, [tf.identity(t) for t in flat])
 
         def d_replica(reals, blend, key):
-            ctx, x, b, z, z2, cutoff, nseed = inputs(reals, blend, key)
+            ctx, z, z2, cutoff, nseed = draws(key, mixing=True)
+            x, b = my_reals(ctx, reals, blend), blend_arg(blend)
             s, fakes = loss.generate(model, z, lod, b, z2, cutoff, noise_seed=nseed)
             with tf.GradientTape() as tape:
                 value, parts = loss.d_loss(model, x, fakes, lod, b, global_batch, cfg.r1_gamma)
@@ -157,7 +164,8 @@ class AlaeTrainer:
             return reduce(ctx, grads, self.enc_vars, {"Loss/D": value, "Loss/r1_penalty": r1}, s)
 
         def g_replica(reals, blend, key):
-            ctx, x, b, z, z2, cutoff, nseed = inputs(reals, blend, key)
+            ctx, z, z2, cutoff, nseed = draws(key, mixing=True)
+            b = blend_arg(blend)
             with tf.GradientTape() as tape:
                 s, fakes = loss.generate(model, z, lod, b, z2, cutoff, noise_seed=nseed)
                 value, _ = loss.g_loss(model, fakes, lod, b, global_batch)
@@ -165,7 +173,8 @@ class AlaeTrainer:
             return reduce(ctx, grads, self.dec_vars, {"Loss/G": value}, s)
 
         def ae_replica(reals, blend, key):
-            ctx, x, b, z, _, _, nseed = inputs(reals, blend, key)
+            ctx, z, _, _, nseed = draws(key, mixing=False)
+            b = blend_arg(blend)
             variables = self.e_vars + self.dec_vars
             with tf.GradientTape() as tape:
                 s, fakes = loss.generate(model, z, lod, b, noise_seed=nseed)
@@ -179,7 +188,7 @@ class AlaeTrainer:
                 out = self.strategy.run(replica_fn, args=(reals, blend, key))
                 flat = [self.strategy.experimental_local_results(t)[0] for t in out]
                 s_mean, stats = flat[-1], flat[:-1]
-                grads, stats = apply(stats)
+                stats = apply(stats)  # steps the optimizer(s); the named losses
                 loss.update_dlatent_avg(model, s_mean, model.dlatent_avg_beta)
                 return stats
 
@@ -188,18 +197,18 @@ class AlaeTrainer:
         def apply_d(flat):
             k = len(self.enc_vars)
             self.opt_e.apply(flat[:k])
-            return None, dict(zip(("Loss/D", "Loss/r1_penalty"), flat[k:]))
+            return dict(zip(("Loss/D", "Loss/r1_penalty"), flat[k:]))
 
         def apply_g(flat):
             k = len(self.dec_vars)
             self.opt_g.apply(flat[:k])
-            return None, {"Loss/G": flat[k]}
+            return {"Loss/G": flat[k]}
 
         def apply_ae(flat):
             ke, kd = len(self.e_vars), len(self.dec_vars)
             self.opt_e.apply(flat[:ke] + [None] * (len(self.enc_vars) - ke))
             self.opt_g.apply(flat[ke : ke + kd])
-            return None, {"Loss/AE": flat[ke + kd]}
+            return {"Loss/AE": flat[ke + kd]}
 
         return dict(
             D=make(d_replica, apply_d), G=make(g_replica, apply_g), AE=make(ae_replica, apply_ae)
