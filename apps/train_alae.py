@@ -20,7 +20,7 @@ NOT_FOR_ALAE = {
     "cmax": "the preset sets the channels",
     "jit": "not available for ALAE yet",
 }
-ALAE_ONLY = ("epochs", "epochs-per-lod")
+ALAE_ONLY = ("epochs", "epochs-per-lod", "generator")
 # What `--resume RUN_DIR` of an ALAE run honours.
 RESUME_FLAGS = ("resume", "gpus", "epochs", "max-minutes", "outdir", "dry-run", "deterministic",
                 "grappler")  # fmt: skip
@@ -64,6 +64,7 @@ def make_config(FLAGS, info, gpus, num_workers):
         kimg_per_tick=FLAGS["kimg-per-tick"].value,
         snap=FLAGS["snap"].value,
         max_minutes=FLAGS["max-minutes"].value,
+        generator=FLAGS["generator"].value,
     )
 
 

@@ -119,3 +119,10 @@ def define(flags, precisions):
     flags.DEFINE_integer(
         "epochs-per-lod", None, "StyleALAE configs: epochs per level of detail (half fade-in)."
     )
+    flags.DEFINE_enum(
+        "generator",
+        None,
+        ["alae", "stylegan2"],
+        "StyleALAE configs: the official AdaIN decoder (alae, default) or StyleGAN2's skip "
+        "synthesis network (stylegan2).",
+    )

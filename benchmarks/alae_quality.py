@@ -2,12 +2,13 @@
 reconstructions over time, reconstructions of images the run never saw, and time per step.
 
     python benchmarks/alae_quality.py --workdir /work/alae_ev [--minutes 30]
-        [--snapshots 72,96,120,144] [--skip-speed]
+        [--snapshots 72,96,120,144] [--generators alae,stylegan2] [--skip-speed]
 
 1. dataset_tool create_fashion_mnist: 12,000 training images and the first 2,000 of the test split
    (never shown to the run), padded to 32x32 (once);
 2. training/run.py --config alae-demo (12 epochs, 2 per lod: 4x4 ... 32x32), --max-minutes, a
-   snapshot every epoch (skipped when the run finished before);
+   snapshot every epoch, once per --generators entry (the official AdaIN decoder, and StyleGAN2's
+   synthesis network: --generator stylegan2), one after the other (skipped when finished before);
 3. metrics/run.py on the full-resolution snapshots given: fid2k of generations (averaged model,
    no truncation) against the training images, fidrec2k (reals vs reconstructions) and rec2k (MSE in
    [-1, 1], LPIPS VGG16) on the 2,000 test images;
@@ -40,7 +41,9 @@ flags.DEFINE_float("minutes", 30.0, "--max-minutes of the training run.")
 flags.DEFINE_list("snapshots", ["72", "96", "120", "144"], "kimg of the snapshots to measure.")
 flags.DEFINE_string("source", str(REPO.parent / "shared" / "data" / "fashion-mnist"), "IDX files.")
 flags.DEFINE_string("weights", str(REPO.parent / "shared" / "weights"), "Metric weights folder.")
-flags.DEFINE_boolean("skip-speed", False, "Do not run the timing run.")
+flags.DEFINE_boolean("skip-speed", False, "Do not run the timing runs.")
+flags.DEFINE_list("generators", ["alae", "stylegan2"], "--generator of the runs.")
+OUTDIR = {"alae": "runs", "stylegan2": "runs_sg2"}
 
 PY = sys.executable
 
@@ -90,35 +93,25 @@ def _figures(work, run):
                           work / f"mix_{styles}"])  # fmt: skip
 
 
-def _speed(work):
-    """ms per step at each lod: tick lines after each level's first."""
-    outdir = work / "runs_speed"
+def _speed(work, generator):
+    """img/s and ms per step at each lod: tick lines after each level's first (tracing) tick."""
+    outdir = work / f"{OUTDIR[generator]}_speed"
     _train(work, outdir, "--epochs", 8, "--epochs-per-lod", 2, "--kimg-per-tick", 0.8,
-           "--batch", 16, "--snap", 100)  # fmt: skip
+           "--batch", 16, "--snap", 100, "--max-minutes", 6, "--generator", generator)  # fmt: skip
     text = open(glob.glob(str(outdir / "0*" / "log.txt"))[0]).read()
     rates, seen = {}, set()
     for lod, blend, img_s in re.findall(r"lod (\d) blend ([0-9.]+) .*?img/s\s+([0-9.]+)", text):
         key = (lod, blend == "1.000")
-        if key not in seen:  # the level's first tick traces its functions
+        if key not in seen:
             seen.add(key)
             continue
         rates.setdefault(int(lod), []).append(float(img_s))
-    print("\n| lod | resolution | img/s | ms per step (batch 16) |\n| --- | --- | --- | --- |")
     for lod, r in sorted(rates.items()):
-        mean = sum(r) / len(r)
-        print(
-            f"| {lod} | {2 ** (lod + 2)}x{2 ** (lod + 2)} | {mean:.1f} | {16 / mean * 1000:.0f} |"
-        )
+        mean, res = sum(r) / len(r), 2 ** (lod + 2)
+        print(f"| {generator} | {lod} | {res}x{res} | {mean:.1f} | {16 / mean * 1000:.0f} |")
 
 
-def main(argv):
-    work = pathlib.Path(FLAGS.workdir)
-    work.mkdir(parents=True, exist_ok=True)
-    _datasets(work)
-    _train(work, work / "runs", "--kimg-per-tick", 4, "--snap", 1, "--max-minutes", FLAGS.minutes)
-    run = pathlib.Path(glob.glob(str(work / "runs" / "0*"))[0])
-    print("| kimg | epoch | fid2k (generations) | fidrec2k (test) | rec2k MSE | rec2k LPIPS |")
-    print("| --- | --- | --- | --- | --- | --- |")
+def _measure(work, generator, run):
     for kimg in FLAGS.snapshots:
         snap = run / f"network-snapshot-{int(kimg):06d}.keras"
         if not snap.exists():
@@ -126,11 +119,29 @@ def main(argv):
         gen = _metrics(snap, work / "fm_train", ["fid2k"])
         rec = _metrics(snap, work / "fm_test", ["fidrec2k", "rec2k"])
         epoch = int(kimg) * 1000 // 12000
-        print(f"| {kimg} | {epoch} | {gen['fid2k']:.1f} | {rec['fidrec2k']:.1f} "
+        print(f"| {generator} | {kimg} | {epoch} | {gen['fid2k']:.1f} | {rec['fidrec2k']:.1f} "
               f"| {rec['rec2k_mse']:.4f} | {rec['rec2k_lpips']:.4f} |", flush=True)  # fmt: skip
-    _figures(work, run)
+
+
+def main(argv):
+    work = pathlib.Path(FLAGS.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    _datasets(work)
+    runs = {}
+    for g in FLAGS.generators:
+        _train(work, work / OUTDIR[g], "--kimg-per-tick", 4, "--snap", 1,
+               "--max-minutes", FLAGS.minutes, "--generator", g)  # fmt: skip
+        runs[g] = pathlib.Path(glob.glob(str(work / OUTDIR[g] / "0*"))[0])
+    print("| generator | kimg | epoch | fid2k (generations) | fidrec2k (test) | rec2k MSE | "
+          "rec2k LPIPS |\n| --- | --- | --- | --- | --- | --- | --- |")  # fmt: skip
+    for g, run in runs.items():
+        _measure(work, g, run)
+    _figures(work, runs[FLAGS.generators[0]])
     if not FLAGS["skip-speed"].value:
-        _speed(work)
+        print("\n| generator | lod | resolution | img/s | ms per step (batch 16) |")
+        print("| --- | --- | --- | --- | --- |")
+        for g in FLAGS.generators:
+            _speed(work, g)
 
 
 if __name__ == "__main__":

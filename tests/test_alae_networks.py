@@ -149,3 +149,39 @@ def test_official_checkpoint_loads_without_torch(tmp_path):
         alae_checkpoint.models_from_checkpoint(data, "x.pth")
     with pytest.raises(tf_stylegan2.legacy.LegacyFormatError, match="not an ALAE checkpoint"):
         alae_checkpoint.models_from_checkpoint({"models": {}}, "x.pth")
+
+
+def test_stylegan2_decoder_option():
+    """ALAE(generator='stylegan2'): StyleGAN2's skip blocks under ALAE's lod / blend convention;
+    blend 0 is the previous level FIR-upsampled, and the model round-trips through its config."""
+    import keras
+    import tensorflow as tf
+
+    from tf_stylegan2 import ops
+
+    kw = dict(layer_count=3, startf=8, maxf=16, latent_size=16, mapping_layers=2)
+    m = ALAE(**kw, generator="stylegan2")
+    assert m.num_ws == 6 and len(m.part_variables("G")) == len(m.g2.trainable_variables) > 0
+    ws = m.mapping(np.random.RandomState(0).randn(2, 16).astype(np.float32))
+    seed = tf.constant([3, 4])
+    prev = m.decode(ws, 1, noise_seed=seed)
+    faded = m.decode(ws, 2, 0.0, noise_seed=seed)
+    np.testing.assert_allclose(
+        faded, ops.upsample2d(prev, ops.setup_filter([1, 3, 3, 1])), atol=1e-6
+    )
+    full = m.decode(ws, 2, 1.0, noise_seed=seed)
+    half = m.decode(ws, 2, tf.constant(0.5), noise_seed=seed)
+    np.testing.assert_allclose(half, (faded + full) / 2, atol=1e-5)
+    clone = ALAE.from_config(m.get_config())
+    clone.set_weights(m.get_weights())
+    np.testing.assert_array_equal(
+        clone.decode(ws, noise_mode="const"), m.decode(ws, noise_mode="const")
+    )
+    assert (
+        keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(m)).generator
+        == "stylegan2"
+    )
+    with pytest.raises(ValueError, match="no StyleGAN2 decoder"):
+        apply_official_state(m, {}, "x.pth")
+    with pytest.raises(ValueError, match="takes no explicit noise maps"):
+        m.decode(ws, noise=[None] * 6)

@@ -89,6 +89,26 @@ def test_alae_run_grows_snapshots_and_resumes_exactly(data8, tmp_path):
                    resume_from_run=True, progress=False)  # fmt: skip
 
 
+@pytest.mark.slow
+def test_stylegan2_generator_trains_and_snapshots(data8, tmp_path):
+    import tf_stylegan2
+
+    cfg = _cfg(data8, epochs=2, epochs_per_lod=1, generator="stylegan2")
+    assert cfg.describe() == "d8-alae-small-sg2-1gpu"
+    logs = []
+    t = loop.train(
+        cfg, str(tmp_path), tf.distribute.get_strategy(), log=logs.append, progress=False
+    )
+    assert t.counter("epoch") == 2 and "Level lod 1 (8x8) from epoch 1" in "\n".join(logs)
+    (snap,) = glob.glob(str(tmp_path / "network-snapshot-*.keras"))
+    nets = tf_stylegan2.load_network(snap)
+    assert nets["ALAE"].generator == nets["ALAE_ema"].generator == "stylegan2"
+    z = np.random.RandomState(1).randn(2, 32).astype(np.float32)
+    img = nets["ALAE_ema"].generate(z, noise_mode="deterministic")
+    np.testing.assert_array_equal(img, t.model_s.generate(z, noise_mode="deterministic"))
+    assert img.shape == (2, 8, 8, 3) and np.all(np.isfinite(img))
+
+
 def test_cli_of_alae_runs(data8, tmp_path, capsys):
     from test_training import _flags
 
@@ -109,6 +129,7 @@ def test_cli_of_alae_runs(data8, tmp_path, capsys):
         3,
     )
     assert cfg["lod_2_batch"] == {"1": [8, 8]} and cfg["dataset_size"] == 64
+    assert cfg["model_kwargs"]["generator"] == "alae"
     for argv, message in [
         (("--config", "alae-demo", "--total-kimg", "1"), "--total-kimg: ALAE trains for --epochs"),
         (("--config", "alae-demo", "--cond"), "--cond: StyleALAE is unconditional"),

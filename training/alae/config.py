@@ -102,9 +102,10 @@ class AlaeConfig:
         )
 
     def describe(self):
-        """Run-directory description: <data>-<preset>-<N>gpu."""
+        """Run-directory description: <data>-<preset>[-sg2]-<N>gpu."""
         name = os.path.basename(os.path.normpath(self.data)) or "data"
-        return f"{name}-{self.preset}-{self.num_replicas}gpu"
+        sg2 = "-sg2" if self.model_kwargs.get("generator") == "stylegan2" else ""
+        return f"{name}-{self.preset}{sg2}-{self.num_replicas}gpu"
 
     def to_json(self):
         return json.dumps(dict(dataclasses.asdict(self), kind="alae"), indent=2, sort_keys=True)
@@ -145,10 +146,12 @@ def make_config(
     metrics=(),
     dtype="float32",
     jit=False,
+    generator=None,
 ):
     """The resolved AlaeConfig of `preset` for a dataset. Raises ValueError with one clear line.
 
     batch: one global batch at every lod instead of the preset's LOD_2_BATCH lists (small machines).
+    generator: 'alae' (the official decoder, default) or 'stylegan2' (ours: StyleGAN2's synthesis).
     """
     if preset not in PRESETS:
         raise ValueError(f"--config {preset}: unknown preset; choose one of: {', '.join(PRESETS)}")
@@ -204,6 +207,7 @@ def make_config(
         channels=int(channels),
         dlatent_avg_beta=spec["dlatent_avg_beta"],
         style_mixing_prob=spec["style_mixing_prob"],
+        generator=generator or "alae",
     )
     return AlaeConfig(
         preset=preset,

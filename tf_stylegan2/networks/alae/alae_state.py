@@ -40,6 +40,8 @@ def _targets(model):
         out[f"mapping_d.map_blocks.{k}.weight"] = (fc.weight, *dense(fc))
         out[f"mapping_d.map_blocks.{k}.bias"] = (fc.bias, *bias(fc))
     for i in range(model.layer_count):
+        if model.g2 is not None:  # the StyleGAN2 decoder has no official tensors
+            break
         p = f"decoder.decode_block.{i}."
         a, b = getattr(model, f"decode_{i}_a"), getattr(model, f"decode_{i}_b")
         if i == 0:
@@ -56,6 +58,7 @@ def _targets(model):
         rgb = getattr(model, f"to_rgb_{i}")
         out[f"decoder.to_rgb.{i}.to_rgb.weight"] = (rgb.weight, *conv(rgb))
         out[f"decoder.to_rgb.{i}.to_rgb.bias"] = (rgb.bias, *flat)
+    for i in range(model.layer_count):
         frgb = getattr(model, f"from_rgb_{i}")
         out[f"encoder.from_rgb.{i}.from_rgb.weight"] = (frgb.weight, *conv(frgb))
         out[f"encoder.from_rgb.{i}.from_rgb.bias"] = (frgb.bias, *flat)
@@ -83,6 +86,8 @@ def equalization_coefs(model):
     """{variable path: coef} for every trainable variable: LREQAdam's lr_equalization_coef
     (official lreq.py), i.e. our run-time multiplier of that variable."""
     coefs = {t[0].path: t[2] for t in _targets(model).values() if t[2] is not None}
+    if model.g2 is not None:  # StyleGAN2's layers: the optimizer's epsilon unscaled
+        coefs.update({v.path: 1.0 for v in model.g2.trainable_variables})
     missing = [v.path for v in model.trainable_variables if v.path not in coefs]
     if missing:
         raise ValueError(f"no equalization coefficient for {missing[:3]}")
@@ -94,6 +99,8 @@ def apply_official_state(model, state, source="state"):
     'mapping_f.map_blocks.0.fc.weight') to `model`. Raises ValueError naming an unknown name, a
     missing one or a shape that does not fit; nothing is assigned then. The blur buffers must be
     the [1, 2, 1] filter."""
+    if model.g2 is not None:
+        raise ValueError(f"{source}: the official ALAE has no StyleGAN2 decoder")
     targets = _targets(model)
     f = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
     problems, assign = [], []

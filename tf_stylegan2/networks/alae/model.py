@@ -14,6 +14,7 @@ from tf_stylegan2 import ops
 from tf_stylegan2.layers.base import PACKAGE, FullyConnectedLayer, no_autocast
 from tf_stylegan2.layers.stylegan1 import SQRT2, WScaleConv2d
 from tf_stylegan2.networks.alae.layers import NOISE_MODES, AlaeDecodeLayer, AlaeEncodeBlock
+from tf_stylegan2.networks.alae.stylegan2_decoder import AlaeStyleGAN2Decoder
 
 
 def _fades(blend_factor):
@@ -44,6 +45,7 @@ class ALAE(keras.Model):
         truncation_cutoff=None,
         dlatent_avg_beta=0.995,
         style_mixing_prob=0.9,
+        generator="alae",
         **kwargs,
     ):
         super().__init__(**no_autocast(kwargs))
@@ -54,6 +56,9 @@ class ALAE(keras.Model):
         self.truncation_cutoff = truncation_cutoff
         self.dlatent_avg_beta = dlatent_avg_beta
         self.style_mixing_prob = style_mixing_prob
+        if generator not in ("alae", "stylegan2"):
+            raise ValueError(f"generator must be 'alae' or 'stylegan2', got {generator!r}")
+        self.generator = generator
         self.num_ws = 2 * self.layer_count
         self.img_resolution = 2 ** (self.layer_count + 1)
         lat, policy = self.latent_size, dict(dtype=self.dtype_policy)
@@ -73,7 +78,11 @@ class ALAE(keras.Model):
                 lat, out, lr_multiplier=0.1, gain=SQRT2, name=f"d_fc{k}", **policy
             )
             setattr(self, f"d_fc{k}", fc)
-        for i in range(self.layer_count):  # decoder block i: 2**(i + 2) px
+        self.g2 = None
+        if generator == "stylegan2":  # ours: StyleGAN2's skip synthesis blocks
+            chans = [self.decoder_channels(i) for i in range(self.layer_count)]
+            self.g2 = AlaeStyleGAN2Decoder(chans, lat, self.channels, name="g2", **policy)
+        for i in range(self.layer_count if self.g2 is None else 0):  # block i: 2**(i + 2) px
             res, ch = 2 ** (i + 2), self.decoder_channels(i)
             cin = 0 if i == 0 else self.decoder_channels(i - 1)
             for part, c_in, up in (("a", cin, i > 0), ("b", ch, False)):
@@ -126,14 +135,11 @@ class ALAE(keras.Model):
         for k in range(3):
             getattr(self, f"d_fc{k}").build([None, lat])
         for i in range(self.layer_count):
-            for name in (
-                f"decode_{i}_a",
-                f"decode_{i}_b",
-                f"to_rgb_{i}",
-                f"from_rgb_{i}",
-                f"encode_{i}",
-            ):
-                getattr(self, name).build(None)
+            decoder = ("decode_{i}_a", "decode_{i}_b", "to_rgb_{i}") if self.g2 is None else ()
+            for name in (*decoder, "from_rgb_{i}", "encode_{i}"):
+                getattr(self, name.format(i=i)).build(None)
+        if self.g2 is not None:
+            self.g2.build(None)
         self.dlatent_avg = self.add_weight(
             name="dlatent_avg", shape=[self.num_ws, lat], initializer="zeros", trainable=False
         )
@@ -145,7 +151,8 @@ class ALAE(keras.Model):
         names = {
             "F": [f"f_fc{k}" for k in range(self.mapping_layers)],
             "D": [f"d_fc{k}" for k in range(3)],
-            "G": [f"{n}_{i}{s}" for i in range(self.layer_count)
+            "G": ["g2"] if self.g2 is not None else
+                 [f"{n}_{i}{s}" for i in range(self.layer_count)
                   for n, s in (("decode", "_a"), ("decode", "_b"), ("to_rgb", ""))],
             "E": [f"{n}_{i}" for i in range(self.layer_count) for n in ("from_rgb", "encode")],
         }[part]  # fmt: skip
@@ -169,6 +176,20 @@ class ALAE(keras.Model):
         ws = tf.cast(ws, self.compute_dtype)
         if ws.shape.rank == 2:
             ws = tf.tile(ws[:, None], [1, self.num_ws, 1])
+        if self.g2 is not None:
+            if noise is not None:
+                raise ValueError("the StyleGAN2 decoder takes no explicit noise maps")
+            mode = {"deterministic": "const", "batch_constant": "random"}.get(
+                noise_mode, noise_mode
+            )
+            return self.g2(
+                ws,
+                lod=lod,
+                blend_factor=blend_factor,
+                noise_mode=mode,
+                noise_seed=noise_seed,
+                fade=_fades(blend_factor),
+            )
         x, prev = None, None
         for i in range(lod + 1):
             if i == lod and _fades(blend_factor):
@@ -256,4 +277,5 @@ class ALAE(keras.Model):
             truncation_cutoff=self.truncation_cutoff,
             dlatent_avg_beta=self.dlatent_avg_beta,
             style_mixing_prob=self.style_mixing_prob,
+            generator=self.generator,
         )
