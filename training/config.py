@@ -317,7 +317,10 @@ def make_config(
     values. label_names (the dataset's) travel with G, for tools that ask for labels by name.
     """
     if preset not in PRESETS:
-        raise ValueError(f"--config {preset}: unknown preset; choose one of: {', '.join(PRESETS)}")
+        from training.alae.config import PRESETS as ALAE_PRESETS
+
+        names = ", ".join([*PRESETS, *ALAE_PRESETS])
+        raise ValueError(f"--config {preset}: unknown preset; choose one of: {names}")
     spec = dict(PRESETS[preset])
     spec.update({k: v for k, v in overrides.items() if v is not None})
     if network_kwargs is None:
