@@ -14,9 +14,9 @@ reconstructions over time, reconstructions of images the run never saw, and time
    [-1, 1], LPIPS VGG16) on the 2,000 test images;
 4. encode.py on 24 test images (encoded/: image | reconstruction, w.npz) and style mixing of test
    images (4 rows x 4 columns) with the coarse / middle / fine split of 4 blocks (mix_*/mix.png);
-5. speed (alone on the machine): a second, short run (8 epochs, 2 per lod, batch 16 at every lod)
-   and the mean ms per training step (D + G + AE updates) at each lod, from the tick lines after
-   each level's first (tracing) tick.
+5. speed (alone on the machine): a second, short run per generator (4 epochs, one per lod, no
+   fade-in, batch 16 at every lod, at most 6 minutes) and the mean ms per training step (D + G + AE
+   updates) at each lod, from the tick lines after each level's first (tracing) tick.
 Prints Markdown tables.
 """
 
@@ -42,6 +42,7 @@ flags.DEFINE_list("snapshots", ["72", "96", "120", "144"], "kimg of the snapshot
 flags.DEFINE_string("source", str(REPO.parent / "shared" / "data" / "fashion-mnist"), "IDX files.")
 flags.DEFINE_string("weights", str(REPO.parent / "shared" / "weights"), "Metric weights folder.")
 flags.DEFINE_boolean("skip-speed", False, "Do not run the timing runs.")
+flags.DEFINE_boolean("skip-eval", False, "Do not measure the snapshots or draw the figures.")
 flags.DEFINE_list("generators", ["alae", "stylegan2"], "--generator of the runs.")
 OUTDIR = {"alae": "runs", "stylegan2": "runs_sg2"}
 
@@ -79,7 +80,7 @@ def _figures(work, run):
     if not imgs.exists():
         quality_runs.run([PY, "dataset_tool.py", "extract", work / "fm_test", work / "test_all"])
         imgs.mkdir()
-        for f in sorted(os.listdir(work / "test_all"))[:24]:
+        for f in sorted(f for f in os.listdir(work / "test_all") if f.endswith(".png"))[:24]:
             shutil.copy(work / "test_all" / f, imgs / f)
         (work / "mix_rows").mkdir()
         (work / "mix_cols").mkdir()
@@ -96,7 +97,7 @@ def _figures(work, run):
 def _speed(work, generator):
     """img/s and ms per step at each lod: tick lines after each level's first (tracing) tick."""
     outdir = work / f"{OUTDIR[generator]}_speed"
-    _train(work, outdir, "--epochs", 8, "--epochs-per-lod", 2, "--kimg-per-tick", 0.8,
+    _train(work, outdir, "--epochs", 4, "--epochs-per-lod", 1, "--kimg-per-tick", 0.8,
            "--batch", 16, "--snap", 100, "--max-minutes", 6, "--generator", generator)  # fmt: skip
     text = open(glob.glob(str(outdir / "0*" / "log.txt"))[0]).read()
     rates, seen = {}, set()
@@ -132,11 +133,12 @@ def main(argv):
         _train(work, work / OUTDIR[g], "--kimg-per-tick", 4, "--snap", 1,
                "--max-minutes", FLAGS.minutes, "--generator", g)  # fmt: skip
         runs[g] = pathlib.Path(glob.glob(str(work / OUTDIR[g] / "0*"))[0])
-    print("| generator | kimg | epoch | fid2k (generations) | fidrec2k (test) | rec2k MSE | "
-          "rec2k LPIPS |\n| --- | --- | --- | --- | --- | --- | --- |")  # fmt: skip
-    for g, run in runs.items():
-        _measure(work, g, run)
-    _figures(work, runs[FLAGS.generators[0]])
+    if not FLAGS["skip-eval"].value:
+        print("| generator | kimg | epoch | fid2k (generations) | fidrec2k (test) | rec2k MSE | "
+              "rec2k LPIPS |\n| --- | --- | --- | --- | --- | --- | --- |")  # fmt: skip
+        for g, run in runs.items():
+            _measure(work, g, run)
+        _figures(work, runs[FLAGS.generators[0]])
     if not FLAGS["skip-speed"].value:
         print("\n| generator | lod | resolution | img/s | ms per step (batch 16) |")
         print("| --- | --- | --- | --- | --- |")
