@@ -72,7 +72,6 @@ def test_encode_py_reconstructs_mixes_and_fails_in_one_line(official, tmp_path):
 
     for argv, message in [
         (("--network", folder, "--images", folder), "run folder holds no network-snapshot"),
-        (("--network", pth, "--images", folder, "--mix-rows", folder), "give one of --images"),
         (("--network", pth, "--mix-rows", folder, "--mix-cols", folder, "--styles", "3-9"),
          "--styles: layer 8 outside 0..7"),
     ]:  # fmt: skip
