@@ -109,28 +109,15 @@ def export_alae_format(
     model, dest, fmt, truncation_psi=0.7, quantize="none", noise_mode="deterministic", source=None
 ):
     """generator / encoder / decoder in `fmt` (litert, onnx, openvino) in the new folder `dest`."""
-    import keras
-
     export_formats.check_options(fmt, quantize)
     if noise_mode not in NOISE_MODES:
         raise UserError(f"--noise-mode {noise_mode}: StyleALAE exports {', '.join(NOISE_MODES)}")
     fns, specs = _functions(model, truncation_psi, noise_mode), _specs(model)
 
-    class _Endpoint(keras.Model):
-        """call(x) -> fn(x); tracks the model so its variables export."""
-
-        def __init__(self, fn, name):
-            super().__init__(name=name)
-            self.alae, self.fn = model, fn
-            self.built = True
-
-        def call(self, x):
-            return self.fn(x)
-
     models = [
-        ("generator", _Endpoint(fns["generate"], "generator"), [specs["z"]]),
-        ("encoder", _Endpoint(fns["encode"], "encoder"), [specs["images"]]),
-        ("decoder", _Endpoint(fns["decode"], "decoder"), [specs["w"]]),
+        ("generator", export_formats.endpoint(model, fns["generate"], "generator"), [specs["z"]]),
+        ("encoder", export_formats.endpoint(model, fns["encode"], "encoder"), [specs["images"]]),
+        ("decoder", export_formats.endpoint(model, fns["decode"], "decoder"), [specs["w"]]),
     ]
     meta = _meta(model, truncation_psi, noise_mode, source, format=fmt, quantize=quantize)
     return export_formats.write_models(dest, fmt, models, quantize, meta)

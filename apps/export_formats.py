@@ -69,9 +69,25 @@ def _litert_kwargs(quantize):
     return kwargs
 
 
+def endpoint(net, fn, name):
+    """A Keras model whose call(*inputs) is fn(*inputs) and which tracks `net`, so that net's
+    variables export with it (Keras' exporters take models)."""
+    import keras
+
+    class _Endpoint(keras.Model):
+        def __init__(self):
+            super().__init__(name=name)
+            self.net, self.fn = net, fn
+            self.built = True  # net is built; nothing of its own to build
+
+        def call(self, *inputs):
+            return self.fn(*inputs)
+
+    return _Endpoint()
+
+
 def _models(G, truncation_psi, output, noise_mode):
     """Three Keras models around G: (name, model, input specs)."""
-    import keras
     import tensorflow as tf
 
     psi = float(truncation_psi)
@@ -86,25 +102,14 @@ def _models(G, truncation_psi, output, noise_mode):
         x = synthesis(truncated_ws(z, c))  # [N, H, W, C]
         return to_uint8(x) if output == "uint8" else x
 
-    class _Endpoint(keras.Model):
-        """call(*inputs) -> fn(*inputs): (z[, c]) or (ws,); tracks G so its variables export."""
-
-        def __init__(self, fn, name):
-            super().__init__(name=name)
-            self.G, self.fn = G, fn
-            self.built = True  # G is built; nothing of its own to build
-
-        def call(self, *inputs):
-            return self.fn(*inputs)
-
     z_spec = tf.TensorSpec([None, G.z_dim], tf.float32, name="z")
     c_spec = tf.TensorSpec([None, G.c_dim], tf.float32, name="c")
     zc = [z_spec, c_spec] if G.c_dim > 0 else [z_spec]
     ws_spec = tf.TensorSpec([None, G.num_ws, G.w_dim], tf.float32, name="ws")
     return [
-        ("generator", _Endpoint(images, "generator"), zc),
-        ("mapping", _Endpoint(truncated_ws, "mapping"), zc),
-        ("synthesis", _Endpoint(synthesis, "synthesis"), [ws_spec]),
+        ("generator", endpoint(G, images, "generator"), zc),
+        ("mapping", endpoint(G, truncated_ws, "mapping"), zc),
+        ("synthesis", endpoint(G, synthesis, "synthesis"), [ws_spec]),
     ]
 
 
